@@ -1,0 +1,1 @@
+"""One module per check family; importing a module registers its checks."""

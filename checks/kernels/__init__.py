@@ -1,0 +1,1 @@
+"""numba kernels: single-pass, over contiguous arrays, cached on disk."""

@@ -1,0 +1,164 @@
+"""The check registry: each check is one small module that registers a function under its id.
+
+An episode check takes an :class:`EpisodeContext` and yields findings; a dataset check takes a
+:class:`DatasetContext` (digests of many episodes). Severities and thresholds come from the
+quality profile, never from constants in the check, so users can tune them as data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from robots.profile import RobotProfile
+from schemas.episode import Episode
+from schemas.findings import Finding, Severity
+from schemas.quality_profile import CheckSettings, QualityProfile
+
+log = logging.getLogger(__name__)
+
+Scope = Literal["episode", "dataset"]
+
+
+@dataclass
+class EpisodeContext:
+    episode: Episode
+    robot: RobotProfile | None
+    profile: QualityProfile
+    #: Per-episode scratch shared by checks (e.g. a cached velocity array), keyed by name.
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def settings(self, check_id: str) -> CheckSettings:
+        return self.profile.settings(check_id, self.episode.metadata.robot_model)
+
+    def param(self, check_id: str, name: str) -> Any:
+        return self.settings(check_id).params[name]
+
+    def severity(self, check_id: str) -> Severity:
+        return self.settings(check_id).severity
+
+
+@dataclass
+class DatasetContext:
+    #: One digest per episode (see ``checks.digest``), in recording order.
+    digests: Sequence[Any]
+    profile: QualityProfile
+
+    def settings(self, check_id: str) -> CheckSettings:
+        return self.profile.settings(check_id)
+
+    def param(self, check_id: str, name: str) -> Any:
+        return self.settings(check_id).params[name]
+
+    def severity(self, check_id: str) -> Severity:
+        return self.settings(check_id).severity
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    check_id: str
+    scope: Scope
+    fn: Callable[..., Iterable[Finding]]
+    summary: str
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+
+
+def _register(check_id: str, scope: Scope, summary: str):
+    def deco(fn: Callable[..., Iterable[Finding]]):
+        if check_id in _REGISTRY and _REGISTRY[check_id].fn is not fn:
+            raise ValueError(f"check '{check_id}' is registered twice")
+        _REGISTRY[check_id] = CheckSpec(check_id, scope, fn, summary)
+        return fn
+
+    return deco
+
+
+def episode_check(check_id: str, summary: str):
+    """Register ``fn(ctx: EpisodeContext) -> Iterable[Finding]`` under ``check_id``."""
+    return _register(check_id, "episode", summary)
+
+
+def dataset_check(check_id: str, summary: str):
+    """Register ``fn(ctx: DatasetContext) -> Iterable[Finding]`` under ``check_id``."""
+    return _register(check_id, "dataset", summary)
+
+
+_LOADED = False
+
+
+def _load_all() -> None:
+    """Import every module of ``checks.catalog`` so each registers its checks."""
+    global _LOADED
+    if _LOADED:
+        return
+    import checks.catalog as catalog
+
+    for mod in sorted(pkgutil.iter_modules(catalog.__path__), key=lambda m: m.name):
+        importlib.import_module(f"checks.catalog.{mod.name}")
+    _LOADED = True
+
+
+def all_checks() -> dict[str, CheckSpec]:
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def _run(spec: CheckSpec, ctx: Any, settings: CheckSettings) -> list[Finding]:
+    try:
+        return list(spec.fn(ctx))
+    except Exception as exc:  # a bug in one check must not sink the batch or hide the others
+        log.error("check %s crashed:\n%s", spec.check_id, traceback.format_exc())
+        return [
+            Finding(
+                check_id=spec.check_id,
+                severity=Severity.ERROR,
+                message=f"check {spec.check_id} could not run: {type(exc).__name__}: {exc}",
+            )
+        ]
+
+
+def run_episode_checks(
+    episode: Episode,
+    robot: RobotProfile | None,
+    profile: QualityProfile,
+    only: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Run every enabled episode check (or those in ``only``) and return their findings."""
+    ctx = EpisodeContext(episode=episode, robot=robot, profile=profile)
+    wanted = set(only) if only is not None else None
+    out: list[Finding] = []
+    for cid, spec in all_checks().items():
+        if spec.scope != "episode" or (wanted is not None and cid not in wanted):
+            continue
+        if cid not in profile.checks:
+            continue
+        settings = ctx.settings(cid)
+        if not settings.enabled:
+            continue
+        out.extend(_run(spec, ctx, settings))
+    return out
+
+
+def run_dataset_checks(
+    digests: Sequence[Any], profile: QualityProfile, only: Iterable[str] | None = None
+) -> list[Finding]:
+    ctx = DatasetContext(digests=digests, profile=profile)
+    wanted = set(only) if only is not None else None
+    out: list[Finding] = []
+    for cid, spec in all_checks().items():
+        if spec.scope != "dataset" or (wanted is not None and cid not in wanted):
+            continue
+        if cid not in profile.checks:
+            continue
+        settings = ctx.settings(cid)
+        if not settings.enabled:
+            continue
+        out.extend(_run(spec, ctx, settings))
+    return out

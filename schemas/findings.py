@@ -1,0 +1,96 @@
+"""The finding: the one record every check, reader and adapter emits.
+
+A finding says what is wrong (``check_id``), how bad (``severity``), where (``stream`` and a span
+on the recording's own clock) and by how much (``value`` against ``threshold``), in one human
+sentence (``message``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_ORDER: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+def _clean_number(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One defect (or one informative figure) found in an episode or a dataset."""
+
+    check_id: str
+    severity: Severity
+    message: str
+    stream: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    t_start_ns: int | None = None
+    t_end_ns: int | None = None
+    #: Only for dataset-level findings: the episodes the finding concerns.
+    episode_uids: tuple[str, ...] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "severity", Severity(self.severity))
+        if self.t_start_ns is not None:
+            object.__setattr__(self, "t_start_ns", int(self.t_start_ns))
+        if self.t_end_ns is not None:
+            object.__setattr__(self, "t_end_ns", int(self.t_end_ns))
+        if self.value is not None:
+            object.__setattr__(self, "value", float(self.value))
+        if self.threshold is not None:
+            object.__setattr__(self, "threshold", float(self.threshold))
+        if self.episode_uids is not None:
+            object.__setattr__(self, "episode_uids", tuple(self.episode_uids))
+
+    def with_severity(self, severity: Severity | str) -> Finding:
+        return replace(self, severity=Severity(severity))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; non-finite figures become null (JSON has no NaN)."""
+        d = asdict(self)
+        d["severity"] = self.severity.value
+        d["value"] = _clean_number(self.value)
+        d["threshold"] = _clean_number(self.threshold)
+        if self.episode_uids is None:
+            d.pop("episode_uids")
+        else:
+            d["episode_uids"] = list(self.episode_uids)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        uids = d.get("episode_uids")
+        return cls(
+            check_id=d["check_id"],
+            severity=Severity(d["severity"]),
+            message=d["message"],
+            stream=d.get("stream"),
+            value=d.get("value"),
+            threshold=d.get("threshold"),
+            t_start_ns=d.get("t_start_ns"),
+            t_end_ns=d.get("t_end_ns"),
+            episode_uids=tuple(uids) if uids is not None else None,
+        )
+
+
+def count_by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    out = {s.value: 0 for s in Severity}
+    for f in findings:
+        out[f.severity.value] += 1
+    return out
