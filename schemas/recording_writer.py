@@ -28,6 +28,7 @@ def write_video(path: Path, frames, fps: float, width: int, height: int,
     """Encode RGB frames to a video file with OpenCV; returns the number of frames written."""
     import cv2
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps),
                              (int(width), int(height)))

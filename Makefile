@@ -1,0 +1,48 @@
+# embodiq — two commands on a fresh machine:  make demo   and   make test
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+STORE  ?= $(CURDIR)/datasets/store
+
+.PHONY: demo test test-fast lint bench ui clean-store chromium
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+## demo: install, make synthetic recordings and run the whole pipeline on them
+demo: $(STAMP)
+	$(VENV)/bin/embodiq demo --store "$(STORE)"
+
+## test: install, then run the whole test suite (slow and browser tests included)
+test: $(STAMP) chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+## test-fast: skip the tests marked slow
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+## bench: speed and memory benchmarks (ratios against baselines measured in the same run)
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+## ui: the Dagster UI over the store's instance (runs, assets, checks)
+ui: $(STAMP)
+	DAGSTER_HOME="$(STORE)/dagster" EMBODIQ_STORE="$(STORE)" \
+	  $(VENV)/bin/dagster dev -m pipelines.definitions
+
+## chromium: the headless browser the report test uses (Debian package; skipped if apt is absent)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq chromium >/dev/null 2>&1) || \
+	  echo "chromium not installed: the browser test will be skipped"; }
+
+clean-store:
+	rm -rf "$(STORE)"

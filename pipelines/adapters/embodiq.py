@@ -1,0 +1,63 @@
+"""The native layout: recording format 1.0 (one HDF5 file per episode, sidecar videos)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+from schemas.recording import read_recording
+
+from schemas.read_result import ReadResult
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(8) == _HDF5_MAGIC
+    except OSError:
+        return False
+
+
+class EmbodiqAdapter:
+    name = "embodiq"
+
+    def detect(self, path: Path) -> bool:
+        if not path.is_file() or not is_hdf5(path):
+            return False
+        try:
+            with h5py.File(path, "r") as f:
+                return f.attrs.get("format") in ("embodiq.recording", b"embodiq.recording")
+        except Exception:
+            return False
+
+    def episode_keys(self, path: Path) -> Sequence[str | None]:
+        return [None]
+
+    def source_files(self, path: Path, key: str | None) -> list[Path]:
+        files = [path]
+        try:
+            with h5py.File(path, "r") as f:
+                cams = f.get("cameras")
+                if isinstance(cams, h5py.Group):
+                    for name in cams:
+                        cam = cams.get(name)
+                        video = cam.attrs.get("video") if isinstance(cam, h5py.Group) else None
+                        if isinstance(video, bytes):
+                            video = video.decode("utf-8", "replace")
+                        if isinstance(video, str) and "/" not in video and "\\" not in video \
+                                and ".." not in video:
+                            side = path.parent / video
+                            if side.is_file():
+                                files.append(side)
+        except Exception:
+            pass
+        return files
+
+    def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
+        return read_recording(path)
+
+
+ADAPTER = EmbodiqAdapter()

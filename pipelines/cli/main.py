@@ -1,0 +1,242 @@
+"""``embodiq``: demo, ingest, check — plus every command module in this package."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import pkgutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipelines.cli.common import QuietOpt, StoreOpt, err, fail, open_store, out, progress
+
+app = typer.Typer(
+    name="embodiq", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Turn raw robot recordings into training data you can trust: validate, grade, "
+         "stamp and publish.")
+
+GRADE_STYLE = {"A": "green", "B": "yellow", "C": "dark_orange", "F": "bold red"}
+
+
+def _quiet_libraries() -> None:
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    for name in ("dagster", "alembic", "numba"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore")
+
+
+# ------------------------------------------------------------------------------- check
+@app.command()
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Recording files or folders.")],
+    profile: Annotated[str, typer.Option(help="Quality profile: a name or a .toml path.")] =
+    "default",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """The quality gate alone: grade recordings, publish nothing. Exit 0 all pass, 1 any fails."""
+    from checks.registry import run_dataset_checks
+    from pipelines.processing import assess_ref
+    from pipelines.sources import discover
+    from robots.profile import ProfileCatalog
+    from schemas.quality_profile import QualityProfileError, load_quality_profile
+
+    try:
+        prof = load_quality_profile(profile)
+    except QualityProfileError as exc:
+        raise fail(str(exc), 2) from None
+    mapping_dict = None
+    if mapping is not None:
+        from pipelines.mapping import load_mapping
+
+        try:
+            mapping_dict = load_mapping(mapping)
+        except (ValueError, OSError) as exc:
+            raise fail(str(exc), 2) from None
+    try:
+        refs, unknown = discover(paths, layout=layout)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    catalog = ProfileCatalog([open_store(store).robots_dir])
+    entries, digests = [], []
+    with progress(not quiet and not as_json, "checking") as update:
+        for i, ref in enumerate(refs):
+            update(ref.display_name, i, len(refs))
+            a = assess_ref(ref, prof, catalog, mapping=mapping_dict)
+            if a.digest:
+                from checks.digest import EpisodeDigest
+
+                digests.append(EpisodeDigest.from_dict(a.digest))
+            entries.append({
+                "source": str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""),
+                "episode_uid": a.episode_uid, "grade": a.grade, "passed": a.passed,
+                "quality_score": a.quality_score,
+                "findings": [f.to_dict() for f in a.findings]})
+    for bad in unknown:
+        entries.append({"source": str(bad.path), "episode_uid": None, "grade": "F",
+                        "passed": False, "quality_score": 0.0,
+                        "findings": [bad.finding().to_dict()]})
+    ds = run_dataset_checks(digests, prof) if len(digests) > 1 else []
+    doc = {"episodes": entries, "dataset_findings": [
+        {**f.to_dict(), "episode_uids": list(f.episode_uids or ())} for f in ds]}
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        _print_check(doc, quiet)
+    if not entries:
+        raise fail("no recordings found in the given paths", 2)
+    raise typer.Exit(0 if all(e["passed"] for e in entries) else 1)
+
+
+def _print_check(doc: dict, quiet: bool) -> None:
+    table = Table(title="quality gate", show_lines=False)
+    for col in ("source", "grade", "score", "errors", "warnings", "first problem"):
+        table.add_column(col, overflow="fold")
+    for e in doc["episodes"]:
+        errs = [f for f in e["findings"] if f["severity"] == "error"]
+        warns = [f for f in e["findings"] if f["severity"] == "warning"]
+        first = (errs or warns or [{}])[0]
+        style = GRADE_STYLE.get(e["grade"], "")
+        table.add_row(Path(e["source"]).name, f"[{style}]{e['grade']}[/]",
+                      f"{e['quality_score']:.0f}", str(len(errs)), str(len(warns)),
+                      f"{first.get('check_id', '')}: {first.get('message', '')}" if first else "")
+    out.print(table)
+    if not quiet:
+        for e in doc["episodes"]:
+            for f in e["findings"]:
+                if f["severity"] in ("error", "warning"):
+                    out.print(f"  {Path(e['source']).name}  [{f['severity']}] {f['check_id']}: "
+                              f"{f['message']}", highlight=False)
+        for f in doc["dataset_findings"]:
+            if f["severity"] != "info":
+                out.print(f"  dataset [{f['severity']}] {f['check_id']}: {f['message']}",
+                          highlight=False)
+    n_fail = sum(1 for e in doc["episodes"] if not e["passed"])
+    out.print(f"{len(doc['episodes'])} episode(s), {n_fail} failed the gate.")
+
+
+# ------------------------------------------------------------------------------ ingest
+def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
+    table = Table(title=f"ingest into '{summary.dataset}'")
+    for col in ("recording", "grade", "outcome"):
+        table.add_column(col, overflow="fold")
+    for o in summary.outcomes:
+        style = GRADE_STYLE.get(o.grade or "F", "")
+        if not o.run_ok:
+            outcome = f"[red]run failed: {o.error}[/]"
+        elif o.passed:
+            outcome = "published"
+        else:
+            outcome = f"quarantined → {o.quarantined_to}"
+        table.add_row(o.source_name, f"[{style}]{o.grade or '?'}[/]", outcome)
+    for path, qdir in summary.unrecognised:
+        table.add_row(Path(path).name, "[bold red]F[/]",
+                      f"not a recording; quarantined → {qdir}" if qdir else "not found")
+    if not quiet:
+        out.print(table)
+    if summary.version_path:
+        c = summary.counts
+        state = "new version" if summary.new_version else "unchanged, still"
+        out.print(f"published {state} v{summary.version:04d} of '{summary.dataset}': "
+                  f"{c.get('episodes', 0)} episodes ({c.get('passed', 0)} passed, "
+                  f"{c.get('failed', 0)} quarantined), {c.get('frames', 0)} frames\n"
+                  f"  dataset:    {summary.version_path}\n"
+                  f"  quarantine: {store_root / 'quarantine'}", highlight=False)
+    if summary.publish_error:
+        err.print(f"[red]publish failed:[/] {summary.publish_error}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Recording files or folders.")],
+    dataset: Annotated[str, typer.Option(help="Dataset to publish into.")],
+    profile: Annotated[str, typer.Option(help="Quality profile: a name or a .toml path.")] =
+    "default",
+    fps: Annotated[float | None, typer.Option(help="Clock of the frames table (default: the "
+                                              "dataset's, else 30).")] = None,
+    layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Validate, stamp, quarantine and publish a new dataset version. Exit 0 when the run
+    completed, whatever the grades."""
+    from dataclasses import asdict
+
+    from pipelines.runner import ingest as run_ingest
+    from pipelines.store import StoreError
+    from schemas.quality_profile import QualityProfileError, load_quality_profile
+
+    _quiet_libraries()
+    try:
+        load_quality_profile(profile)
+    except QualityProfileError as exc:
+        raise fail(str(exc), 2) from None
+    st = open_store(store)
+    try:
+        with progress(not quiet and not as_json, "ingest") as update:
+            summary = run_ingest(st, paths, dataset, profile=profile, fps=fps, layout=layout,
+                                 mapping=mapping, on_progress=update)
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc), 2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(summary), indent=2, default=str) + "\n")
+    else:
+        _print_ingest(summary, st.root, quiet)
+    if not summary.outcomes and not summary.unrecognised:
+        raise fail("no recordings found in the given paths", 2)
+    raise typer.Exit(1 if summary.run_failed else 0)
+
+
+# -------------------------------------------------------------------------------- demo
+@app.command()
+def demo(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
+    """Make synthetic recordings (some with planted defects) and run the whole pipeline."""
+    from pipelines.demo import DATASET, run_demo
+
+    _quiet_libraries()
+    st = open_store(store)
+    if not quiet:
+        err.print(f"writing demo recordings to {st.inbox_dir / DATASET} and ingesting them "
+                  "through Dagster…")
+    with progress(not quiet, "demo") as update:
+        summary = run_demo(st.root, on_progress=update)
+    _print_ingest(summary, st.root, quiet)
+    if not quiet:
+        out.print("\nnext:\n"
+                  f"  embodiq check {st.inbox_dir / DATASET} --json     # the gate alone\n"
+                  f"  dagster UI:  make ui   (DAGSTER_HOME={st.dagster_home})", highlight=False)
+    raise typer.Exit(1 if summary.run_failed else 0)
+
+
+def _register_plugins() -> None:
+    import pipelines.cli as pkg
+
+    for mod in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if mod.name in ("main", "common"):
+            continue
+        module = importlib.import_module(f"pipelines.cli.{mod.name}")
+        reg = getattr(module, "register", None)
+        if callable(reg):
+            reg(app)
+
+
+_register_plugins()
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,45 @@
+"""The Dagster code location: ``dagster dev -m pipelines.definitions`` shows it.
+
+The CLI builds the very same definitions with :func:`build_definitions` bound to its own store
+and profile, so runs started from the terminal and from the UI are the same runs.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets import (
+    curated_episode,
+    datasets_partitions,
+    ingest_assets,
+    published_dataset,
+    quality_gate,
+    recordings_partitions,
+)
+from pipelines.resources import EmbodiqResource
+from pipelines.sensors import INGEST_JOB, PUBLISH_JOB, inbox_sensor, publish_sensor
+
+ingest_job = dg.define_asset_job(
+    INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets),
+    partitions_def=recordings_partitions,
+    description="Validate, judge, quarantine or curate one recording.")
+publish_job = dg.define_asset_job(
+    PUBLISH_JOB, selection=dg.AssetSelection.assets(published_dataset),
+    partitions_def=datasets_partitions,
+    description="Publish a new immutable version of one dataset.")
+
+
+def build_definitions(store_root: str | None = None, quality_profile: str = "default",
+                      fps: float | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*ingest_assets, published_dataset],
+        asset_checks=[quality_gate],
+        jobs=[ingest_job, publish_job],
+        sensors=[inbox_sensor, publish_sensor],
+        resources={"embodiq": EmbodiqResource(store_root=store_root,
+                                              quality_profile=quality_profile, fps=fps)},
+    )
+
+
+defs = build_definitions()
+__all__ = ["build_definitions", "curated_episode", "datasets_partitions", "defs"]

@@ -1,0 +1,63 @@
+"""The one Dagster resource: where the store is and how recordings are judged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from pipelines.store import Store
+from robots.profile import ProfileCatalog
+from schemas.quality_profile import QualityProfile, load_quality_profile
+
+DEFAULT_FPS = 30.0
+
+
+class EmbodiqResource(dg.ConfigurableResource):
+    """Store root, quality profile and the dataset clock, shared by every asset and sensor."""
+
+    store_root: str | None = None
+    quality_profile: str = "default"
+    #: The frames table's clock; None means the dataset's recorded rate, else 30 fps.
+    fps: float | None = None
+    _profile: QualityProfile | None = PrivateAttr(default=None)
+
+    @property
+    def store(self) -> Store:
+        return Store(self.store_root).ensure()
+
+    def profile(self) -> QualityProfile:
+        if self._profile is None:
+            self._profile = load_quality_profile(self.quality_profile)
+        return self._profile
+
+    def catalog(self) -> ProfileCatalog:
+        return ProfileCatalog([self.store.robots_dir])
+
+    def registry(self):
+        from robots.registry import RobotRegistry
+
+        return RobotRegistry(self.store.registry_path)
+
+    def dataset_fps(self, dataset: str) -> float:
+        """The dataset's clock: fixed when its first episode is curated, then kept."""
+        settings = self.store.staging_dir / dataset / "dataset.json"
+        if settings.is_file():
+            return float(json.loads(settings.read_text())["fps"])
+        return float(self.fps or DEFAULT_FPS)
+
+    def fix_dataset_fps(self, dataset: str, fps: float) -> None:
+        from pipelines.store import atomic_write_json
+
+        settings = self.store.staging_dir / dataset / "dataset.json"
+        if not settings.is_file():
+            atomic_write_json(settings, {"fps": fps})
+
+    def mapping_for(self, path: str | None) -> dict | None:
+        if not path:
+            return None
+        from pipelines.mapping import load_mapping
+
+        return load_mapping(Path(path))

@@ -1,0 +1,184 @@
+"""Finding recordings on disk, whatever their layout, and naming them stably.
+
+A :class:`SourceRef` is one episode in one source (a file, or an episode inside a multi-episode
+file or folder). Its identity — and so the ``episode_uid`` — comes from the bytes of the files it
+is read from, so the same recording always gets the same uid wherever it lies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import pkgutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from robots.stamping import episode_uid_for
+from schemas.recording import sha256_file
+
+from pipelines.adapters.base import Adapter
+from schemas.findings import Finding, Severity
+from schemas.read_result import ReadResult
+
+#: Layouts tried in this order when sniffing a path; the native format first.
+_PREFERRED_ORDER = ("embodiq", "aloha", "robomimic", "lerobot", "mcap")
+
+
+def adapters() -> dict[str, Adapter]:
+    """Every adapter module in ``pipelines.adapters`` that exposes ``ADAPTER``, by layout name."""
+    import pipelines.adapters as pkg
+
+    found: dict[str, Adapter] = {}
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name == "base" or mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"pipelines.adapters.{mod.name}")
+        adapter = getattr(module, "ADAPTER", None)
+        if adapter is not None:
+            found[adapter.name] = adapter
+    order = {n: i for i, n in enumerate(_PREFERRED_ORDER)}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
+
+
+def detect_layout(path: Path) -> str | None:
+    for name, adapter in adapters().items():
+        if adapter.detect(path):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    path: Path
+    layout: str
+    episode_key: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.path.name + (f"#{self.episode_key}" if self.episode_key else "")
+
+    @property
+    def adapter(self) -> Adapter:
+        return adapters()[self.layout]
+
+    def files(self) -> list[Path]:
+        return self.adapter.source_files(self.path, self.episode_key)
+
+    def read(self, mapping: dict | None = None) -> ReadResult:
+        return read_source(self, mapping)
+
+
+@dataclass
+class Unrecognised:
+    """A path no adapter claims: reported as an unreadable entry, never silently skipped."""
+
+    path: Path
+    reason: str
+
+    def finding(self) -> Finding:
+        return Finding(check_id="schema.unreadable", severity=Severity.ERROR,
+                       message=f"{self.path}: {self.reason}")
+
+
+_SKIP_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".json", ".jsonl", ".md", ".txt", ".toml",
+                  ".yaml", ".yml", ".png", ".jpg", ".jpeg", ".parquet", ".csv", ".urdf", ".xml"}
+
+
+_HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf"}
+
+
+def _has_hdf5_magic(p: Path) -> bool:
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def discover(paths: Iterable[Path | str], layout: str | None = None
+             ) -> tuple[list[SourceRef], list[Unrecognised]]:
+    """Expand files and folders into episodes; folders are walked in sorted order.
+
+    A folder that is itself a source (a LeRobot dataset) is one source; otherwise each file in it
+    is sniffed. Sidecar-like files (videos, metadata) inside a walked folder are not sources of
+    their own. Files that no layout claims come back as :class:`Unrecognised`.
+    """
+    registry = adapters()
+    if layout is not None and layout not in registry:
+        raise ValueError(f"unknown layout '{layout}' (known: {', '.join(registry)})")
+    refs: list[SourceRef] = []
+    bad: list[Unrecognised] = []
+
+    def claim(p: Path) -> str | None:
+        if layout is not None:
+            # a forced layout claims every file, so its adapter reports what is wrong
+            return layout if p.is_file() or registry[layout].detect(p) else None
+        for name, adapter in registry.items():
+            if adapter.detect(p):
+                return name
+        if p.is_file() and (p.suffix.lower() in _HDF5_SUFFIXES or _has_hdf5_magic(p)):
+            return "embodiq"  # a broken or foreign HDF5 file: the reader says what is wrong
+        return None
+
+    def add(p: Path, name: str) -> None:
+        for key in registry[name].episode_keys(p):
+            refs.append(SourceRef(p.resolve(), name, key))
+
+    def walk(p: Path, top: bool) -> None:
+        if p.is_dir():
+            name = claim(p)
+            if name:
+                add(p, name)
+                return
+            for child in sorted(p.iterdir()):
+                if child.name.startswith("."):
+                    continue
+                walk(child, False)
+            return
+        if not p.exists():
+            bad.append(Unrecognised(p, "no such file or folder"))
+            return
+        name = claim(p)
+        if name:
+            add(p, name)
+        elif top or p.suffix.lower() not in _SKIP_SUFFIXES:
+            why = (f"not a recording of layout '{layout}'" if layout else
+                   "not a recording in any known layout (embodiq HDF5, ALOHA, robomimic, "
+                   "LeRobot, MCAP)")
+            bad.append(Unrecognised(p, why))
+
+    for raw in paths:
+        walk(Path(raw), True)
+    return refs, bad
+
+
+def read_source(ref: SourceRef, mapping: dict | None = None) -> ReadResult:
+    """Read one episode through its adapter; an adapter crash becomes ``schema.unreadable``."""
+    try:
+        return ref.adapter.read(ref.path, ref.episode_key, mapping)
+    except Exception as exc:  # adapters should not raise; if one does, report it, do not crash
+        return ReadResult(None, [Finding(
+            check_id="schema.unreadable", severity=Severity.ERROR,
+            message=f"{ref.display_name}: could not be read as {ref.layout} "
+                    f"({type(exc).__name__}: {exc})")])
+
+
+@dataclass
+class SourceDigest:
+    """The bytes identity of one episode's source files."""
+
+    files: dict[str, str] = field(default_factory=dict)  # absolute path -> sha256
+    primary_sha256: str = ""
+    size: int = 0
+    episode_uid: str = ""
+
+
+def digest_source(ref: SourceRef) -> SourceDigest:
+    files = ref.files()
+    shas = {str(p): sha256_file(p) for p in files if p.is_file()}
+    primary = str(files[0]) if files else str(ref.path)
+    primary_sha = shas.get(primary) or hashlib.sha256(primary.encode()).hexdigest()
+    size = sum(Path(p).stat().st_size for p in shas)
+    uid = episode_uid_for(sorted(shas.values()), ref.episode_key)
+    return SourceDigest(files=shas, primary_sha256=primary_sha, size=size, episode_uid=uid)

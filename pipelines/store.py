@@ -1,0 +1,232 @@
+"""The store: one root folder that holds everything embodiq keeps.
+
+Every path the pipeline writes goes through :class:`Store`, and every write is atomic (temp file,
+then rename), so a crash at any moment leaves either the old file or the new one. Keeping the
+layout behind this one small class is what lets object storage replace the local disk later
+without touching checks or assets.
+
+Layout under the root::
+
+    inbox/<dataset>/...                recordings dropped here are picked up by the sensor
+    sources/<key>.json                 registered recordings (what a partition key points at)
+    staging/<dataset>/<episode_uid>/   per-episode results: report.json, frames.parquet, videos
+    quarantine/<source_sha256>/        rejected recordings, byte for byte, with findings.json
+    datasets/<name>/v<NNNN>/           immutable published versions; LATEST names the current one
+    registry/robots.sqlite             the robot uid registry
+    robots/                            user robot profiles (optional)
+    dagster/                           the orchestrator's own state (DAGSTER_HOME)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STORE_ENV = "EMBODIQ_STORE"
+_VERSION_RE = re.compile(r"^v(\d{4,})$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class StoreError(RuntimeError):
+    """Something in the store is missing or inconsistent; the message names the path."""
+
+
+def default_store_root() -> Path:
+    """``$EMBODIQ_STORE`` when set, else ``datasets/store`` inside the checkout (git-ignored)."""
+    env = os.environ.get(STORE_ENV)
+    return Path(env).expanduser() if env else REPO_ROOT / "datasets" / "store"
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    if not _NAME_RE.match(name):
+        raise StoreError(
+            f"'{name}' is not a valid {what}: use letters, digits, '_', '-', '.' (max 64)")
+    return name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path: Path, obj: Any) -> Path:
+    return atomic_write_bytes(
+        path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
+
+
+def atomic_copy(src: Path, dst: Path) -> Path:
+    """Copy ``src`` to ``dst`` byte for byte (metadata too), via a temp name in dst's folder."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return dst
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path) -> Iterator[Path]:
+    """Yield a temp folder beside ``final``; on success it is renamed into place.
+
+    An existing ``final`` is replaced as a whole (the old one is moved aside, then removed), so a
+    reader sees either the old folder or the new one. On error the temp folder is removed.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if final.exists():
+            old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+class Store:
+    """Paths and atomic operations of one store root."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root).expanduser().resolve() if root else default_store_root().resolve()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # folders -----------------------------------------------------------------------------
+    @property
+    def inbox_dir(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.root / "registry" / "robots.sqlite"
+
+    @property
+    def robots_dir(self) -> Path:
+        return self.root / "robots"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    def ensure(self) -> Store:
+        for d in (self.inbox_dir, self.sources_dir, self.staging_dir, self.quarantine_dir,
+                  self.datasets_dir, self.registry_path.parent, self.dagster_home):
+            d.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # staging -----------------------------------------------------------------------------
+    def staging_episode_dir(self, dataset: str, episode_uid: str) -> Path:
+        return self.staging_dir / check_name(dataset) / episode_uid
+
+    def staged_episodes(self, dataset: str) -> list[Path]:
+        """Staged episode folders of ``dataset`` that hold a finished ``report.json``."""
+        d = self.staging_dir / check_name(dataset)
+        if not d.is_dir():
+            return []
+        return sorted(
+            p for p in d.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "report.json").is_file()
+        )
+
+    # quarantine --------------------------------------------------------------------------
+    def quarantine_path(self, source_sha256: str) -> Path:
+        return self.quarantine_dir / source_sha256
+
+    # published datasets ------------------------------------------------------------------
+    def dataset_dir(self, name: str) -> Path:
+        return self.datasets_dir / check_name(name)
+
+    def dataset_names(self) -> list[str]:
+        if not self.datasets_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.datasets_dir.iterdir()
+                      if p.is_dir() and (p / "LATEST").is_file())
+
+    def versions(self, name: str) -> list[int]:
+        d = self.dataset_dir(name)
+        if not d.is_dir():
+            return []
+        return sorted(int(m.group(1)) for p in d.iterdir()
+                      if p.is_dir() and (m := _VERSION_RE.match(p.name)))
+
+    def latest_version(self, name: str) -> int | None:
+        """The version ``LATEST`` names, or None when the dataset was never published."""
+        latest = self.dataset_dir(name) / "LATEST"
+        if not latest.is_file():
+            return None
+        text = latest.read_text().strip()
+        m = _VERSION_RE.match(text)
+        if not m:
+            raise StoreError(f"{latest}: expected a version like v0001, found '{text}'")
+        return int(m.group(1))
+
+    @staticmethod
+    def version_name(version: int) -> str:
+        return f"v{version:04d}"
+
+    def version_dir(self, name: str, version: int | None = None) -> Path:
+        """The folder of ``version`` (default: LATEST) of dataset ``name``; raises when absent."""
+        if version is None:
+            version = self.latest_version(name)
+            if version is None:
+                known = ", ".join(self.dataset_names()) or "none"
+                raise StoreError(
+                    f"dataset '{name}' has no published version in {self.datasets_dir} "
+                    f"(published datasets: {known})")
+        d = self.dataset_dir(name) / self.version_name(version)
+        if not (d / "manifest.json").is_file():
+            raise StoreError(f"{d}: version {version} of dataset '{name}' does not exist")
+        return d
+
+    def set_latest(self, name: str, version: int) -> None:
+        atomic_write_bytes(self.dataset_dir(name) / "LATEST",
+                           f"{self.version_name(version)}\n".encode())

@@ -1,0 +1,149 @@
+"""The robot registry: which unique code belongs to which (model, serial), forever.
+
+SQLite in the store, with UNIQUE constraints on the code and on the (model, serial) pair and
+every write inside ``BEGIN IMMEDIATE``: two processes issuing at once serialise on the database
+lock, so one robot never gets two codes and one code never names two robots. Bindings are
+never updated or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from robots.profile import RobotProfile
+from robots.uid import UidError, compose, normalize_serial, parse
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bindings (
+    code         TEXT PRIMARY KEY,
+    robot_model  TEXT NOT NULL,
+    robot_serial TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    run_id       TEXT,
+    UNIQUE (robot_model, robot_serial)
+);
+CREATE TRIGGER IF NOT EXISTS bindings_immutable BEFORE UPDATE ON bindings
+BEGIN SELECT RAISE(ABORT, 'robot uid bindings are immutable'); END;
+CREATE TRIGGER IF NOT EXISTS bindings_permanent BEFORE DELETE ON bindings
+BEGIN SELECT RAISE(ABORT, 'robot uid bindings are permanent'); END;
+"""
+
+
+class RegistryConflict(ValueError):
+    """A code or a robot is already bound differently; the message names both bindings."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    code: str
+    robot_model: str
+    robot_serial: str
+    created_at: str
+    run_id: str | None = None
+
+
+class RobotRegistry:
+    def __init__(self, path: Path | str, timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout_s = timeout_s
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _row(row: tuple | None) -> Binding | None:
+        return Binding(*row) if row else None
+
+    def resolve(self, model: str, serial: str) -> Binding | None:
+        """The binding of one robot, by model and serial as recorded (normalised)."""
+        with self._connect() as con:
+            return self._row(con.execute(
+                "SELECT code, robot_model, robot_serial, created_at, run_id FROM bindings "
+                "WHERE robot_model = ? AND robot_serial = ?",
+                (model, _serial_key(serial))).fetchone())
+
+    def lookup(self, code: str) -> Binding | None:
+        with self._connect() as con:
+            return self._row(con.execute(
+                "SELECT code, robot_model, robot_serial, created_at, run_id FROM bindings "
+                "WHERE code = ?", (parse(code).code,)).fetchone())
+
+    def list(self) -> list[Binding]:
+        with self._connect() as con:
+            rows = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
+                               "FROM bindings ORDER BY robot_model, robot_serial").fetchall()
+        return [Binding(*r) for r in rows]
+
+    def _bind(self, con: sqlite3.Connection, code: str, model: str, serial: str,
+              run_id: str | None) -> Binding:
+        row = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
+                          "FROM bindings WHERE robot_model = ? AND robot_serial = ?",
+                          (model, serial)).fetchone()
+        if row:
+            existing = Binding(*row)
+            if existing.code != code:
+                raise RegistryConflict(
+                    f"robot {model} serial {serial} is registered as {existing.code}, "
+                    f"not {code}")
+            return existing
+        row = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
+                          "FROM bindings WHERE code = ?", (code,)).fetchone()
+        if row:
+            other = Binding(*row)
+            raise RegistryConflict(
+                f"code {code} is already registered to {other.robot_model} serial "
+                f"{other.robot_serial}, not to {model} serial {serial}")
+        b = Binding(code, model, serial, datetime.now(UTC).isoformat(timespec="seconds"),
+                    run_id)
+        con.execute("INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
+                    (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
+        return b
+
+    def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
+        """The robot's code, issued from its profile's segments on first request."""
+        if profile.uid is None:
+            raise UidError(f"robot profile '{profile.id}' has no [uid] segments "
+                           "(country, enterprise, product_model), so no code can be issued")
+        seg = profile.uid
+        uid = compose(seg.country, seg.enterprise, seg.product_model, serial)
+        with self._write() as con:
+            return self._bind(con, uid.code, profile.id, _serial_key(serial), run_id)
+
+    def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
+        """Register a code that came with a recording; conflicts raise, never overwrite."""
+        canonical = parse(code).code
+        with self._write() as con:
+            return self._bind(con, canonical, model, _serial_key(serial), run_id)
+
+
+def _serial_key(serial: str) -> str:
+    try:
+        return normalize_serial(serial)
+    except UidError:
+        return serial.strip()

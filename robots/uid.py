@@ -1,0 +1,119 @@
+"""The humanoid robot unique identification code: 29 characters in four segments.
+
+``country`` (2, ISO 3166-1 alpha-2) + ``enterprise`` (4) + ``product model`` (6) + ``serial``
+(17, right-aligned, left-padded with ``0``), digits and upper-case letters only. People write it
+with separators (``CN-UNTR-H10001-00000000000012345``); input is normalised by dropping ``-`` and
+spaces and upper-casing. The *label form* appends ``-`` and an ISO/IEC 7064 MOD 37,36 check
+character, so a mistyped label is caught instead of silently accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from robots.countries import is_country
+from robots.iso7064 import check_char
+
+CODE_LENGTH = 29
+SEGMENTS = (("country", 2), ("enterprise", 4), ("product_model", 6), ("serial", 17))
+_ALNUM = re.compile(r"^[0-9A-Z]*$")
+
+
+class UidError(ValueError):
+    """A robot uid (or a serial to build one from) is invalid; the message says why."""
+
+
+def normalize(text: str) -> str:
+    return "".join(text.split()).replace("-", "").upper()
+
+
+@dataclass(frozen=True)
+class RobotUid:
+    country: str
+    enterprise: str
+    product_model: str
+    serial: str  # 17 characters, zero-padded
+
+    @property
+    def code(self) -> str:
+        """The canonical form: the bare 29 characters."""
+        return f"{self.country}{self.enterprise}{self.product_model}{self.serial}"
+
+    @property
+    def check(self) -> str:
+        return check_char(self.code)
+
+    @property
+    def label(self) -> str:
+        """The label form: the code, ``-`` and the check character."""
+        return f"{self.code}-{self.check}"
+
+    @property
+    def pretty(self) -> str:
+        return f"{self.country}-{self.enterprise}-{self.product_model}-{self.serial}"
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def _split(code: str) -> RobotUid:
+    parts, i = {}, 0
+    for name, n in SEGMENTS:
+        parts[name] = code[i:i + n]
+        i += n
+    return RobotUid(**parts)
+
+
+def parse(text: str) -> RobotUid:
+    """Parse a code (bare or label form, any separators or case); raise :class:`UidError`."""
+    raw = normalize(text)
+    if not raw:
+        raise UidError("the code is empty")
+    if not _ALNUM.match(raw):
+        bad = sorted({c for c in raw if not ("0" <= c <= "9" or "A" <= c <= "Z")})
+        found = " ".join(map(repr, bad))
+        raise UidError(f"only digits and letters A-Z are allowed (found {found})")
+    check = None
+    if len(raw) == CODE_LENGTH + 1:
+        raw, check = raw[:-1], raw[-1]
+    elif len(raw) != CODE_LENGTH:
+        raise UidError(f"a code has {CODE_LENGTH} characters (or {CODE_LENGTH + 1} with its "
+                       f"check character), this one has {len(raw)}")
+    uid = _split(raw)
+    if not uid.country.isalpha() or not is_country(uid.country):
+        raise UidError(f"'{uid.country}' is not an ISO 3166-1 alpha-2 country code")
+    if check is not None and check != uid.check:
+        raise UidError(f"check character is {check}, expected {uid.check} "
+                       "(a character is mistyped or two are swapped)")
+    return uid
+
+
+def is_label(text: str) -> bool:
+    return len(normalize(text)) == CODE_LENGTH + 1
+
+
+def normalize_serial(serial: str) -> str:
+    """A manufacturer serial as it goes into a code; raise :class:`UidError` when unusable."""
+    s = normalize(serial)
+    if not s:
+        raise UidError("the serial is empty")
+    if not _ALNUM.match(s):
+        raise UidError(f"the serial '{serial}' must be letters and digits only "
+                       "(dashes and spaces are ignored)")
+    if len(s) > 17:
+        raise UidError(f"the serial '{serial}' has {len(s)} characters; at most 17 fit a code")
+    return s
+
+
+def compose(country: str, enterprise: str, product_model: str, serial: str) -> RobotUid:
+    """Build the code of one robot from its model's segments and its serial."""
+    s = normalize_serial(serial)
+    uid = RobotUid(normalize(country), normalize(enterprise), normalize(product_model),
+                   s.rjust(17, "0"))
+    for name, n in SEGMENTS[:3]:
+        val = getattr(uid, name)
+        if len(val) != n or not _ALNUM.match(val):
+            raise UidError(f"the {name.replace('_', ' ')} segment '{val}' must be {n} "
+                           "digits or letters")
+    return parse(uid.code)
