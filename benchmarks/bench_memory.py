@@ -75,7 +75,6 @@ def main() -> None:
     print(f"check_peak_rss_mb_15min={rss_short:.1f}")
     print(f"check_peak_rss_mb_1h={rss_long:.1f}")
     print(f"check_rss_growth_vs_arrays={growth:.2f}")
-    del resource
 
 
 if __name__ == "__main__":

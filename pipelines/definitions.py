@@ -9,23 +9,18 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import (
-    curated_episode,
-    datasets_partitions,
     ingest_assets,
     published_dataset,
     quality_gate,
-    recordings_partitions,
 )
 from pipelines.resources import EmbodiqResource
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB, inbox_sensor, publish_sensor
 
 ingest_job = dg.define_asset_job(
     INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets),
-    partitions_def=recordings_partitions,
     description="Validate, judge, quarantine or curate one recording.")
 publish_job = dg.define_asset_job(
     PUBLISH_JOB, selection=dg.AssetSelection.assets(published_dataset),
-    partitions_def=datasets_partitions,
     description="Publish a new immutable version of one dataset.")
 
 
@@ -42,4 +37,4 @@ def build_definitions(store_root: str | None = None, quality_profile: str = "def
 
 
 defs = build_definitions()
-__all__ = ["build_definitions", "curated_episode", "datasets_partitions", "defs"]
+__all__ = ["build_definitions", "defs"]

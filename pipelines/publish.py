@@ -136,6 +136,17 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             c = pman["counts"]
             return PublishResult(name, parent, store.version_dir(name, parent), False,
                                  c["episodes"], c["passed"], c["failed"], c["frames"], [])
+    # a version finished by a run that died before moving LATEST is adopted, not rebuilt
+    for v in sorted(store.versions(name), reverse=True):
+        if parent is not None and v <= parent:
+            break
+        vdir = store.dataset_dir(name) / store.version_name(v)
+        man_path = vdir / "manifest.json"
+        if man_path.is_file() and json.loads(man_path.read_text()).get("content_key") == key:
+            store.set_latest(name, v)
+            c = json.loads(man_path.read_text())["counts"]
+            return PublishResult(name, v, vdir, True, c["episodes"], c["passed"], c["failed"],
+                                 c["frames"], [])
     version = max([*store.versions(name), 0]) + 1
     final = store.dataset_dir(name) / store.version_name(version)
 

@@ -1,0 +1,134 @@
+"""Timing checks on every stream's and camera's clock: order, gaps, rate, jitter, sync."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from checks.kernels.timing import timestamp_scan
+from checks.registry import EpisodeContext, episode_check
+from schemas.findings import Finding, Severity
+
+
+def _clocks(ctx: EpisodeContext) -> Iterator[tuple[str, np.ndarray, float]]:
+    for s in ctx.episode.streams.values():
+        yield s.name, s.timestamps, s.rate_hz
+    for c in ctx.episode.cameras.values():
+        yield c.name, c.timestamps, c.rate_hz
+
+
+def _scans(ctx: EpisodeContext) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """One fused scan per clock, shared by the four clock checks."""
+    key = "timing.scans"
+    if key not in ctx.cache:
+        factor = float(ctx.param("time.gap", "max_gap_periods"))
+        ctx.cache[key] = {
+            name: (timestamp_scan(np.ascontiguousarray(ts), 1e9 / rate, factor), ts, rate)
+            for name, ts, rate in _clocks(ctx)
+        }
+    return ctx.cache[key]
+
+
+@episode_check("time.non_monotonic", "consecutive timestamps that do not increase")
+def non_monotonic(ctx: EpisodeContext) -> Iterator[Finding]:
+    sev = ctx.severity("time.non_monotonic")
+    for name, (r, ts, _rate) in _scans(ctx).items():
+        if r[0] > 0:
+            i = int(r[1])
+            yield Finding(
+                "time.non_monotonic", sev,
+                f"{name}: {int(r[0])} timestamp step(s) do not increase; the first goes from "
+                f"{int(ts[i])} to {int(ts[i + 1])} ns at sample {i}",
+                stream=name, value=r[0], threshold=0, t_start_ns=int(ts[i]),
+                t_end_ns=int(ts[i + 1]))
+
+
+@episode_check("time.gap", "samples missing where consecutive timestamps are too far apart")
+def gap(ctx: EpisodeContext) -> Iterator[Finding]:
+    s = ctx.settings("time.gap")
+    factor, err_share = float(s["max_gap_periods"]), float(s["error_missing_share"])
+    for name, (r, ts, rate) in _scans(ctx).items():
+        if r[2] <= 0:
+            continue
+        missing = int(r[3])
+        share = missing / (len(ts) + missing)
+        i = int(r[4])
+        sev = Severity.ERROR if share > err_share else s.severity
+        yield Finding(
+            "time.gap", sev,
+            f"{name}: {int(r[2])} gap(s) longer than {factor:g} periods lose {missing} samples "
+            f"({share:.1%} of the stream, error above {err_share:.0%}); the longest lasts "
+            f"{r[5] / 1e6:.1f} ms at {rate:g} Hz",
+            stream=name, value=missing, threshold=err_share, t_start_ns=int(ts[i]),
+            t_end_ns=int(ts[i + 1]))
+
+
+@episode_check("time.rate", "effective sampling rate versus the declared rate_hz")
+def rate(ctx: EpisodeContext) -> Iterator[Finding]:
+    s = ctx.settings("time.rate")
+    tol = float(s["max_rate_error"])
+    for name, (r, ts, declared) in _scans(ctx).items():
+        if r[6] < 2 or r[7] <= 0:
+            continue
+        effective = 1e9 * r[6] / r[7]  # over regular intervals: gaps are time.gap's
+        err = abs(effective - declared) / declared
+        if err > tol:
+            yield Finding(
+                "time.rate", s.severity,
+                f"{name}: samples arrive at {effective:.3g} Hz but rate_hz declares "
+                f"{declared:g} Hz ({err:.1%} off, limit {tol:.0%})",
+                stream=name, value=effective, threshold=declared,
+                t_start_ns=int(ts[0]), t_end_ns=int(ts[-1]))
+
+
+@episode_check("time.jitter", "spread of the sampling intervals, gaps excluded")
+def jitter(ctx: EpisodeContext) -> Iterator[Finding]:
+    s = ctx.settings("time.jitter")
+    limit = float(s["max_jitter_periods"])
+    for name, (r, ts, declared) in _scans(ctx).items():
+        n = r[6]
+        if n < 3:
+            continue
+        mean = r[7] / n
+        var = max(r[8] / n - mean * mean, 0.0)
+        std = math.sqrt(var)
+        period = 1e9 / declared
+        if std > limit * period:
+            yield Finding(
+                "time.jitter", s.severity,
+                f"{name}: the sampling interval varies by {std / 1e6:.2f} ms (std), over "
+                f"{limit:.0%} of the {period / 1e6:.2f} ms period",
+                stream=name, value=std / 1e9, threshold=limit * period / 1e9,
+                t_start_ns=int(ts[0]), t_end_ns=int(ts[-1]))
+
+
+@episode_check("time.sync", "start and end of every stream and camera against the state")
+def sync(ctx: EpisodeContext) -> Iterator[Finding]:
+    s = ctx.settings("time.sync")
+    warn_s, err_s = float(s["warn_offset_s"]), float(s["error_offset_s"])
+    ref = ctx.episode.primary_state
+    if ref is None or ref.n_samples == 0:
+        return
+    r0, r1 = int(ref.timestamps[0]), int(ref.timestamps[-1])
+    for name, ts, rate_hz in _clocks(ctx):
+        if name == ref.name or len(ts) == 0:
+            continue
+        start_off = int(ts[0]) - r0
+        end_off = int(ts[-1]) - r1
+        worst = max(abs(start_off), abs(end_off))
+        allowance = max(1.0 / rate_hz, 1.0 / ref.rate_hz)
+        off_s = worst / 1e9
+        if off_s <= warn_s + allowance:
+            continue
+        sev = Severity.ERROR if off_s > err_s + allowance else s.severity
+        where = "starts" if abs(start_off) >= abs(end_off) else "ends"
+        off = start_off if where == "starts" else end_off
+        t_a, t_b = (r0, int(ts[0])) if where == "starts" else (r1, int(ts[-1]))
+        yield Finding(
+            "time.sync", sev,
+            f"{name} {where} {off / 1e6:+.1f} ms from {ref.name} (warning above "
+            f"{(warn_s + allowance) * 1e3:.0f} ms, error above {(err_s + allowance) * 1e3:.0f} ms)",
+            stream=name, value=off_s, threshold=warn_s + allowance,
+            t_start_ns=min(t_a, t_b), t_end_ns=max(t_a, t_b))
