@@ -9,7 +9,7 @@ import numpy as np
 from checks.kernels.values import limit_scan, nonfinite_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Stream
-from schemas.findings import Finding
+from schemas.findings import Finding, Severity
 
 
 def _contig(a: np.ndarray) -> np.ndarray:
@@ -59,3 +59,134 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
             f"range, first from sample {a} to {b}",
             stream=s.name, value=r[4], threshold=tol[j],
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
+
+
+@episode_check("value.velocity_limit", "joint speeds above the profile's velocity limits")
+def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
+    if ctx.robot is None:
+        return
+    st = ctx.settings("value.velocity_limit")
+    factor, min_dt = float(st["limit_factor"]), float(st["min_dt_periods"])
+    from checks.kernels.motion import velocity_scan
+
+    for s in ctx.episode.streams.values():
+        if s.kind != "joint_position":
+            continue
+        _lo, _hi, vel = ctx.robot.limits_for(s.names)
+        r = velocity_scan(s.timestamps, _contig(s.values), vel * factor, min_dt * s.period_ns)
+        if r[0] <= 0:
+            continue
+        j, a, b = int(r[3]), int(r[1]), int(r[2])
+        yield Finding(
+            "value.velocity_limit", st.severity,
+            f"{s.name}: joint {s.names[j]} moves at {r[4]:.2f}/s, {r[5]:.1f}x its velocity "
+            f"limit of {vel[j]:g} (allowed {factor:g}x); {int(r[0])} interval(s) over, the "
+            f"first at samples {a}–{b}",
+            stream=s.name, value=r[4], threshold=vel[j] * factor,
+            t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
+
+
+@episode_check("value.effort_limit", "joint efforts beyond the profile's effort limits")
+def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
+    if ctx.robot is None:
+        return
+    st = ctx.settings("value.effort_limit")
+    tol = float(st["tolerance_fraction"])
+    for s in ctx.episode.streams.values():
+        if s.kind != "joint_effort":
+            continue
+        eff = ctx.robot.efforts_for(s.names)
+        eff = np.where(np.isfinite(eff), eff, np.nan)
+        r = limit_scan(_contig(s.values), -eff, eff, np.abs(eff) * tol)
+        if r[0] <= 0:
+            continue
+        j, a, b = int(r[3]), int(r[1]), int(r[2])
+        yield Finding(
+            "value.effort_limit", st.severity,
+            f"{s.name}: joint {s.names[j]} effort exceeds its limit of {eff[j]:g} by "
+            f"{r[4]:.3g}; {int(r[0])} sample(s) over, the first at samples {a}–{b}",
+            stream=s.name, value=r[4] + eff[j], threshold=eff[j],
+            t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
+
+
+_SENSOR_KINDS = ("joint_position", "joint_velocity", "joint_effort", "imu", "force_torque",
+                 "tactile", "ee_pose", "gripper")
+
+
+def _commanded_motion(ctx: EpisodeContext, t0: int, t1: int, threshold: float) -> bool:
+    """Does any action channel change by more than ``threshold`` between t0 and t1?"""
+    for a in ctx.episode.streams_of_kind("action"):
+        i0, i1 = np.searchsorted(a.timestamps, [t0, t1])
+        seg = a.values[i0:max(i1, i0 + 1) + 1]
+        if len(seg) >= 2 and np.nanmax(np.nanmax(seg, axis=0) - np.nanmin(seg, axis=0)) \
+                > threshold:
+            return True
+    return False
+
+
+@episode_check("value.stale", "a sensor repeating identical rows while the robot is commanded")
+def stale(ctx: EpisodeContext) -> Iterator[Finding]:
+    st = ctx.settings("value.stale")
+    min_s, err_share = float(st["min_duration_s"]), float(st["error_share"])
+    motion = float(st["action_motion_threshold"])
+    from checks.kernels.motion import repeat_runs
+
+    for s in ctx.episode.streams.values():
+        if s.kind not in _SENSOR_KINDS or s.n_samples < 3:
+            continue
+        min_len = max(int(min_s * s.rate_hz * 0.5), 2)
+        runs = repeat_runs(_contig(s.values), min_len)
+        stale_rows, longest = 0, None
+        for a, b in runs:
+            t0, t1 = int(s.timestamps[a]), int(s.timestamps[b])
+            if (t1 - t0) / 1e9 < min_s or not _commanded_motion(ctx, t0, t1, motion):
+                continue
+            stale_rows += int(b - a + 1)
+            if longest is None or t1 - t0 > longest[1] - longest[0]:
+                longest = (t0, t1)
+        if not stale_rows:
+            continue
+        share = stale_rows / s.n_samples
+        sev = Severity.ERROR if share > err_share else st.severity
+        yield Finding(
+            "value.stale", sev,
+            f"{s.name}: {stale_rows} rows ({share:.1%}) repeat unchanged for at least "
+            f"{min_s:g} s while the action commands motion; the longest run lasts "
+            f"{(longest[1] - longest[0]) / 1e9:.2f} s",
+            stream=s.name, value=share, threshold=err_share,
+            t_start_ns=longest[0], t_end_ns=longest[1])
+
+
+@episode_check("value.spike", "isolated samples far from their rolling median")
+def spike(ctx: EpisodeContext) -> Iterator[Finding]:
+    st = ctx.settings("value.spike")
+    window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
+    frac = float(st["min_range_fraction"])
+    from checks.kernels.motion import spike_scan
+
+    for s in ctx.episode.streams.values():
+        if not (s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)):
+            continue
+        half = max(int(round(window_s * s.rate_hz / 2)), 1)
+        if s.n_samples < 2 * half + 1:
+            continue
+        vals = _contig(s.values)
+        span = np.full(len(s.names), np.nan)
+        if ctx.robot is not None and s.space != "joint_velocity":
+            lo, hi, _ = ctx.robot.limits_for(s.names)
+            span = hi - lo
+        missing = ~np.isfinite(span)
+        if missing.any():
+            p1, p99 = np.nanpercentile(vals[:, missing], [1, 99], axis=0)
+            span[missing] = p99 - p1
+        r = spike_scan(vals, half, k_mad, span * frac)
+        if r[0] <= 0:
+            continue
+        i, j = int(r[1]), int(r[2])
+        yield Finding(
+            "value.spike", st.severity,
+            f"{s.name}: {int(r[0])} sample(s) jump away from their {window_s:g} s rolling "
+            f"median by more than {k_mad:g} MADs and {frac:.0%} of the channel's range; the "
+            f"first is joint {s.names[j]} at sample {i}",
+            stream=s.name, value=r[0], threshold=frac,
+            t_start_ns=int(s.timestamps[i]), t_end_ns=int(s.timestamps[i]))

@@ -1,0 +1,85 @@
+"""Action checks: does the state follow the command, and is the command pinned at a bound?"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from checks.kernels.motion import best_lag
+from checks.kernels.stats import saturation_scan
+from checks.registry import EpisodeContext, episode_check
+from schemas.findings import Finding
+
+_MAX_CHANNELS = 8
+
+
+@episode_check("action.tracking", "lag of the state behind a joint-space position action")
+def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
+    st = ctx.settings("action.tracking")
+    lag_min, lag_max = float(st["min_lag_s"]), float(st["max_lag_s"])
+    search, min_corr = float(st["search_s"]), float(st["min_correlation"])
+    rate = float(st["analysis_rate_hz"])
+    state = ctx.episode.primary_state
+    if state is None or state.n_samples < 10:
+        return
+    for act in ctx.episode.streams_of_kind("action"):
+        if act.space != "joint_position":
+            continue
+        shared = [n for n in act.names if n in state.names]
+        if not shared:
+            yield Finding(
+                "action.tracking", st.severity,
+                f"{act.name}: none of its joints appear in {state.name}, so the state cannot "
+                "follow it (mismatched action and state)", stream=act.name)
+            continue
+        t0 = max(int(state.timestamps[0]), int(act.timestamps[0]))
+        t1 = min(int(state.timestamps[-1]), int(act.timestamps[-1]))
+        if t1 - t0 < 2e9:
+            continue
+        step = 1.0 / min(rate, state.rate_hz)
+        grid = t0 + np.arange(0, (t1 - t0) / 1e9, step) * 1e9
+        ai = [act.names.index(n) for n in shared]
+        si = [state.names.index(n) for n in shared]
+        a = np.stack([np.interp(grid, act.timestamps, act.values[:, k]) for k in ai], axis=1)
+        s = np.stack([np.interp(grid, state.timestamps, state.values[:, k]) for k in si], axis=1)
+        da, ds = np.diff(a, axis=0), np.diff(s, axis=0)
+        keep = np.argsort(-np.nanvar(da, axis=0))[:_MAX_CHANNELS]
+        da = np.ascontiguousarray(da[:, keep] - np.nanmean(da[:, keep], axis=0))
+        ds = np.ascontiguousarray(ds[:, keep] - np.nanmean(ds[:, keep], axis=0))
+        if not np.isfinite(da).any() or np.nanmax(np.abs(da)) == 0:
+            continue  # the command never moves: nothing to follow
+        k = int(round(search / step))
+        lag_k, corr = best_lag(da, ds, -k, k)
+        lag = lag_k * step
+        if corr < min_corr:
+            yield Finding(
+                "action.tracking", st.severity,
+                f"{state.name} does not follow {act.name}: best correlation {corr:.2f} (below "
+                f"{min_corr:g}) — mismatched action and state", stream=act.name, value=lag,
+                threshold=lag_max, t_start_ns=t0, t_end_ns=t1)
+        elif not lag_min <= lag <= lag_max:
+            yield Finding(
+                "action.tracking", st.severity,
+                f"{state.name} follows {act.name} with a lag of {lag:+.3f} s, outside "
+                f"{lag_min:g}–{lag_max:g} s", stream=act.name, value=lag, threshold=lag_max,
+                t_start_ns=t0, t_end_ns=t1)
+
+
+@episode_check("action.saturation", "action channels pinned at their own min or max")
+def saturation(ctx: EpisodeContext) -> Iterator[Finding]:
+    st = ctx.settings("action.saturation")
+    limit = float(st["max_share"])
+    for act in ctx.episode.streams_of_kind("action"):
+        r = saturation_scan(np.ascontiguousarray(act.values))
+        bad = [j for j in range(r.shape[0]) if r[j, 1] > 0 and r[j, 0] > limit]
+        if not bad:
+            continue
+        worst = max(bad, key=lambda j: r[j, 0])
+        names = ", ".join(act.names[j] for j in bad[:5]) + ("…" if len(bad) > 5 else "")
+        yield Finding(
+            "action.saturation", st.severity,
+            f"{act.name}: {len(bad)} channel(s) sit at their own min or max for more than "
+            f"{limit:.0%} of samples ({names}; worst {act.names[worst]} at {r[worst, 0]:.0%})",
+            stream=act.name, value=r[worst, 0], threshold=limit,
+            t_start_ns=int(act.timestamps[0]), t_end_ns=int(act.timestamps[-1]))
