@@ -226,7 +226,7 @@ def judge(v: Validation, profile: QualityProfile, *, episode_uid: str, source_na
         try:
             from checks.digest import digest_episode
 
-            digest = digest_episode(ep, episode_uid).to_dict()
+            digest = digest_episode(ep, episode_uid, v.robot_uid).to_dict()
         except ImportError:
             digest = None
     span = ep.span_ns() if ep is not None else None

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from checks.grading import grade_of, quality_score
 from checks.registry import run_dataset_checks
 from pipelines.frames import write_table
 from pipelines.processing import Assessment, read_curated, read_report, utc_now
@@ -163,6 +164,17 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
     for f in ds_findings:
         if f.episode_uids and len(f.episode_uids) == 1:
             per_episode_extra.setdefault(f.episode_uids[0], []).append(f)
+    # a dataset error on one episode (a duplicate) fails that episode: no frames for it
+    judged = []
+    for a, cur in reports:
+        extra = per_episode_extra.get(a.episode_uid)
+        if extra:
+            a.findings = [*a.findings, *extra]
+            a.grade = grade_of(a.findings)
+            a.passed = a.grade != "F"
+            a.quality_score = quality_score(a.findings)
+        judged.append((a, cur if a.passed else None))
+    reports = judged
 
     kv = {"embodiq.dataset": name, "embodiq.version": str(version)}
     with staged_dir(final) as tmp:
@@ -177,7 +189,6 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             rows.append(_episode_row(a, n, fps, cur.cameras if cur else [],
                                      cur.t0_ns if cur else a.t0_ns))
             finding_rows += findings_rows(a.episode_uid, a.findings)
-            finding_rows += findings_rows(a.episode_uid, per_episode_extra.get(a.episode_uid, []))
             sources.append({"episode_uid": a.episode_uid, "source_name": a.source_name,
                             "source_sha256": a.source_sha256})
             if cur:
