@@ -326,3 +326,217 @@ def truncate_file(path: Path, keep_fraction: float = 0.5) -> None:
     size = Path(path).stat().st_size
     with open(path, "r+b") as fh:
         fh.truncate(int(size * keep_fraction))
+
+
+# ------------------------------------------------------------ more planted defects, by check
+def _state_span(ep: Episode, frac0: float, frac1: float) -> tuple[int, int]:
+    s = ep.streams["joint_pos"]
+    return int(s.n_samples * frac0), int(s.n_samples * frac1)
+
+
+@defect("value.velocity_limit")
+def _teleport(ep: Episode, rng: np.random.Generator) -> Episode:
+    """One joint jumps 1.2 rad and stays there: a teleport far above its velocity limit."""
+    s = ep.streams["joint_pos"]
+    v = s.values.copy()
+    i = s.n_samples // 2
+    v[i:, 3] += 1.2 if v[i, 3] < 0 else -1.2
+    return _with_stream(ep, "joint_pos", values=v)
+
+
+@defect("value.effort_limit")
+def _overload(ep: Episode, rng: np.random.Generator) -> Episode:
+    """A knee torque 40% over its limit for a quarter of a second."""
+    from robots.profile import get_profile
+
+    s = ep.streams["joint_effort"]
+    prof = get_profile(ep.metadata.robot_model)
+    j = next(k for k, n in enumerate(s.names) if "knee" in n) if prof else 0
+    limit = prof.joints[j].effort if prof else 100.0
+    v = s.values.copy()
+    i = s.n_samples // 2
+    v[i:i + max(int(0.25 * s.rate_hz), 1), j] = 1.4 * limit
+    return _with_stream(ep, "joint_effort", values=v)
+
+
+@defect("value.stale")
+def _stale(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The state stops updating for 30% of the episode while the robot is commanded to move."""
+    s = ep.streams["joint_pos"]
+    v = s.values.copy()
+    a, b = _state_span(ep, 0.4, 0.7)
+    v[a:b] = v[a]
+    return _with_stream(ep, "joint_pos", values=v)
+
+
+@defect("value.spike")
+def _spike(ep: Episode, rng: np.random.Generator) -> Episode:
+    """A single sample of one joint jumps by 15% of its range and comes straight back."""
+    from robots.profile import get_profile
+
+    s = ep.streams["joint_pos"]
+    prof = get_profile(ep.metadata.robot_model)
+    j = 1
+    span = (prof.joints[j].upper - prof.joints[j].lower) if prof else 1.0
+    v = s.values.copy()
+    i = s.n_samples // 3
+    v[i, j] += 0.15 * span * (1 if v[i, j] < (prof.joints[j].upper if prof else 0) else -1)
+    return _with_stream(ep, "joint_pos", values=v)
+
+
+@defect("motion.static")
+def _static(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The state never moves (a robot left powered down while recording)."""
+    s = ep.streams["joint_pos"]
+    v = np.repeat(s.values[:1], s.n_samples, axis=0)
+    v = v + rng.normal(0, 1e-5, size=v.shape)
+    return _with_stream(ep, "joint_pos", values=v)
+
+
+@defect("motion.idle")
+def _idle(ep: Episode, rng: np.random.Generator) -> Episode:
+    """Still for the first 40% and last 20% of the episode: idle over half the time."""
+    s = ep.streams["joint_pos"]
+    v = s.values.copy()
+    a, b = _state_span(ep, 0.4, 0.8)
+    v[:a] = v[a] + rng.normal(0, 1e-5, size=v[:a].shape)
+    v[b:] = v[b - 1] + rng.normal(0, 1e-5, size=v[b:].shape)
+    act = ep.streams["action"].values.copy()
+    act[:a] = act[a]
+    act[b:] = act[b - 1]
+    ep = _with_stream(ep, "action", values=act)
+    return _with_stream(ep, "joint_pos", values=v)
+
+
+@defect("motion.jerk")
+def _jerky(ep: Episode, rng: np.random.Generator) -> Episode:
+    """Shaky teleoperation: noise of 5 mrad on every joint."""
+    s = ep.streams["joint_pos"]
+    return _with_stream(ep, "joint_pos", values=s.values + rng.normal(0, 5e-3, s.values.shape))
+
+
+@defect("action.tracking")
+def _late(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The state trails the command by 0.9 s (a laggy controller, or clocks out of step)."""
+    a = ep.streams["action"]
+    return _with_stream(ep, "action", timestamps=a.timestamps - 1_000_000_000)
+
+
+@defect("action.saturation")
+def _saturated(ep: Episode, rng: np.random.Generator) -> Episode:
+    """One action channel clipped at a bound for most of the episode."""
+    a = ep.streams["action"]
+    v = a.values.copy()
+    lo, hi = np.percentile(v[:, 2], [30, 70])
+    v[:, 2] = np.clip(v[:, 2], lo, hi)
+    return _with_stream(ep, "action", values=v)
+
+
+@defect("time.rate")
+def _wrong_rate(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The IMU declares 250 Hz but samples at 200 Hz."""
+    return _with_stream(ep, "imu", rate_hz=250.0)
+
+
+@defect("time.jitter")
+def _jitter(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The velocity stream's clock wobbles by 40% of a period."""
+    s = ep.streams["joint_vel"]
+    ts = s.timestamps + rng.normal(0, 0.4 * s.period_ns, s.n_samples).astype(np.int64)
+    ts = np.maximum.accumulate(ts + np.arange(s.n_samples))
+    return _with_stream(ep, "joint_vel", timestamps=ts)
+
+
+@defect("time.sync")
+def _late_camera(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The wrist camera's clock is 300 ms behind the robot's."""
+    cam = ep.cameras["cam_wrist"]
+    cams = dict(ep.cameras)
+    cams["cam_wrist"] = replace(cam, timestamps=cam.timestamps + 300_000_000)
+    return replace(ep, cameras=cams)
+
+
+@defect("episode.duration")
+def _short(ep: Episode, rng: np.random.Generator) -> Episode:
+    """Only the first 0.6 s survived."""
+    streams = {}
+    t_end = ep.streams["joint_pos"].timestamps[0] + 600_000_000
+    for name, s in ep.streams.items():
+        k = int(np.searchsorted(s.timestamps, t_end))
+        streams[name] = replace(s, timestamps=s.timestamps[:k].copy(), values=s.values[:k].copy())
+    return replace(ep, streams=streams, cameras={})
+
+
+@defect("episode.success")
+def _failed(ep: Episode, rng: np.random.Generator) -> Episode:
+    return replace(ep, metadata=replace(ep.metadata, success=False))
+
+
+def _map_frames(ep: Episode, name: str, fn: Callable[[np.ndarray, int], np.ndarray]) -> Episode:
+    cam = ep.cameras[name]
+    frames = np.stack([fn(f, i) for i, f in enumerate(cam.frames.iter_frames())])
+    cams = dict(ep.cameras)
+    cams[name] = replace(cam, frames=ArrayFrames(frames))
+    return replace(ep, cameras=cams)
+
+
+@defect("video.overexposed")
+def _blown(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The head camera is blown out for the middle third (sunlight through a window)."""
+    n = ep.cameras["cam_head"].n_frames
+    return _map_frames(ep, "cam_head", lambda f, i: np.full_like(f, 250)
+                       if n // 3 <= i < 2 * n // 3 else f)
+
+
+@defect("video.blur")
+def _blur(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The head camera is out of focus for the second half."""
+    import cv2
+
+    n = ep.cameras["cam_head"].n_frames
+    return _map_frames(ep, "cam_head", lambda f, i: cv2.GaussianBlur(f, (0, 0), 6)
+                       if i >= n // 2 else f)
+
+
+@defect("video.resolution")
+def _wrong_size(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The head camera's frames are 80 px wide though 160 are declared."""
+    cam = ep.cameras["cam_head"]
+    frames = np.stack([f[:, ::2] for f in cam.frames.iter_frames()])
+    cams = dict(ep.cameras)
+    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
+    return replace(ep, cameras=cams)
+
+
+@defect("video.frame_count")
+def _dropped_frames(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The head camera delivered 10 frames fewer than it time-stamped."""
+    cam = ep.cameras["cam_head"]
+    frames = np.stack(list(cam.frames.iter_frames()))[:-10]
+    cams = dict(ep.cameras)
+    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
+    return replace(ep, cameras=cams)
+
+
+class _BrokenFrames:
+    def __init__(self, good: int, source) -> None:
+        self.good, self.source = good, source
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        for i, f in enumerate(self.source.iter_frames()):
+            if i == self.good:
+                raise OSError("corrupt frame data")
+            yield f
+
+    def describe(self) -> str:
+        return "frames that break mid-stream"
+
+
+@defect("video.unreadable")
+def _broken_stream(ep: Episode, rng: np.random.Generator) -> Episode:
+    """The head camera's stream breaks after 20 frames (only in memory; on disk, truncate the
+    sidecar instead)."""
+    cam = ep.cameras["cam_head"]
+    cams = dict(ep.cameras)
+    cams["cam_head"] = replace(cam, frames=_BrokenFrames(20, cam.frames))
+    return replace(ep, cameras=cams)

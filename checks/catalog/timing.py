@@ -41,8 +41,8 @@ def non_monotonic(ctx: EpisodeContext) -> Iterator[Finding]:
                 "time.non_monotonic", sev,
                 f"{name}: {int(r[0])} timestamp step(s) do not increase; the first goes from "
                 f"{int(ts[i])} to {int(ts[i + 1])} ns at sample {i}",
-                stream=name, value=r[0], threshold=0, t_start_ns=int(ts[i]),
-                t_end_ns=int(ts[i + 1]))
+                stream=name, value=r[0], threshold=0, t_start_ns=int(min(ts[i], ts[i + 1])),
+                t_end_ns=int(max(ts[i], ts[i + 1])))
 
 
 @episode_check("time.gap", "samples missing where consecutive timestamps are too far apart")

@@ -204,8 +204,9 @@ def best_lag(a: np.ndarray, s: np.ndarray, lag_min: int, lag_max: int) -> np.nda
                     num += x * y
                     na += x * x
                     ns += y * y
-        if na > 0.0 and ns > 0.0:
-            c = num / np.sqrt(na * ns)
+        den = np.sqrt(na) * np.sqrt(ns)  # not sqrt(na * ns): the product can underflow
+        if den > 0.0:
+            c = num / den
             if c > best:
                 best = c
                 best_k = k

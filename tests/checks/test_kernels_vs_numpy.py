@@ -1,0 +1,160 @@
+"""Every numba kernel agrees with its plain-numpy reference on random and adversarial inputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import numpy_reference as ref
+
+from checks.kernels import motion, stats, timing, values
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+floats = st.one_of(
+    st.floats(-10, 10, allow_nan=False, width=64),
+    st.sampled_from([np.nan, np.inf, -np.inf, 1e300, -1e300, 0.0, 1.0]),
+)
+
+
+@st.composite
+def matrices(draw, min_rows=0, max_rows=40, max_cols=4, adversarial=True):
+    t = draw(st.integers(min_rows, max_rows))
+    d = draw(st.integers(1, max_cols))
+    kind = draw(st.sampled_from(["random", "constant", "steps", "smooth"]))
+    if kind == "constant":
+        arr = np.full((t, d), draw(st.floats(-5, 5)))
+    elif kind == "steps":
+        arr = np.round(draw(hnp.arrays(np.float64, (t, d), elements=st.floats(-3, 3))), 1)
+    elif kind == "smooth":
+        arr = np.sin(np.linspace(0, draw(st.floats(0.1, 20)), t))[:, None] * np.ones((1, d))
+    else:
+        elems = floats if adversarial else st.floats(-10, 10, allow_nan=False)
+        arr = draw(hnp.arrays(np.float64, (t, d), elements=elems))
+    if adversarial and t and draw(st.booleans()):
+        i, j = draw(st.integers(0, t - 1)), draw(st.integers(0, d - 1))
+        arr[i, j] = draw(st.sampled_from([np.nan, np.inf, 1e12]))
+    return np.ascontiguousarray(arr)
+
+
+@st.composite
+def clocks(draw, min_n=0, max_n=50):
+    n = draw(st.integers(min_n, max_n))
+    steps = draw(hnp.arrays(np.int64, (n,), elements=st.sampled_from(
+        [20_000_000, 20_000_000, 20_000_000, 19_000_000, 21_000_000, 45_000_000, 0,
+         -5_000_000, 10**12])))
+    return np.ascontiguousarray(1_762_000_000_000_000_000 + np.cumsum(steps))
+
+
+def _eq(a, b):
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                               rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+@SETTINGS
+@given(clocks(), st.sampled_from([1.5, 2.0]))
+def test_timestamp_scan(ts, factor):
+    _eq(timing.timestamp_scan(ts, 20e6, factor), ref.timestamp_scan(ts, 20e6, factor))
+
+
+@SETTINGS
+@given(matrices())
+def test_nonfinite_scan(v):
+    _eq(values.nonfinite_scan(v), ref.nonfinite_scan(v))
+
+
+@SETTINGS
+@given(matrices(), st.data())
+def test_limit_scan(v, data):
+    d = v.shape[1]
+    lo = np.array(data.draw(st.lists(st.sampled_from([-1.0, -0.5, np.nan]), min_size=d,
+                                     max_size=d)))
+    hi = lo + 1.5
+    tol = np.full(d, 0.01)
+    _eq(values.limit_scan(v, lo, hi, tol), ref.limit_scan(v, lo, hi, tol))
+
+
+@SETTINGS
+@given(matrices(adversarial=False))
+def test_column_stats(v):
+    got, want = stats.column_stats(v), ref.column_stats(v)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-7, equal_nan=True)
+
+
+@SETTINGS
+@given(matrices())
+def test_column_stats_skips_nonfinite(v):
+    got, want = stats.column_stats(v), ref.column_stats(v)
+    np.testing.assert_allclose(got[:, [0, 1, 4]], want[:, [0, 1, 4]], equal_nan=True)
+
+
+@SETTINGS
+@given(matrices())
+def test_saturation_scan(v):
+    _eq(stats.saturation_scan(v), ref.saturation_scan(v))
+
+
+@SETTINGS
+@given(st.data())
+def test_velocity_scan(data):
+    ts = data.draw(clocks(min_n=0, max_n=40))
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts)))
+    vmax = np.array(data.draw(st.lists(st.sampled_from([1.0, 50.0, np.nan, np.inf]),
+                                       min_size=v.shape[1], max_size=v.shape[1])))
+    _eq(motion.velocity_scan(ts, v, vmax, 10e6), ref.velocity_scan(ts, v, vmax, 10e6))
+
+
+@SETTINGS
+@given(st.data())
+def test_active_span(data):
+    ts = data.draw(clocks(min_n=0, max_n=40))
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts)))
+    k = data.draw(st.integers(1, 5))
+    _eq(motion.active_span(ts, v, 0.5, k), ref.active_span(ts, v, 0.5, k))
+
+
+@SETTINGS
+@given(st.data())
+def test_rms_jerk(data):
+    ts = data.draw(clocks(min_n=0, max_n=40))
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts), adversarial=False))
+    np.testing.assert_allclose(motion.rms_jerk(ts, v), ref.rms_jerk(ts, v), rtol=1e-9)
+
+
+@SETTINGS
+@given(matrices(), st.integers(1, 6))
+def test_repeat_runs(v, min_len):
+    np.testing.assert_array_equal(motion.repeat_runs(v, min_len), ref.repeat_runs(v, min_len))
+
+
+@SETTINGS
+@given(matrices(max_rows=60), st.integers(1, 4), st.data())
+def test_spike_scan(v, half, data):
+    dev = np.array(data.draw(st.lists(st.sampled_from([0.05, 0.5, np.nan, 0.0]),
+                                      min_size=v.shape[1], max_size=v.shape[1])))
+    _eq(motion.spike_scan(v, half, 8.0, dev), ref.spike_scan(v, half, 8.0, dev))
+
+
+@SETTINGS
+@given(matrices(min_rows=2, max_rows=40, adversarial=False), st.integers(0, 5))
+def test_best_lag(v, shift):
+    s = np.ascontiguousarray(np.roll(v, shift, axis=0))
+    got, want = motion.best_lag(v, s, -6, 6), ref.best_lag(v, s, -6, 6)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+    # equal correlations may tie within rounding: the kernel's lag must be a best one
+    lag = int(got[0])
+    np.testing.assert_allclose(ref.best_lag(v, s, lag, lag)[1], want[1], rtol=1e-9, atol=1e-12)
+
+
+def test_best_lag_finds_a_known_delay():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 3))
+    s = np.ascontiguousarray(np.roll(a, 7, axis=0))
+    assert motion.best_lag(np.ascontiguousarray(a), s, -10, 10)[0] == 7
