@@ -154,7 +154,7 @@ def spike_scan(values, half, mad_factor, min_dev) -> np.ndarray:
 
     out = np.zeros(4)
     out[1] = out[2] = -1
-    t, d = values.shape
+    t = values.shape[0]
     w = 2 * half + 1
     if t < w:
         return out

@@ -38,19 +38,33 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         if t1 - t0 < 2e9:
             continue
         step = 1.0 / min(rate, state.rate_hz)
-        grid = t0 + np.arange(0, (t1 - t0) / 1e9, step) * 1e9
-        ai = [act.names.index(n) for n in shared]
-        si = [state.names.index(n) for n in shared]
-        a = np.stack([np.interp(grid, act.timestamps, act.values[:, k]) for k in ai], axis=1)
-        s = np.stack([np.interp(grid, state.timestamps, state.values[:, k]) for k in si], axis=1)
+        ai = np.array([act.names.index(n) for n in shared])
+        si = np.array([state.names.index(n) for n in shared])
+        # the channels the operator moved most carry the lag; a few are enough
+        with np.errstate(invalid="ignore"):
+            spread = np.nanvar(np.diff(act.values[:, ai], axis=0), axis=0)
+        keep = np.argsort(-np.nan_to_num(spread, nan=-1.0))[:_MAX_CHANNELS]
+        grid = np.arange(0.0, (t1 - t0) / 1e9, step)
+        ta = (act.timestamps - t0) / 1e9
+        ts_ = (state.timestamps - t0) / 1e9
+        a = np.stack([np.interp(grid, ta, act.values[:, ai[k]]) for k in keep], axis=1)
+        s = np.stack([np.interp(grid, ts_, state.values[:, si[k]]) for k in keep], axis=1)
         da, ds = np.diff(a, axis=0), np.diff(s, axis=0)
-        keep = np.argsort(-np.nanvar(da, axis=0))[:_MAX_CHANNELS]
-        da = np.ascontiguousarray(da[:, keep] - np.nanmean(da[:, keep], axis=0))
-        ds = np.ascontiguousarray(ds[:, keep] - np.nanmean(ds[:, keep], axis=0))
+        da = np.ascontiguousarray(da - np.nanmean(da, axis=0))
+        ds = np.ascontiguousarray(ds - np.nanmean(ds, axis=0))
         if not np.isfinite(da).any() or np.nanmax(np.abs(da)) == 0:
             continue  # the command never moves: nothing to follow
+        # coarse to fine: the whole search at a fifth of the rate, then +-2 coarse steps
         k = int(round(search / step))
-        lag_k, corr = best_lag(da, ds, -k, k)
+        coarse = 5
+        dac = np.ascontiguousarray(da[: len(da) // coarse * coarse].reshape(
+            -1, coarse, da.shape[1]).sum(axis=1))
+        dsc = np.ascontiguousarray(ds[: len(ds) // coarse * coarse].reshape(
+            -1, coarse, ds.shape[1]).sum(axis=1))
+        kc = max(k // coarse, 1)
+        lag_c, _ = best_lag(dac, dsc, -kc, kc)
+        centre = int(lag_c) * coarse
+        lag_k, corr = best_lag(da, ds, max(centre - 2 * coarse, -k), min(centre + 2 * coarse, k))
         lag = lag_k * step
         if corr < min_corr:
             yield Finding(

@@ -133,8 +133,9 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
     median of a centred window of ``2 * half + 1`` samples.
 
     A cheap bound rejects most samples first: when every sample of the window is within
-    ``min_dev`` of the centre, the median is too. Returns float64[4]: spike count, first spike
-    row (-1), its column (-1), and the largest deviation in units of ``min_dev``.
+    ``min_dev`` of the centre, the median is too. Rows are walked in memory order. Returns
+    float64[4]: spike count, first spike row (-1), its column (-1), and the largest deviation
+    in units of ``min_dev``.
     """
     out = np.zeros(4)
     out[1] = -1.0
@@ -143,11 +144,11 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
     w = 2 * half + 1
     buf = np.empty(w)
     dev = np.empty(w)
-    for j in range(d):
-        thr = min_dev[j]
-        if not np.isfinite(thr) or thr <= 0.0:
-            continue
-        for i in range(half, t - half):
+    for i in range(half, t - half):
+        for j in range(d):
+            thr = min_dev[j]
+            if not np.isfinite(thr) or thr <= 0.0:
+                continue
             x = values[i, j]
             if not np.isfinite(x):
                 continue
@@ -166,16 +167,16 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
                     n += 1
             if n < 3:
                 continue
-            s = np.sort(buf[:n])
-            med = s[n // 2] if n % 2 == 1 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+            srt = np.sort(buf[:n])
+            med = srt[n // 2] if n % 2 == 1 else 0.5 * (srt[n // 2 - 1] + srt[n // 2])
             for m in range(n):
-                dev[m] = abs(s[m] - med)
+                dev[m] = abs(srt[m] - med)
             sd = np.sort(dev[:n])
             mad = sd[n // 2] if n % 2 == 1 else 0.5 * (sd[n // 2 - 1] + sd[n // 2])
             e = abs(x - med)
             if e > thr and e > mad_factor * mad:
                 out[0] += 1.0
-                if out[1] < 0.0 or i < out[1]:
+                if out[1] < 0.0:
                     out[1] = i
                     out[2] = j
                 if e / thr > out[3]:

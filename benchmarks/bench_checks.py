@@ -1,0 +1,112 @@
+"""Numeric checks on a one-hour, 50 Hz, 32-joint recording: throughput and ratios.
+
+Baselines measured in the same run: the plain-numpy references of the same kernels, and
+reading the same arrays from the HDF5 file with h5py. Goals: speed-up over numpy >= 8,
+time relative to the HDF5 read <= 0.25.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import numpy_reference as ref  # noqa: E402
+from bench_memory import bench_profile, bench_profile_toml  # noqa: E402
+
+from checks.registry import run_episode_checks  # noqa: E402
+from pipelines.synthetic import EpisodePlan, generate_episode  # noqa: E402
+from schemas.quality_profile import load_quality_profile  # noqa: E402
+from schemas.recording import read_recording  # noqa: E402
+from schemas.recording_writer import write_recording  # noqa: E402
+
+NUMERIC = ["time.non_monotonic", "time.gap", "time.rate", "time.jitter", "time.sync",
+           "value.nonfinite", "value.joint_limit", "value.velocity_limit", "value.effort_limit",
+           "value.stale", "value.spike", "motion.static", "motion.idle", "motion.jerk",
+           "action.saturation", "action.tracking", "episode.duration"]
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def numpy_pass(ep, robot) -> None:
+    """The same work as the numeric checks, with the numpy references."""
+    lo_hi = {}
+    for s in ep.streams.values():
+        ts, v = s.timestamps, np.ascontiguousarray(s.values)
+        ref.timestamp_scan(ts, s.period_ns, 1.5)
+        ref.nonfinite_scan(v)
+        ref.repeat_runs(v, max(int(0.25 * s.rate_hz), 2))
+        if s.kind in ("joint_position", "action"):
+            lo, hi, vel = robot.limits_for(s.names)
+            lo_hi[s.name] = (lo, hi)
+            ref.limit_scan(v, lo, hi, np.full(len(lo), 0.01))
+            ref.spike_scan(v, 5, 8.0, (hi - lo) * 0.05)
+        if s.kind == "joint_position":
+            ref.velocity_scan(ts, v, vel * 1.5, 0.5 * s.period_ns)
+            ref.column_stats(v)
+            ref.active_span(ts, v, 0.02, 5)
+            ref.rms_jerk(ts, v)
+        if s.kind == "joint_effort":
+            eff = robot.efforts_for(s.names)
+            ref.limit_scan(v, -eff, eff, np.zeros(len(eff)))
+        if s.kind == "action":
+            ref.saturation_scan(v)
+    st, act = ep.primary_state, ep.primary_action
+    grid = np.arange(st.timestamps[0], st.timestamps[-1], 2e7)
+    a = np.stack([np.interp(grid, act.timestamps, act.values[:, k]) for k in range(8)], axis=1)
+    s_ = np.stack([np.interp(grid, st.timestamps, st.values[:, k]) for k in range(8)], axis=1)
+    ref.best_lag(np.diff(a, axis=0), np.diff(s_, axis=0), -50, 50)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        robots = Path(tmp) / "robots"
+        robots.mkdir()
+        (robots / "bench-32.toml").write_text(bench_profile_toml())
+        os.environ["EMBODIQ_ROBOTS"] = str(robots)
+        robot = bench_profile()
+        ep = generate_episode(robot, EpisodePlan(duration_s=3600, rate_hz=50.0, cameras=(),
+                                                 robot_serial="BENCH0001"))
+        path = write_recording(ep, Path(tmp) / "hour.h5")
+        nbytes = sum(s.values.nbytes + s.timestamps.nbytes for s in ep.streams.values())
+
+        def hdf5_read() -> None:
+            with h5py.File(path, "r") as f:
+                for name in f["streams"]:
+                    f[f"streams/{name}/timestamps"][()]
+                    f[f"streams/{name}/values"][()]
+
+        episode = read_recording(path).episode
+        profile = load_quality_profile("default")
+        run_episode_checks(episode, robot, profile, only=NUMERIC)  # compile / load the cache
+        t_checks = best_of(lambda: run_episode_checks(episode, robot, profile, only=NUMERIC))
+        t_numpy = best_of(lambda: numpy_pass(episode, robot), repeat=1)
+        t_read = best_of(hdf5_read)
+    print(f"recording: 1 h at 50 Hz, {len(robot.joints)} joints, "
+          f"{nbytes / 2**20:.0f} MiB of stream arrays")
+    print(f"numeric checks: {t_checks * 1e3:.1f} ms; numpy references: {t_numpy * 1e3:.1f} ms; "
+          f"h5py read of the same arrays: {t_read * 1e3:.1f} ms")
+    print("goals: speed-up over numpy >= 8, time vs HDF5 read <= 0.25")
+    print(f"checks_gbps={nbytes / t_checks / 1e9:.3f}")
+    print(f"checks_speedup_vs_numpy={t_numpy / t_checks:.2f}")
+    print(f"checks_time_vs_hdf5_read={t_checks / t_read:.3f}")
+
+
+if __name__ == "__main__":
+    main()
