@@ -158,7 +158,8 @@ def spike_scan(values, half, mad_factor, min_dev) -> np.ndarray:
     w = 2 * half + 1
     if t < w:
         return out
-    win = sliding_window_view(values, w, axis=0)  # [t - w + 1, d, w]
+    finite = np.where(np.isfinite(values), values, np.nan)
+    win = sliding_window_view(finite, w, axis=0)  # [t - w + 1, d, w]
     with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
         __import__("warnings").simplefilter("ignore")
         enough = np.isfinite(win).sum(axis=2) >= 3

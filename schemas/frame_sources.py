@@ -52,6 +52,22 @@ class VideoFrames:
         finally:
             cap.release()
 
+    def iter_grey(self) -> Iterator[np.ndarray]:
+        """The same frames as 8-bit grey, converted straight from the decoder's BGR."""
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise OSError(f"{self.path}: the video cannot be opened or decoded")
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        finally:
+            cap.release()
+
     def describe(self) -> str:
         return str(self.path)
 

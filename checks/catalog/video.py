@@ -7,6 +7,8 @@ and frozen checks only.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,14 +38,56 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
+_DONE = object()
+
+
+def _prefetch(frames: Iterator[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
+    """Decode in a background thread while the caller measures (OpenCV releases the GIL),
+    holding at most ``depth`` frames; a decoder error is re-raised in the caller."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for f in frames:
+                if stop.is_set():
+                    return
+                q.put(f)
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            q.put(exc)
+
+    th = threading.Thread(target=work, name="frame-decoder", daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(timeout=0.05)
+
+
 def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
     out = CameraScan()
     if cam.frames is None:
         out.error = "no frames to decode"
         return out
     prev = None
+    # every figure is taken on grey: let the source convert straight from its decoder
+    grey_iter = getattr(cam.frames, "iter_grey", None)
+    frames = grey_iter() if grey_iter is not None and not cam.is_depth else \
+        cam.frames.iter_frames()
     try:
-        for frame in cam.frames.iter_frames():
+        for frame in _prefetch(frames):
             if out.first_shape is None:
                 out.first_shape = tuple(frame.shape)
             g = _grey(frame)
@@ -60,7 +104,7 @@ def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
                     scale = BLUR_MAX_WIDTH / g.shape[1]
                     small = cv2.resize(g, (BLUR_MAX_WIDTH, max(int(g.shape[0] * scale), 1)),
                                        interpolation=cv2.INTER_AREA)
-                _m, sd = cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_64F))
+                _m, sd = cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_16S))
                 out.sharpness.append(float(sd[0, 0]) ** 2)
             out.decoded += 1
     except Exception as exc:  # decoders raise many types; all mean "unreadable here"
