@@ -41,8 +41,8 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         ai = np.array([act.names.index(n) for n in shared])
         si = np.array([state.names.index(n) for n in shared])
         # the channels the operator moved most carry the lag; a few are enough
-        with np.errstate(invalid="ignore"):
-            spread = np.nanvar(np.diff(act.values[:, ai], axis=0), axis=0)
+        with np.errstate(invalid="ignore"):  # one column at a time: no copy of the stream
+            spread = np.array([np.nanvar(np.diff(act.values[:, k])) for k in ai])
         keep = np.argsort(-np.nan_to_num(spread, nan=-1.0))[:_MAX_CHANNELS]
         grid = np.arange(0.0, (t1 - t0) / 1e9, step)
         ta = (act.timestamps - t0) / 1e9
