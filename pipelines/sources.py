@@ -14,12 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robots.stamping import episode_uid_for
-from schemas.recording import sha256_file
-
 from pipelines.adapters.base import Adapter
+from robots.stamping import episode_uid_for
 from schemas.findings import Finding, Severity
 from schemas.read_result import ReadResult
+from schemas.recording import sha256_file
 
 #: Layouts tried in this order when sniffing a path; the native format first.
 _PREFERRED_ORDER = ("embodiq", "aloha", "robomimic", "lerobot", "mcap")
@@ -81,8 +80,9 @@ class Unrecognised:
                        message=f"{self.path}: {self.reason}")
 
 
-_SKIP_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".json", ".jsonl", ".md", ".txt", ".toml",
-                  ".yaml", ".yml", ".png", ".jpg", ".jpeg", ".parquet", ".csv", ".urdf", ".xml"}
+#: Inside a walked folder, only files that look like recordings and match no layout are
+#: reported; sidecar videos, licences and notes are not sources of their own.
+_DATA_SUFFIXES = {".h5", ".hdf5", ".hdf", ".mcap", ".bag", ".db3"}
 
 
 _HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf"}
@@ -142,7 +142,7 @@ def discover(paths: Iterable[Path | str], layout: str | None = None
         name = claim(p)
         if name:
             add(p, name)
-        elif top or p.suffix.lower() not in _SKIP_SUFFIXES:
+        elif top or p.suffix.lower() in _DATA_SUFFIXES:
             why = (f"not a recording of layout '{layout}'" if layout else
                    "not a recording in any known layout (embodiq HDF5, ALOHA, robomimic, "
                    "LeRobot, MCAP)")

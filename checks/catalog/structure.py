@@ -29,3 +29,17 @@ def robot(ctx: EpisodeContext) -> Iterator[Finding]:
                           f"/streams/{s.name} attr 'names' has {len(unknown)} joint(s) not in "
                           f"profile '{ctx.robot.id}': {shown}", stream=s.name,
                           value=len(unknown))
+
+
+@episode_check("schema.stream", "the streams a training example needs")
+def required_streams(ctx: EpisodeContext) -> Iterator[Finding]:
+    """Native recordings are held to this by the reader; adapted layouts are held here."""
+    src = ctx.episode.source
+    if src is None or src.layout == "embodiq":
+        return
+    for kind in ("joint_position", "action"):
+        if not ctx.episode.streams_of_kind(kind):
+            yield Finding("schema.stream", ctx.severity("schema.stream"),
+                          f"no '{kind}' stream was found in this {src.layout} source; a "
+                          "training example needs one joint_position and one action stream "
+                          "(name it in the mapping file)")

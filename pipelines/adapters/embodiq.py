@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
-from schemas.recording import read_recording
 
 from schemas.read_result import ReadResult
+from schemas.recording import read_recording
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 

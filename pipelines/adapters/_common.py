@@ -1,0 +1,124 @@
+"""Helpers shared by the source adapters: inferred metadata, implicit clocks, lazy frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.mapping import default_mapping
+from schemas.episode import EpisodeMetadata
+from schemas.findings import Finding, Severity
+
+EPOCH_UNKNOWN = "1970-01-01T00:00:00+00:00"
+_DEFAULTS = {"robot_serial": "unknown", "operator_id": "unknown", "site": "unknown",
+             "task": "unknown task", "collection_mode": "teleop_leader_follower",
+             "started_at": EPOCH_UNKNOWN}
+
+
+def inferred(what: str, value: Any, source: str, stream: str | None = None) -> Finding:
+    return Finding("schema.inferred", Severity.INFO,
+                   f"{what} is not in the source: {value!r} taken from {source}",
+                   stream=stream or what)
+
+
+def unreadable(path: Path, why: str) -> Finding:
+    return Finding("schema.unreadable", Severity.ERROR, f"{path}: {why}")
+
+
+def resolve_mapping(layout: str, mapping: dict | None) -> dict:
+    return mapping if mapping is not None else default_mapping(layout)
+
+
+def build_metadata(layout: str, mapping: dict, given: dict[str, Any],
+                   findings: list[Finding]) -> EpisodeMetadata:
+    """Metadata from what the source gives, else the mapping, else a default — each filled
+    value reported as ``schema.inferred``."""
+    src = mapping.get("_source", f"the {layout} defaults")
+    vals: dict[str, Any] = {}
+    for key in ("robot_model", "robot_serial", "operator_id", "collection_mode", "task",
+                "site", "started_at"):
+        if given.get(key):
+            vals[key] = given[key]
+        elif mapping.get(key):
+            vals[key] = str(mapping[key])
+            findings.append(inferred(key, vals[key], src))
+        elif key in _DEFAULTS:
+            vals[key] = _DEFAULTS[key]
+            findings.append(inferred(key, vals[key], "embodiq's defaults"))
+        else:
+            vals[key] = ""
+    opt = {k: given.get(k) or mapping.get(k) for k in ("task_id", "scene")}
+    success = given.get("success", mapping.get("success"))
+    extra = {k: v for k, v in given.items() if k not in vals and k not in opt and k != "success"}
+    return EpisodeMetadata(**vals, success=success, extra=extra, **opt)
+
+
+def implicit_clock(n: int, rate_hz: float, start_ns: int = 0) -> np.ndarray:
+    return start_ns + np.round(np.arange(n) * (1e9 / rate_hz)).astype(np.int64)
+
+
+def rename(names: Sequence[str], mapping: dict) -> list[str]:
+    table = mapping.get("names", {})
+    return [str(table.get(n, n)) for n in names]
+
+
+@dataclass
+class EncodedFrames:
+    """JPEG/PNG-compressed rows of an HDF5 dataset, decoded one at a time (ALOHA's layout)."""
+
+    path: Path
+    dataset_path: str
+    lengths: np.ndarray | None = None
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        import cv2
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            ds = f[self.dataset_path]
+            for i in range(ds.shape[0]):
+                row = np.asarray(ds[i]).reshape(-1).view(np.uint8)
+                if self.lengths is not None:
+                    row = row[: int(self.lengths[i])]
+                img = cv2.imdecode(row, cv2.IMREAD_COLOR)
+                if img is None:
+                    raise OSError(f"{self.path}:{self.dataset_path}[{i}] does not decode")
+                yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.dataset_path} (compressed)"
+
+
+@dataclass
+class VideoSegment:
+    """Frames ``[start_s, end_s)`` of a video shared by many episodes (LeRobot v3.0)."""
+
+    path: Path
+    start_s: float
+    n_frames: int
+    fps: float
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        import cv2
+
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise OSError(f"{self.path}: the video cannot be opened")
+        try:
+            first = int(round(self.start_s * self.fps))
+            if first:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+            for _ in range(self.n_frames):
+                ok, frame = cap.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+
+    def describe(self) -> str:
+        return f"{self.path} from {self.start_s:.3f} s"

@@ -1,0 +1,254 @@
+"""LeRobot datasets on disk, v2.1 and v3.0: one source folder, one episode per episode index.
+
+Metadata that contradicts the data (frame counts, splits, shapes versus names) becomes
+findings; a missing video is a finding for that camera only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.adapters._common import (
+    VideoSegment,
+    build_metadata,
+    rename,
+    resolve_mapping,
+    unreadable,
+)
+from schemas.episode import Camera, Episode, SourceInfo, Stream
+from schemas.findings import Finding, Severity
+from schemas.frame_sources import VideoFrames
+from schemas.read_result import ReadResult
+
+_INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
+
+
+def _err(check_id: str, msg: str, stream: str | None = None) -> Finding:
+    return Finding(check_id, Severity.ERROR, msg, stream=stream)
+
+
+@lru_cache(maxsize=32)
+def _info(root: Path) -> dict[str, Any]:
+    return json.loads((root / "meta" / "info.json").read_text())
+
+
+def _version(root: Path) -> str:
+    return str(_info(root).get("codebase_version", ""))
+
+
+@lru_cache(maxsize=32)
+def _v2_episodes(root: Path) -> dict[int, dict]:
+    rows = [json.loads(line) for line in (root / "meta" / "episodes.jsonl").read_text()
+            .splitlines() if line.strip()]
+    return {int(r["episode_index"]): r for r in rows}
+
+
+@lru_cache(maxsize=32)
+def _v3_episodes(root: Path) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for f in sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
+        cols = [c for c in pq.read_schema(f).names if not c.startswith("stats/")]
+        for r in pq.read_table(f, columns=cols).to_pylist():
+            out[int(r["episode_index"])] = r
+    return out
+
+
+def _flat_names(names: Any, dim: int, key: str) -> list[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, dict):
+        names = next(iter(names.values()), None)
+    if isinstance(names, list) and names and isinstance(names[0], list):
+        names = [n for group in names for n in group]
+    return [str(n) for n in names] if isinstance(names, list) else None
+
+
+def _key(index: int) -> str:
+    return f"episode_{index:06d}"
+
+
+def _index(key: str | None) -> int:
+    return int(str(key).rsplit("_", 1)[-1])
+
+
+class LeRobotAdapter:
+    name = "lerobot"
+
+    def detect(self, path: Path) -> bool:
+        try:
+            return path.is_dir() and (path / "meta" / "info.json").is_file() and \
+                _version(path.resolve()).startswith(("v2", "v3"))
+        except (OSError, ValueError):
+            return False
+
+    def episode_keys(self, path: Path) -> Sequence[str | None]:
+        root = path.resolve()
+        eps = _v3_episodes(root) if _version(root).startswith("v3") else _v2_episodes(root)
+        return [_key(i) for i in sorted(eps)]
+
+    def _data_file(self, root: Path, idx: int) -> Path:
+        info = _info(root)
+        if _version(root).startswith("v3"):
+            ep = _v3_episodes(root)[idx]
+            return root / info["data_path"].format(chunk_index=ep["data/chunk_index"],
+                                                   file_index=ep["data/file_index"])
+        chunk = idx // int(info.get("chunks_size", 1000))
+        return root / info["data_path"].format(episode_chunk=chunk, episode_index=idx)
+
+    def _video_file(self, root: Path, idx: int, vkey: str) -> Path | None:
+        info = _info(root)
+        if not info.get("video_path"):
+            return None
+        if _version(root).startswith("v3"):
+            ep = _v3_episodes(root)[idx]
+            ci, fi = ep.get(f"videos/{vkey}/chunk_index"), ep.get(f"videos/{vkey}/file_index")
+            if ci is None:
+                return None
+            return root / info["video_path"].format(video_key=vkey, chunk_index=ci,
+                                                    file_index=fi)
+        chunk = idx // int(info.get("chunks_size", 1000))
+        return root / info["video_path"].format(episode_chunk=chunk, video_key=vkey,
+                                                episode_index=idx)
+
+    def source_files(self, path: Path, key: str | None) -> list[Path]:
+        root = path.resolve()
+        idx = _index(key)
+        files = [self._data_file(root, idx), root / "meta" / "info.json"]
+        for vkey, feat in _info(root).get("features", {}).items():
+            if feat.get("dtype") == "video":
+                v = self._video_file(root, idx, vkey)
+                if v is not None and v.is_file():
+                    files.append(v)
+        return [f for f in files if f.is_file()] or [root / "meta" / "info.json"]
+
+    def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
+        root = path.resolve()
+        m = resolve_mapping(self.name, mapping)
+        findings: list[Finding] = []
+        try:
+            info = _info(root)
+            idx = _index(key)
+            v3 = _version(root).startswith("v3")
+            meta = (_v3_episodes(root) if v3 else _v2_episodes(root))[idx]
+            data_file = self._data_file(root, idx)
+            if not data_file.is_file():
+                return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
+                                                               "missing")])
+            table = pq.read_table(data_file)
+            if v3:
+                table = table.filter(pc.field("episode_index") == idx)
+        except (OSError, ValueError, KeyError) as exc:
+            return ReadResult(None, [unreadable(root, f"{key} cannot be read as a LeRobot "
+                                                      f"dataset ({exc})")])
+        fps = float(info.get("fps") or m.get("rate_hz") or 30.0)
+        n = table.num_rows
+        where = f"{root.name}/{_key(idx)}"
+        if n == 0:
+            return ReadResult(None, [_err("schema.stream", f"{where}: the data holds no rows for "
+                                          "this episode")])
+        claimed = meta.get("length")
+        if claimed is not None and int(claimed) != n:
+            findings.append(_err("schema.stream", f"{where}: the episode metadata claims "
+                                 f"{claimed} frames but the data holds {n}"))
+        # dataset-wide claims the data contradicts
+        all_eps = _v3_episodes(root) if v3 else _v2_episodes(root)
+        total = sum(int(e.get("length") or 0) for e in all_eps.values())
+        if info.get("total_frames") is not None and int(info["total_frames"]) != total:
+            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                                 f"total_frames {info['total_frames']} but the episodes hold "
+                                 f"{total}", "total_frames"))
+        if info.get("total_episodes") is not None and int(info["total_episodes"]) != len(all_eps):
+            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                                 f"total_episodes {info['total_episodes']} but there are "
+                                 f"{len(all_eps)}", "total_episodes"))
+        for split, rng in (info.get("splits") or {}).items():
+            try:
+                _lo, hi = (int(x) for x in str(rng).split(":"))
+            except ValueError:
+                continue
+            if hi > len(all_eps):
+                findings.append(_err("schema.metadata", f"{root.name}/meta/info.json split "
+                                     f"'{split}' = {rng} reaches past the {len(all_eps)} "
+                                     "episodes", "splits"))
+        ts_col = table.column("timestamp").to_numpy() if "timestamp" in table.column_names \
+            else np.arange(n) / fps
+        ts = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9).astype(np.int64)
+        streams: dict[str, Stream] = {}
+        spec = m.get("streams", {})
+        features = info.get("features", {})
+        for col in table.column_names:
+            feat = features.get(col, {})
+            if col in _INDEX_COLUMNS or feat.get("dtype") in ("video", "image", "string"):
+                continue
+            arr = table.column(col).combine_chunks()
+            try:
+                vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
+            except (ValueError, TypeError):
+                continue
+            if vals.ndim == 1:
+                vals = vals[:, None]
+            dim = vals.shape[1]
+            s_spec = spec.get(col, {})
+            default_kind = {"observation.state": "joint_position", "action": "action"}.get(
+                col, "other")
+            kind = s_spec.get("kind", default_kind)
+            sname = s_spec.get("name") or {"observation.state": "joint_pos"}.get(
+                col, col.replace("observation.", "")).lower().replace("/", ".")
+            names = _flat_names(feat.get("names"), dim, col)
+            shape = feat.get("shape")
+            if shape and int(np.prod(shape)) != dim:
+                findings.append(_err("schema.stream", f"{where}: feature '{col}' declares shape "
+                                     f"{shape} but holds {dim} values per frame", sname))
+            if names is not None and len(names) != dim:
+                findings.append(_err("schema.stream", f"{where}: feature '{col}' lists "
+                                     f"{len(names)} names for {dim} values", sname))
+                names = None
+            if names is None:
+                names = [f"{sname}_{i}" for i in range(dim)]
+            streams[sname] = Stream(sname, kind, ts, vals, rename(names, m),
+                                    s_spec.get("unit", "rad" if kind != "other" else "1"), fps,
+                                    space=s_spec.get("space", "joint_position")
+                                    if kind == "action" else None)
+        cameras: dict[str, Camera] = {}
+        for vkey, feat in features.items():
+            if feat.get("dtype") != "video":
+                continue
+            cam = vkey.split(".")[-1]
+            shape = feat.get("shape") or [0, 0, 3]
+            names = feat.get("names") or ["height", "width", "channels"]
+            dims = dict(zip(names, shape, strict=False))
+            h = int(dims.get("height", shape[0]))
+            w = int(dims.get("width", shape[1]))
+            vfile = self._video_file(root, idx, vkey)
+            if vfile is None or not vfile.is_file():
+                findings.append(_err("schema.camera", f"{where}: video of '{vkey}' is missing "
+                                     f"({vfile.relative_to(root) if vfile else 'no path'})", cam))
+                continue
+            if v3:
+                frames = VideoSegment(vfile, float(meta.get(f"videos/{vkey}/from_timestamp", 0)),
+                                      n, fps)
+            else:
+                frames = VideoFrames(vfile)
+            cameras[cam] = Camera(cam, ts.copy(), "video", fps, w, h, frames=frames,
+                                  video_path=vfile)
+        tasks = meta.get("tasks") or []
+        given = {"task": tasks[0] if tasks else None,
+                 "robot_model": m.get("robot_model") or None}
+        md = build_metadata(self.name, m | {"robot_model": m.get("robot_model") or
+                                            str(info.get("robot_type") or "unknown")},
+                            given, findings)
+        src = self.source_files(path, key)
+        ep = Episode(md, streams, cameras, source=SourceInfo(
+            root, "", sum(f.stat().st_size for f in src), self.name, episode_key=key))
+        return ReadResult(ep, findings)
+
+
+ADAPTER = LeRobotAdapter()
