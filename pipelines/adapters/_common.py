@@ -103,22 +103,16 @@ class VideoSegment:
     fps: float
 
     def iter_frames(self) -> Iterator[np.ndarray]:
-        import cv2
+        from schemas.frame_sources import decode_video
 
-        cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            raise OSError(f"{self.path}: the video cannot be opened")
-        try:
-            first = int(round(self.start_s * self.fps))
-            if first:
-                cap.set(cv2.CAP_PROP_POS_FRAMES, first)
-            for _ in range(self.n_frames):
-                ok, frame = cap.read()
-                if not ok:
-                    return
-                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        finally:
-            cap.release()
+        return decode_video(self.path, start=int(round(self.start_s * self.fps)),
+                            count=self.n_frames)
+
+    def iter_grey(self) -> Iterator[np.ndarray]:
+        from schemas.frame_sources import decode_video
+
+        return decode_video(self.path, grey=True, start=int(round(self.start_s * self.fps)),
+                            count=self.n_frames)
 
     def describe(self) -> str:
         return f"{self.path} from {self.start_s:.3f} s"

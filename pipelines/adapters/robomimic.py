@@ -83,8 +83,12 @@ class RobomimicAdapter:
                 env_name = data.attrs.get("env")
                 env_name = env_name.decode() if isinstance(env_name, bytes) else env_name
                 datasets: dict[str, h5py.Dataset] = {}
-                demo.visititems(lambda n, o: datasets.setdefault(n, o)
-                                if isinstance(o, h5py.Dataset) else None)
+
+                def collect(name: str, obj: object) -> None:  # returning a value stops the walk
+                    if isinstance(obj, h5py.Dataset):
+                        datasets[name] = obj
+
+                demo.visititems(collect)
                 streams: dict[str, Stream] = {}
                 spec = m.get("streams", {})
                 for dname, ds in sorted(datasets.items()):
