@@ -1,0 +1,47 @@
+"""``embodiq report``: a self-contained HTML quality report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, progress
+
+
+def report(
+    targets: Annotated[list[str], typer.Argument(
+        help="A published dataset name, or recording files and folders.")],
+    dest: Annotated[Path, typer.Option("--out", help="HTML file to write.")] =
+    Path("report.html"),
+    version: Annotated[int | None, typer.Option(help="Dataset version (default LATEST).")] =
+    None,
+    max_episodes: Annotated[int, typer.Option(help="Episodes plotted in detail.")] = 20,
+    store: StoreOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Episodes by grade, failing checks, and each episode's trajectories with every finding
+    marked where it happens. Opens offline."""
+    from pipelines.report import build_report
+    from pipelines.store import StoreError
+
+    st = open_store(store)
+    is_dataset = (len(targets) == 1 and not Path(targets[0]).exists()
+                  and targets[0] in st.dataset_names())
+    if not is_dataset and not any(Path(t).exists() for t in targets):
+        raise fail(f"'{' '.join(targets)}' is neither a published dataset in {st.datasets_dir} "
+                   "nor a recording file or folder", 2)
+    try:
+        with progress(not quiet, "report") as update:
+            path = build_report(dest, store=st, name=targets[0] if is_dataset else None,
+                                version=version,
+                                paths=None if is_dataset else [Path(t) for t in targets],
+                                max_episodes=max_episodes, on_progress=update)
+    except StoreError as exc:
+        raise fail(str(exc), 2) from None
+    out.print(f"report written to {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)

@@ -1,0 +1,5 @@
+"""The quality report: one self-contained HTML page that shows where every defect sits."""
+
+from pipelines.report.build import build_report
+
+__all__ = ["build_report"]
