@@ -179,8 +179,15 @@ def published_dataset(context: AssetExecutionContext,
 
     ep = pq.read_table(res.path / "episodes.parquet", columns=["grade"]).column("grade")
     grades.update(ep.to_pylist())
+    report = embodiq.store.reports_dir / name / f"{embodiq.store.version_name(res.version)}.html"
+    if embodiq.write_report and (res.created or not report.is_file()):
+        from pipelines.report import build_report
+
+        build_report(report, store=embodiq.store, name=name, version=res.version,
+                     max_episodes=10)
     return dg.MaterializeResult(metadata={
         "version": res.version, "new_version": res.created,
+        **({"report": dg.MetadataValue.path(str(report))} if report.is_file() else {}),
         "path": dg.MetadataValue.path(str(res.path)), "episodes": res.episodes,
         "passed": res.passed, "failed": res.failed, "frames": res.frames,
         "grades": dg.MetadataValue.json(dict(sorted(grades.items()))),

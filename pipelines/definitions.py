@@ -25,14 +25,15 @@ publish_job = dg.define_asset_job(
 
 
 def build_definitions(store_root: str | None = None, quality_profile: str = "default",
-                      fps: float | None = None) -> dg.Definitions:
+                      fps: float | None = None, write_report: bool = True) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest_assets, published_dataset],
         asset_checks=[quality_gate],
         jobs=[ingest_job, publish_job],
         sensors=[inbox_sensor, publish_sensor],
         resources={"embodiq": EmbodiqResource(store_root=store_root,
-                                              quality_profile=quality_profile, fps=fps)},
+                                              quality_profile=quality_profile, fps=fps,
+                                              write_report=write_report)},
     )
 
 

@@ -22,6 +22,8 @@ class EmbodiqResource(dg.ConfigurableResource):
     quality_profile: str = "default"
     #: The frames table's clock; None means the dataset's recorded rate, else 30 fps.
     fps: float | None = None
+    #: Write the HTML quality report of every new published version (<store>/reports/).
+    write_report: bool = True
     _profile: QualityProfile | None = PrivateAttr(default=None)
 
     @property

@@ -60,6 +60,7 @@ class IngestSummary:
     unrecognised: list[tuple[str, str]] = field(default_factory=list)  # (path, quarantine dir)
     version: int | None = None
     version_path: str | None = None
+    report_path: str | None = None
     new_version: bool = False
     publish_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
@@ -96,6 +97,7 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
 
 def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = "default",
            fps: float | None = None, layout: str | None = None, mapping: Path | None = None,
+           write_report: bool = True,
            on_progress: Callable[[str, int, int], None] | None = None) -> IngestSummary:
     """Register, validate, judge, quarantine or curate, then publish — through Dagster."""
     check_name(dataset)
@@ -110,7 +112,7 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
             on_progress(f"registering {ref.display_name}", i, len(refs))
         records.append(register_source(store, ref, dataset, mapping))
     instance = instance_for(store)
-    defs = build_definitions(str(store.root), profile, fps)
+    defs = build_definitions(str(store.root), profile, fps, write_report)
     keys = list(dict.fromkeys(r.key for r in records))
     if keys:
         instance.add_dynamic_partitions("recordings", keys)
@@ -149,6 +151,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
             summary.counts = man["counts"]
             mats = result.asset_materializations_for_node("published_dataset")
             summary.new_version = bool(mats and mats[-1].metadata["new_version"].value)
+            if mats and "report" in mats[-1].metadata:
+                summary.report_path = str(mats[-1].metadata["report"].value)
         else:
             summary.publish_error = _first_error(result) or "publish failed"
     return summary

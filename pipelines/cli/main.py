@@ -151,6 +151,8 @@ def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
                   f"{c.get('failed', 0)} quarantined), {c.get('frames', 0)} frames\n"
                   f"  dataset:    {summary.version_path}\n"
                   f"  quarantine: {store_root / 'quarantine'}", highlight=False)
+        if summary.report_path:
+            out.print(f"  report:     {summary.report_path}", highlight=False)
     if summary.publish_error:
         err.print(f"[red]publish failed:[/] {summary.publish_error}")
 
@@ -215,6 +217,7 @@ def demo(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
     if not quiet:
         out.print("\nnext:\n"
                   f"  embodiq check {st.inbox_dir / DATASET} --json     # the gate alone\n"
+                  f"  embodiq export demo --format lerobot --out /tmp/demo-lerobot\n"
                   f"  dagster UI:  make ui   (DAGSTER_HOME={st.dagster_home})", highlight=False)
     raise typer.Exit(1 if summary.run_failed else 0)
 
