@@ -217,7 +217,7 @@ def demo(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
     if not quiet:
         out.print("\nnext:\n"
                   f"  embodiq check {st.inbox_dir / DATASET} --json     # the gate alone\n"
-                  f"  embodiq export demo --format lerobot --out /tmp/demo-lerobot\n"
+                  f"  embodiq export demo --format lerobot --out demo-lerobot --store {st.root}\n"
                   f"  dagster UI:  make ui   (DAGSTER_HOME={st.dagster_home})", highlight=False)
     raise typer.Exit(1 if summary.run_failed else 0)
 
