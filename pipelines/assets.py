@@ -85,7 +85,7 @@ def raw_recording(context: AssetExecutionContext, embodiq: EmbodiqResource) -> S
 def validated_episode(context: AssetExecutionContext, embodiq: EmbodiqResource,
                       raw_recording: SourceRecord) -> ValidatedEpisode:
     rec = raw_recording
-    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run_id,
+    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run.run_id,
                         embodiq.mapping_for(rec.mapping))
     ep = v.episode
     out = ValidatedEpisode(rec.episode_uid, ep is not None,
@@ -108,7 +108,7 @@ def quality_report(context: AssetExecutionContext, embodiq: EmbodiqResource,
                    ) -> Assessment:
     rec = raw_recording
     profile = embodiq.profile()
-    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run_id,
+    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run.run_id,
                         embodiq.mapping_for(rec.mapping))
     a = judge(v, profile, episode_uid=rec.episode_uid, source_name=rec.display_name,
               source_path=rec.path, source_sha256=rec.primary_sha256, layout=rec.layout)
@@ -173,7 +173,7 @@ def published_dataset(context: AssetExecutionContext,
                       embodiq: EmbodiqResource) -> dg.MaterializeResult:
     name = context.partition_key
     res = publish(embodiq.store, name, embodiq.profile(), embodiq.dataset_fps(name),
-                  run_id=context.run_id)
+                  run_id=context.run.run_id)
     grades = Counter()
     import pyarrow.parquet as pq
 
