@@ -174,7 +174,8 @@ def spike_scan(values, half, mad_factor, min_dev) -> np.ndarray:
         rows, cols = np.nonzero(hit)
         order = np.lexsort((cols, rows))
         out[1], out[2] = rows[order[0]] + half, cols[order[0]]
-        out[3] = (e / min_dev)[hit].max()
+        with np.errstate(all="ignore"):
+            out[3] = (e / min_dev)[hit].max()
     return out
 
 

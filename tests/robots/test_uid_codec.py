@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,15 +75,24 @@ def test_every_substitution_in_a_label_is_caught(code, data):
     assert not is_valid(label[:i] + c + label[i + 1:])
 
 
-@settings(max_examples=150, deadline=None)
-@given(codes, st.data())
-def test_every_adjacent_transposition_in_a_label_is_caught(code, data):
-    label = code + check_char(code)
-    i = data.draw(st.integers(0, len(label) - 2))
-    if label[i] == label[i + 1]:
-        return
-    swapped = label[:i] + label[i + 1] + label[i] + label[i + 2:]
-    assert not is_valid(swapped)
+def test_adjacent_transpositions_are_caught_at_the_systems_rate():
+    """The MOD 37,36 hybrid system catches nearly every swap of two neighbours; a few in a
+    thousand keep the check character (a property of the standard, documented for users)."""
+    rng = random.Random(7)
+    tried = missed = 0
+    for _ in range(20000):
+        code = rng.choice(sorted(country_codes())) + "".join(rng.choice(ALPHABET)
+                                                             for _ in range(27))
+        label = code + check_char(code)
+        i = rng.randrange(len(label) - 1)
+        if label[i] == label[i + 1]:
+            continue
+        tried += 1
+        missed += is_valid(label[:i] + label[i + 1] + label[i] + label[i + 2:])
+    assert missed / tried < 0.003
+    # a known swap the system cannot see
+    assert check_char("KPLLN50S7DVOH9N1HQILM00000000") == check_char(
+        "KPLLN50S7DVOH9N1HQIML00000000")
 
 
 def test_normalize():
