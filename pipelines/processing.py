@@ -277,7 +277,8 @@ def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
     """
     qdir = store.quarantine_path(rec.primary_sha256)
     primary = Path(next(iter(rec.files))) if rec.files else Path(rec.path)
-    base = primary.parent
+    # a folder source (a LeRobot dataset) keeps its own layout under files/
+    base = Path(rec.path) if Path(rec.path).is_dir() else primary.parent
     for p in rec.files:
         src = Path(p)
         try:

@@ -189,8 +189,8 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             rows.append(_episode_row(a, n, fps, cur.cameras if cur else [],
                                      cur.t0_ns if cur else a.t0_ns))
             finding_rows += findings_rows(a.episode_uid, a.findings)
-            sources.append({"episode_uid": a.episode_uid, "source_name": a.source_name,
-                            "source_sha256": a.source_sha256})
+            sources.append({"episode_uid": a.episode_uid, "robot_uid": a.robot_uid,
+                            "source_name": a.source_name, "source_sha256": a.source_sha256})
             if cur:
                 for k, v in cur.resampling.items():
                     prev = resampling.get(k)

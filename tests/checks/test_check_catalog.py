@@ -157,3 +157,32 @@ def test_crashing_check_becomes_a_finding_not_a_crash(clean):
     ep.streams["joint_pos"].values = np.asfortranarray(ep.streams["joint_pos"].values)
     # Fortran order is made contiguous by the checks; nothing may crash the batch
     assert all(f.check_id != "" for f in _findings(ep))
+
+
+def test_per_robot_override(clean, tmp_path):
+    p = tmp_path / "per-robot.toml"
+    p.write_text('[robots."unitree-h1".checks."value.spike"]\nseverity = "error"\n'
+                 '[robots."aloha".checks."value.spike"]\nenabled = false\n')
+    prof = load_quality_profile(p)
+    ep = plant_defect(clean, "value.spike")
+    f = next(f for f in run_episode_checks(ep, H1, prof) if f.check_id == "value.spike")
+    assert f.severity is Severity.ERROR
+    assert prof.settings("value.spike", "aloha").enabled is False
+    assert prof.settings("value.spike").severity is Severity.WARNING
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ('[checks."time.gap"]\nmax_gap_periodz = 3\n', "max_gap_periodz"),
+    ('[checks."time.gapp"]\nseverity = "error"\n', "unknown check id"),
+    ('[checks."time.gap"]\nseverity = "fatal"\n', "severity"),
+    ('[checks."time.gap"]\nmax_gap_periods = "two"\n', "must be a number"),
+    ('[robots."aloha".checks."nope"]\nenabled = false\n', "unknown check id"),
+    ("mystery = 1\n", "unknown key 'mystery'"),
+])
+def test_malformed_profile_names_the_key(tmp_path, body, needle):
+    from schemas.quality_profile import QualityProfileError
+
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    with pytest.raises(QualityProfileError, match=needle):
+        load_quality_profile(p)

@@ -169,3 +169,16 @@ def test_ingest_an_aloha_folder(tmp_path):
         write_act_episode(tmp_path / "in" / f"episode_{i}.hdf5", compressed=bool(i), seed=i)
     summary = ingest(Store(tmp_path / "s"), [tmp_path / "in"], "aloha-lab")
     assert summary.version == 1 and summary.counts["passed"] == 2
+
+
+@pytest.mark.slow
+def test_ingest_a_lerobot_dataset_quarantines_per_episode(shared_data, tmp_path):
+    store = Store(tmp_path / "s")
+    summary = ingest(store, [shared_data / "lerobot-v30-reachy2"], "reachy2",
+                     write_report=False)
+    assert len(summary.outcomes) == 3 and summary.version == 1
+    assert all(o.grade == "F" for o in summary.outcomes)  # its info.json contradicts the data
+    qdirs = list(store.quarantine_dir.iterdir())
+    assert len(qdirs) == 1  # one copy of the shared files, one findings file per episode
+    assert len(list(qdirs[0].glob("findings-episode_*.json"))) == 3
+    assert (qdirs[0] / "files" / "meta" / "info.json").is_file()
