@@ -48,10 +48,12 @@ def write_long(path: Path, minutes: float) -> int:
 
 
 def peak_rss_mb(path: Path, env: dict[str, str]) -> float:
-    code = ("import resource, sys; from pipelines.cli.main import app\n"
+    # VmHWM, not ru_maxrss: the latter survives exec and would report this parent's peak
+    code = ("import sys; from pipelines.cli.main import app\n"
             "try:\n    app(['check', sys.argv[1], '--json', '--quiet'])\n"
             "except SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            "print(int(hwm.split()[1]), file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], env=env,
                           capture_output=True, text=True, cwd=HERE.parent)
     return int(proc.stderr.strip().splitlines()[-1]) / 1024.0

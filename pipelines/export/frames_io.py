@@ -10,33 +10,56 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from pipelines.export.core import EpisodeSlice, resample_index
+from pipelines.export.model import EpisodeSlice, ExportError
+from pipelines.export.resample import nearest_index, resample
 
 KEY_COLUMNS = ("episode_uid", "frame_index", "timestamp_ns")
 
 
-def episode_table(vdir: Path, s: EpisodeSlice, fps_src: float, fps_dst: float) -> pa.Table:
-    """The episode's frames, trimmed to the slice and resampled to ``fps_dst``."""
-    ds = pads.dataset(vdir / "frames", format="parquet")
-    t = ds.to_table(filter=pc.field("episode_uid") == s.uid)
-    t = t.sort_by("frame_index").slice(s.start, s.stop - s.start)
-    idx = resample_index(t.num_rows, fps_src, fps_dst)
-    t = t.take(pa.array(idx))
-    n = t.num_rows
-    t = t.set_column(t.schema.get_field_index("frame_index"), "frame_index",
-                     pa.array(np.arange(n, dtype=np.int64)))
-    t = t.set_column(t.schema.get_field_index("timestamp_ns"), "timestamp_ns",
-                     pa.array(np.round(np.arange(n) * 1e9 / fps_dst).astype(np.int64)))
-    return t
+class FramesReader:
+    """The frames table of a version, opened once and read episode by episode."""
+
+    def __init__(self, vdir: Path, kinds: dict[str, str]) -> None:
+        self.dir = vdir / "frames"
+        if not self.dir.is_dir():
+            raise ExportError(f"{self.dir} is missing: the published version has no frames table")
+        self.dataset = pads.dataset(self.dir, format="parquet")
+        self.kinds = kinds
+
+    def episode(self, s: EpisodeSlice, fps_src: float, fps_dst: float) -> pa.Table:
+        """The episode's frames, trimmed to the slice and re-timed to ``fps_dst``.
+
+        ``frame_index`` restarts at 0 and ``timestamp_ns`` is ``round(frame_index * 1e9 / fps)``
+        of the exported rate, as in the published table.
+        """
+        t = self.dataset.to_table(filter=pc.field("episode_uid") == s.uid)
+        t = t.sort_by("frame_index").slice(s.start, s.stop - s.start)
+        n = nearest_index(t.num_rows, fps_src, fps_dst).shape[0]
+        cols: dict[str, pa.Array] = {
+            "episode_uid": pa.array([s.uid] * n, type=pa.string()),
+            "frame_index": pa.array(np.arange(n, dtype=np.int64)),
+            "timestamp_ns": pa.array(np.round(np.arange(n) * 1e9 / fps_dst).astype(np.int64)),
+        }
+        for name in stream_columns(t):
+            col, typ = t.column(name), t.schema.field(name).type
+            if col.null_count == t.num_rows:
+                cols[name] = pa.nulls(n, type=typ)
+                continue
+            m = resample(as_matrix(col), self.kinds.get(name), fps_src, fps_dst)
+            flat = pa.array(m.reshape(-1), type=typ.value_type)
+            cols[name] = pa.FixedSizeListArray.from_arrays(flat, m.shape[1]) \
+                if pa.types.is_fixed_size_list(typ) else pa.ListArray.from_arrays(
+                    pa.array(np.arange(0, m.size + 1, m.shape[1], dtype=np.int32)), flat)
+        return pa.table(cols)
 
 
 def stream_columns(t: pa.Table) -> list[str]:
     return [c for c in t.column_names if c not in KEY_COLUMNS]
 
 
-def as_matrix(col: pa.ChunkedArray) -> np.ndarray:
+def as_matrix(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A list column as a float32 ``[n, d]`` array."""
-    arr = col.combine_chunks()
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     n = len(arr)
     if n == 0:
         return np.zeros((0, 0), dtype=np.float32)
@@ -46,22 +69,31 @@ def as_matrix(col: pa.ChunkedArray) -> np.ndarray:
 
 def video_frames(vdir: Path, s: EpisodeSlice, camera: str, fps_src: float,
                  fps_dst: float) -> Iterator[np.ndarray]:
-    """The slice's frames of one camera (RGB), re-timed like :func:`episode_table`."""
+    """The slice's frames of one published camera video (RGB ``[h, w, 3]`` uint8).
+
+    Trimmed and re-timed like :meth:`FramesReader.episode` (nearest frame), so exported video
+    frame ``k`` is exported row ``k``.
+    """
     import cv2
 
     path = vdir / "videos" / s.uid / f"{camera}.mp4"
+    if not path.is_file():
+        raise ExportError(f"{path} is missing: camera '{camera}' of episode {s.uid} has no video")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise OSError(f"{path}: the published video cannot be opened")
-    want = resample_index(s.stop - s.start, fps_src, fps_dst) + s.start
+        raise ExportError(f"{path} cannot be opened as a video")
+    want = nearest_index(s.stop - s.start, fps_src, fps_dst) + s.start
     try:
         i, frame = -1, None
         for target in want:
             while i < target:
                 ok, frame = cap.read()
                 if not ok:
-                    raise OSError(f"{path}: ends at frame {i + 1}, before frame {target}")
+                    raise ExportError(f"{path} ends at frame {i + 1}, before frame {target} of "
+                                      "the frames table")
                 i += 1
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
