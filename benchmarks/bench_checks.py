@@ -56,7 +56,7 @@ def numpy_pass(ep, robot) -> None:
             lo, hi, vel = robot.limits_for(s.names)
             lo_hi[s.name] = (lo, hi)
             ref.limit_scan(v, lo, hi, np.full(len(lo), 0.01))
-            ref.spike_scan(v, 5, 8.0, (hi - lo) * 0.05)
+            ref.spike_scan(v, 5, 8.0, (hi - lo) * 0.05, ref.min_step(v))
         if s.kind == "joint_position":
             ref.velocity_scan(ts, v, vel * 1.5, 0.5 * s.period_ns)
             ref.column_stats(v)

@@ -149,7 +149,7 @@ def repeat_runs(values, min_len) -> np.ndarray:
     return np.stack([starts[keep], ends[keep]], axis=1).astype(np.int64)
 
 
-def spike_scan(values, half, mad_factor, min_dev) -> np.ndarray:
+def spike_scan(values, half, mad_factor, min_dev, mad_floor) -> np.ndarray:
     from numpy.lib.stride_tricks import sliding_window_view
 
     out = np.zeros(4)
@@ -168,7 +168,7 @@ def spike_scan(values, half, mad_factor, min_dev) -> np.ndarray:
         x = values[half:t - half]
         e = np.abs(x - med)
         hit = (np.isfinite(min_dev) & (min_dev > 0) & np.isfinite(x) & enough
-               & (e > min_dev) & (e > mad_factor * mad))
+               & (e > min_dev) & (e > mad_factor * np.maximum(mad, mad_floor)))
     if hit.any():
         out[0] = hit.sum()
         rows, cols = np.nonzero(hit)
@@ -195,3 +195,13 @@ def best_lag(a, s, lag_min, lag_max) -> np.ndarray:
             if c > best:
                 best, best_k = c, k
     return np.array([best_k, best])
+
+
+def min_step(values: np.ndarray) -> np.ndarray:
+    if values.shape[0] < 2:
+        return np.zeros(values.shape[1])
+    with np.errstate(invalid="ignore"):
+        d = np.abs(np.diff(values, axis=0))
+    d = np.where(np.isfinite(d) & (d > 0), d, np.inf)
+    out = d.min(axis=0)
+    return np.where(np.isfinite(out), out, 0.0)

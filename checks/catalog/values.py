@@ -161,8 +161,8 @@ def stale(ctx: EpisodeContext) -> Iterator[Finding]:
 def spike(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("value.spike")
     window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
-    frac = float(st["min_range_fraction"])
-    from checks.kernels.motion import spike_scan
+    frac, min_abs = float(st["min_range_fraction"]), float(st["min_abs_deviation"])
+    from checks.kernels.motion import min_step, spike_scan
 
     for s in ctx.episode.streams.values():
         if not (s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)):
@@ -179,7 +179,9 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
         if missing.any():
             p1, p99 = np.nanpercentile(vals[:, missing], [1, 99], axis=0)
             span[missing] = p99 - p1
-        r = spike_scan(vals, half, k_mad, span * frac)
+        # a near-still channel's percentile span is tiny: never call a wiggle below
+        # min_abs_deviation a spike
+        r = spike_scan(vals, half, k_mad, np.maximum(span * frac, min_abs), min_step(vals))
         if r[0] <= 0:
             continue
         i, j = int(r[1]), int(r[2])

@@ -128,12 +128,14 @@ def repeat_runs(values: np.ndarray, min_len: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def spike_scan(values: np.ndarray, half: int, mad_factor: float,
-               min_dev: np.ndarray) -> np.ndarray:
+               min_dev: np.ndarray, mad_floor: np.ndarray) -> np.ndarray:
     """Samples farther than ``mad_factor`` rolling MADs AND ``min_dev`` from the rolling
     median of a centred window of ``2 * half + 1`` samples.
 
-    A cheap bound rejects most samples first: when every sample of the window is within
-    ``min_dev`` of the centre, the median is too. Rows are walked in memory order. Returns
+    ``mad_floor`` (per column, e.g. the sensor's quantisation step) keeps a window of identical
+    readings (MAD 0) from turning a one-step change into a spike. A cheap bound rejects most
+    samples first: when every sample of the window is within ``min_dev`` of the centre, the
+    median is too. Rows are walked in memory order. Returns
     float64[4]: spike count, first spike row (-1), its column (-1), and the largest deviation
     in units of ``min_dev``.
     """
@@ -174,7 +176,7 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
             sd = np.sort(dev[:n])
             mad = sd[n // 2] if n % 2 == 1 else 0.5 * (sd[n // 2 - 1] + sd[n // 2])
             e = abs(x - med)
-            if e > thr and e > mad_factor * mad:
+            if e > thr and e > mad_factor * max(mad, mad_floor[j]):
                 out[0] += 1.0
                 if out[1] < 0.0:
                     out[1] = i
@@ -214,4 +216,21 @@ def best_lag(a: np.ndarray, s: np.ndarray, lag_min: int, lag_max: int) -> np.nda
     out = np.empty(2)
     out[0] = best_k
     out[1] = best
+    return out
+
+
+@njit(cache=True, nogil=True)
+def min_step(values: np.ndarray) -> np.ndarray:
+    """Per column, the smallest non-zero change between consecutive finite samples (the
+    quantisation step of a digitised sensor); 0 when the column never changes."""
+    t, d = values.shape
+    out = np.full(d, np.inf)
+    for i in range(1, t):
+        for j in range(d):
+            dv = abs(values[i, j] - values[i - 1, j])
+            if dv > 0.0 and dv < out[j]:
+                out[j] = dv
+    for j in range(d):
+        if not np.isfinite(out[j]):
+            out[j] = 0.0
     return out

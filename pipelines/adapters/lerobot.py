@@ -211,8 +211,9 @@ class LeRobotAdapter:
                 findings.append(_err("schema.stream", f"{where}: feature '{col}' lists "
                                      f"{len(names)} names for {dim} values", sname))
                 names = None
-            if names is None:
-                names = [f"{sname}_{i}" for i in range(dim)]
+            if names is None:  # state and action share generic names, so they still pair
+                generic = "joint" if col in ("observation.state", "action") else sname
+                names = [f"{generic}_{i}" for i in range(dim)]
             streams[sname] = Stream(sname, kind, ts, vals, rename(names, m),
                                     s_spec.get("unit", "rad" if kind != "other" else "1"), fps,
                                     space=s_spec.get("space", "joint_position")

@@ -14,21 +14,27 @@ from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, prog
 
 def export(
     name: Annotated[str, typer.Argument(help="Published dataset name.")],
-    fmt: Annotated[str, typer.Option("--format", help="lerobot or parquet.")],
-    dest: Annotated[Path, typer.Option("--out", help="Folder to create.")],
+    fmt: Annotated[str, typer.Option("--format", help="lerobot (LeRobot v3.0) or parquet.")],
+    dest: Annotated[Path, typer.Option("--out", help="Folder to create (must be new or empty).")],
     version: Annotated[int | None, typer.Option(help="Version (default: LATEST).")] = None,
     where: Annotated[str | None, typer.Option(
-        help="SQL filter over episodes.parquet columns, e.g. \"grade IN ('A','B')\" "
-             "(only episodes that passed the gate are exported).")] = None,
-    split: Annotated[str, typer.Option(help="Fractions by episode, e.g. train=0.9,val=0.1.")]
+        help="SQL filter over episodes.parquet columns, e.g. \"grade IN ('A','B')\" or "
+             "\"passed AND duration_s > 5\" (default: passed; failed episodes have no "
+             "frames).")] = None,
+    split: Annotated[str, typer.Option(
+        help="Fractions by episode, e.g. train=0.9,val=0.1 or train=0.8,val=0.1,test=0.1.")]
     = "train=1.0",
     group_by: Annotated[str | None, typer.Option(
-        help="Keep every episode of a group in one split (operator_id, scene, site…).")] = None,
+        help="Keep every episode of a group in one split (operator_id, scene, site, task…).")]
+    = None,
     seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
-    fps: Annotated[float | None, typer.Option(help="Resample to this rate.")] = None,
-    trim_idle: Annotated[bool, typer.Option(help="Cut idle heads and tails.")] = False,
-    force: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
+    fps: Annotated[float | None, typer.Option(
+        help="Resample to this rate (linear for joint-space streams, nearest for actions and "
+             "video).")] = None,
+    trim_idle: Annotated[bool, typer.Option(
+        "--trim-idle", help="Cut idle heads and tails (motion.idle findings).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -44,14 +50,15 @@ def export(
                                      trim_idle=trim_idle, force=force, on_progress=update)
     except (ExportError, StoreError) as exc:
         raise fail(str(exc), 2) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or dest}: {exc.strerror or exc}", 1) from None
     if as_json:
-        sys.stdout.write(json.dumps({"out": str(summary.out), "format": summary.fmt,
-                                     "episodes": summary.episodes, "frames": summary.frames,
-                                     "splits": summary.splits}) + "\n")
+        sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
     else:
         splits = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
-        out.print(f"exported {summary.episodes} episodes ({splits}), {summary.frames} frames "
-                  f"as {summary.fmt} to {summary.out}", highlight=False)
+        out.print(f"exported {summary.episodes} episodes ({splits}), {summary.frames} frames at "
+                  f"{summary.fps:g} fps from {summary.dataset} v{summary.version} as "
+                  f"{summary.fmt} to {summary.out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

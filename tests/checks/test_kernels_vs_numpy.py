@@ -139,7 +139,9 @@ def test_repeat_runs(v, min_len):
 def test_spike_scan(v, half, data):
     dev = np.array(data.draw(st.lists(st.sampled_from([0.05, 0.5, np.nan, 0.0]),
                                       min_size=v.shape[1], max_size=v.shape[1])))
-    _eq(motion.spike_scan(v, half, 8.0, dev), ref.spike_scan(v, half, 8.0, dev))
+    floor = motion.min_step(v)
+    np.testing.assert_array_equal(floor, ref.min_step(v))
+    _eq(motion.spike_scan(v, half, 8.0, dev, floor), ref.spike_scan(v, half, 8.0, dev, floor))
 
 
 @SETTINGS
