@@ -38,7 +38,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 def frame_grey(k: int) -> int:
-    return 20 + (k * 5) % 220
+    return 20 + (k * 10) % 220
 
 
 @dataclass

@@ -30,6 +30,7 @@ def lab(tmp_path) -> Store:
     return st
 
 
+@pytest.mark.slow  # the demo dataset is published once per session (~30 s)
 def test_demo_export_matches_the_published_frames(demo, tmp_path):
     vdir = demo.version_dir("demo")
     out = tmp_path / "pq"
@@ -43,7 +44,8 @@ def test_demo_export_matches_the_published_frames(demo, tmp_path):
         fr = pl.read_parquet(out / split / "frames.parquet")
         assert ep.height == n and set(ep["split"]) == {split}
         assert fr.height == ep["n_frames"].sum()
-        assert fr["episode_uid"].unique(maintain_order=True).to_list() == ep["episode_uid"].to_list()
+        uids = ep["episode_uid"].to_list()
+        assert fr["episode_uid"].unique(maintain_order=True).to_list() == uids
         mine = fr.sort("episode_uid", "frame_index")
         theirs = frames.filter(pl.col("episode_uid").is_in(ep["episode_uid"].to_list())) \
             .sort("episode_uid", "frame_index")
@@ -54,7 +56,7 @@ def test_demo_export_matches_the_published_frames(demo, tmp_path):
         seen += ep["episode_uid"].to_list()
     assert sorted(seen) == sorted(published["episode_uid"])
     card = (out / "README.md").read_text()
-    assert s.command in card and f"--version 1" in s.command and "--split train=0.7,val=0.3" \
+    assert s.command in card and "--version 1" in s.command and "--split train=0.7,val=0.3" \
         in s.command
     for word in ("pick up the red cup", "open the top drawer", "unitree-h1", "| A |", "train",
                  published["robot_uid"][0]):
@@ -62,6 +64,7 @@ def test_demo_export_matches_the_published_frames(demo, tmp_path):
     assert json.loads((out / "export.json").read_text())["frames"] == s.frames
 
 
+@pytest.mark.slow  # the demo dataset is published once per session (~30 s)
 def test_where_and_group_by_on_the_demo(demo, tmp_path):
     s = export_dataset(demo, "demo", "parquet", tmp_path / "a",
                        where="passed AND task LIKE '%drawer%'")
@@ -129,7 +132,7 @@ def test_target_folder_rules(lab, tmp_path):
     target = tmp_path / "busy"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    with pytest.raises(ExportError, match="exists and is not empty.*--force"):
+    with pytest.raises(ExportError, match=r"exists and is not empty.*--force"):
         export_dataset(lab, "lab", "parquet", target)
     assert (target / "keep.txt").read_text() == "mine"
     export_dataset(lab, "lab", "parquet", target, force=True)
