@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,10 @@ BEGIN SELECT RAISE(ABORT, 'robot uid bindings are permanent'); END;
 """
 
 
+class RegistryError(RuntimeError):
+    """The registry file cannot be opened or is not a robot registry; the message names it."""
+
+
 class RegistryConflict(ValueError):
     """A code or a robot is already bound differently; the message names both bindings."""
 
@@ -48,19 +53,44 @@ class Binding:
 
 
 class RobotRegistry:
+    """The bindings of one store; every method opens its own connection, so an instance is
+    cheap, and separate instances (threads, processes) see each other's committed writes."""
+
     def __init__(self, path: Path | str, timeout_s: float = 60.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout_s = timeout_s
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
+        self._init_schema()
+
+    def _init_schema(self) -> None:
+        """Create the table and switch to WAL; several processes may do this at once.
+
+        Switching the journal mode can report "locked" without waiting on the busy timeout
+        while another process is creating the file, so it is retried until the timeout.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                with self._connect() as con:
+                    if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        con.execute("PRAGMA journal_mode=WAL")
+                    con.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise RegistryError(f"{self.path}: the robot registry cannot be opened "
+                                    f"({exc})") from None
+            except sqlite3.DatabaseError as exc:
+                raise RegistryError(f"{self.path}: is not a robot registry ({exc})") from None
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
             con.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            con.execute("PRAGMA synchronous=FULL")  # a committed binding survives power loss
             yield con
         finally:
             con.close()
@@ -130,8 +160,12 @@ class RobotRegistry:
         if profile.uid is None:
             raise UidError(f"robot profile '{profile.id}' has no [uid] segments "
                            "(country, enterprise, product_model), so no code can be issued")
-        seg = profile.uid
-        uid = compose(seg.country, seg.enterprise, seg.product_model, serial)
+        try:
+            compose(profile.uid, "0")
+        except UidError as exc:
+            where = profile.path or profile.id
+            raise UidError(f"robot profile {where}: key 'uid' is unusable: {exc}") from None
+        uid = compose(profile.uid, serial)
         with self._write() as con:
             return self._bind(con, uid.code, profile.id, _serial_key(serial), run_id)
 

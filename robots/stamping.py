@@ -34,6 +34,9 @@ def resolve_robot_uid(registry: RobotRegistry, profile: RobotProfile | None, rob
     when the robot is new); a recording without one gets the registered code, or a new one
     issued from the profile. A disagreement is reported, never overwritten.
     """
+    if given_uid is not None and not isinstance(given_uid, str):
+        return None, [_uid_error(f"root attribute robot_uid must be a string, not "
+                                 f"{type(given_uid).__name__}")]
     if given_uid:
         try:
             uid = parse(given_uid)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from robots.countries import is_country
 from robots.iso7064 import check_char
+from robots.profile import UidSegments
 
 CODE_LENGTH = 29
 SEGMENTS = (("country", 2), ("enterprise", 4), ("product_model", 6), ("serial", 17))
@@ -106,14 +107,21 @@ def normalize_serial(serial: str) -> str:
     return s
 
 
-def compose(country: str, enterprise: str, product_model: str, serial: str) -> RobotUid:
-    """Build the code of one robot from its model's segments and its serial."""
+def compose(segments: UidSegments, serial: str) -> RobotUid:
+    """Build the code of one robot from its model's uid segments and its serial.
+
+    ``segments`` is a profile's ``[uid]`` table (country, enterprise, product_model); the serial
+    is normalised, must be 1-17 letters and digits, and is left-padded with ``0``.
+    """
     s = normalize_serial(serial)
-    uid = RobotUid(normalize(country), normalize(enterprise), normalize(product_model),
-                   s.rjust(17, "0"))
+    uid = RobotUid(normalize(segments.country), normalize(segments.enterprise),
+                   normalize(segments.product_model), s.rjust(17, "0"))
     for name, n in SEGMENTS[:3]:
         val = getattr(uid, name)
         if len(val) != n or not _ALNUM.match(val):
             raise UidError(f"the {name.replace('_', ' ')} segment '{val}' must be {n} "
                            "digits or letters")
-    return parse(uid.code)
+    if not is_country(uid.country):
+        raise UidError(f"the country segment '{uid.country}' is not an ISO 3166-1 alpha-2 "
+                       "country code")
+    return uid

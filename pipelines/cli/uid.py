@@ -7,6 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli.common import StoreOpt, err, fail, open_store, out
@@ -16,11 +19,18 @@ uid_app = typer.Typer(help="Robot unique identification codes: issue, validate, 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _registry(store_opt):
-    from robots.registry import RobotRegistry
+def _open_registry(path):
+    from robots.registry import RegistryError, RobotRegistry
 
+    try:
+        return RobotRegistry(path)
+    except RegistryError as exc:
+        raise fail(escape(str(exc)), 1) from None
+
+
+def _registry(store_opt):
     store = open_store(store_opt)
-    return store, RobotRegistry(store.registry_path)
+    return store, _open_registry(store.registry_path)
 
 
 @uid_app.command("issue")
@@ -35,12 +45,12 @@ def issue(model: Annotated[str, typer.Option(help="Robot profile id, e.g. unitre
     st, reg = _registry(store)
     profile = ProfileCatalog([st.robots_dir]).get(model)
     if profile is None:
-        raise fail(f"no robot profile '{model}' (known: "
+        raise fail(f"no robot profile '{escape(model)}' (known: "
                    f"{', '.join(ProfileCatalog([st.robots_dir]).ids())})", 1)
     try:
         b = reg.issue(profile, serial)
     except (UidError, RegistryConflict) as exc:
-        raise fail(str(exc), 1) from None
+        raise fail(escape(str(exc)), 1) from None
     uid = parse(b.code)
     if as_json:
         sys.stdout.write(json.dumps({"code": b.code, "label": uid.label, "pretty": uid.pretty,
@@ -49,8 +59,8 @@ def issue(model: Annotated[str, typer.Option(help="Robot profile id, e.g. unitre
                                      "created_at": b.created_at}) + "\n")
         return
     err.print(f"{b.robot_model} serial {b.robot_serial}: label {uid.label}  ({uid.pretty})",
-              highlight=False)
-    out.print(b.code, highlight=False)
+              highlight=False, soft_wrap=True)
+    out.print(b.code, highlight=False, soft_wrap=True)
 
 
 @uid_app.command("validate")
@@ -63,9 +73,7 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
     st = open_store(store)
     reg = None
     if st.registry_path.is_file():
-        from robots.registry import RobotRegistry
-
-        reg = RobotRegistry(st.registry_path)
+        reg = _open_registry(st.registry_path)
     results, ok = [], True
     for text in codes:
         entry: dict = {"input": text}
@@ -86,12 +94,14 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
     else:
         for e in results:
             if not e["valid"]:
-                out.print(f"[red]invalid[/] {e['input']}: {e['reason']}", highlight=False)
+                out.print(f"[red]invalid[/] {escape(e['input'])}: {escape(e['reason'])}",
+                          highlight=False, soft_wrap=True)
                 continue
-            reg_txt = ("" if e["registered"] is None else
+            reg_txt = ("; no registry in this store" if e["registered"] is None else
                        f"; registered to {e['robot_model']} serial {e['robot_serial']}"
                        if e["registered"] else "; not registered in this store")
-            out.print(f"[green]valid[/] {e['code']} ({e['form']}){reg_txt}", highlight=False)
+            out.print(f"[green]valid[/] {e['code']} ({e['form']}){escape(reg_txt)}",
+                      highlight=False, soft_wrap=True)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -103,28 +113,34 @@ def resolve(model: Annotated[str, typer.Option(help="Robot profile id.")],
     _st, reg = _registry(store)
     b = reg.resolve(model, serial)
     if b is None:
-        raise fail(f"robot {model} serial {serial} has no code yet (issue one with "
+        raise fail(f"robot {escape(model)} serial {escape(serial)} has no code yet (issue one with "
                    "'embodiq uid issue')", 1)
     if as_json:
         sys.stdout.write(json.dumps(b.__dict__) + "\n")
     else:
-        out.print(b.code, highlight=False)
+        out.print(b.code, highlight=False, soft_wrap=True)
 
 
 @uid_app.command("list")
 def list_(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Every registered robot."""
+    """Every registered robot, with the check character its label carries."""
+    from robots.uid import parse
+
     _st, reg = _registry(store)
     rows = reg.list()
     if as_json:
         sys.stdout.write(json.dumps([b.__dict__ for b in rows], indent=2) + "\n")
         return
-    table = Table(title=f"{len(rows)} registered robot(s)")
-    for col in ("code", "model", "serial", "registered", "run"):
-        table.add_column(col)
+    table = Table(title=f"{len(rows)} registered robot(s)", box=box.SIMPLE_HEAD)
+    for col in ("code", "label", "model", "serial", "registered (UTC)", "run"):
+        table.add_column(col, no_wrap=True)
     for b in rows:
-        table.add_row(b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id or "")
-    out.print(table)
+        table.add_row(b.code, parse(b.code).check, b.robot_model, b.robot_serial,
+                      b.created_at.removesuffix("+00:00"), b.run_id or "")
+    # codes are never cut to fit a narrow terminal: a truncated code is a wrong code
+    wide = Console(file=sys.stdout, width=max(out.width, 160), highlight=False,
+                   force_terminal=out.is_terminal, no_color=out.no_color)
+    wide.print(table)
 
 
 def register(app: typer.Typer) -> None:

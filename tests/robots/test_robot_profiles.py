@@ -6,42 +6,110 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from robots.profile import ProfileCatalog, ProfileError, get_profile, load_profile_file
+from robots.profile import (
+    BUILTIN_DIR,
+    ProfileCatalog,
+    ProfileError,
+    get_profile,
+    load_profile_file,
+)
+from robots.uid import compose
 
+#: profile id -> (URDF, MJCF or None) under the shared robot-descriptions folder
 DESCRIPTIONS = {
-    "unitree-h1": "robot-descriptions/unitree/h1.urdf",
-    "unitree-g1": "robot-descriptions/unitree/g1_29dof.urdf",
+    "unitree-h1": ("unitree/h1.urdf", "unitree/h1.xml"),
+    "unitree-g1": ("unitree/g1_29dof.urdf", "unitree/g1_29dof.xml"),
+    "unitree-h1-2": ("unitree/h1_2_handless.urdf", None),
+    "booster-t1": ("booster-t1/T1_serial.urdf", "booster-t1/T1_serial.xml"),
 }
+SHIPPED = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml"))
+
+
+def _urdf_limits(path) -> dict[str, dict[str, str]]:
+    root = ET.parse(path).getroot()
+    return {j.get("name"): j.find("limit").attrib for j in root.iter("joint")
+            if j.get("type") in ("revolute", "prismatic")}
+
+
+def _mjcf_hinges(path) -> list[str]:
+    """Named MJCF joints other than the floating base (a free joint)."""
+    return [j.get("name") for j in ET.parse(path).getroot().iter("joint")
+            if j.get("name") and j.get("type") != "free"]
+
+
+@pytest.mark.parametrize("robot", SHIPPED)
+def test_every_shipped_profile_loads(robot, monkeypatch):
+    monkeypatch.delenv("EMBODIQ_ROBOTS", raising=False)
+    prof = load_profile_file(BUILTIN_DIR / f"{robot}.toml")
+    assert prof.id == robot and prof.manufacturer and prof.model_name and prof.source
+    assert prof.kind in ("humanoid", "bimanual") and prof.joints
+    # the uid segments make a valid code (placeholders, but well-formed)
+    assert prof.uid is not None
+    assert len(compose(prof.uid, "1").code) == 29
+
+
+def test_shipped_set():
+    assert {"unitree-h1", "unitree-g1", "aloha", "booster-t1", "unitree-h1-2"} <= set(SHIPPED)
 
 
 @pytest.mark.parametrize("robot", sorted(DESCRIPTIONS))
 def test_urdf_profiles_match_their_source(shared_data, robot):
-    root = ET.parse(shared_data / DESCRIPTIONS[robot]).getroot()
-    urdf = {j.get("name"): j.find("limit") for j in root.iter("joint")
-            if j.get("type") in ("revolute", "prismatic")}
+    urdf_rel, mjcf_rel = DESCRIPTIONS[robot]
+    base = shared_data / "robot-descriptions"
+    urdf = _urdf_limits(base / urdf_rel)
     prof = get_profile(robot)
     assert prof.joint_names == list(urdf)
     for j in prof.joints:
         lim = urdf[j.name]
-        assert j.lower == float(lim.get("lower")) and j.upper == float(lim.get("upper"))
-        assert j.velocity == float(lim.get("velocity"))
-        assert j.effort == float(lim.get("effort"))
-    assert prof.uid is not None and prof.source
+        assert (j.lower, j.upper) == (float(lim["lower"]), float(lim["upper"])), j.name
+        assert j.velocity == float(lim["velocity"]), j.name
+        assert j.effort == float(lim["effort"]), j.name
+        assert j.unit == "rad"
+    if mjcf_rel:
+        assert _mjcf_hinges(base / mjcf_rel) == prof.joint_names
+    assert urdf_rel.rsplit("/", 1)[-1] in prof.source
+
+
+def test_g1_has_29_joints_and_the_expected_cameras():
+    g1, h1 = get_profile("unitree-g1"), get_profile("unitree-h1")
+    assert len(g1.joints) == 29
+    for prof in (g1, h1):
+        head = next(c for c in prof.cameras if c.name == "cam_head")
+        assert (head.mount, head.encoding) == ("head", "rgb8")
+    aloha = get_profile("aloha")
+    assert {c.name for c in aloha.cameras} == {"cam_high", "cam_low", "cam_left_wrist",
+                                               "cam_right_wrist"}
 
 
 def test_aloha_profile_matches_mjcf(shared_data):
+    prof = get_profile("aloha")
     names = []
     for side in ("left", "right"):
         root = ET.parse(shared_data / f"robot-descriptions/act-viperx/vx300s_{side}.xml")
         arm = {j.get("name"): j.get("range") for j in root.iter("joint")
                if not j.get("name").endswith("finger")}
+        assert len(arm) == 6
         names += [*arm, f"vx300s_{side}/gripper"]
-        prof = get_profile("aloha")
         for n, rng in arm.items():
             lo, hi = map(float, rng.split())
             assert (prof.joint(n).lower, prof.joint(n).upper) == (lo, hi)
-    assert get_profile("aloha").joint_names == names
-    assert get_profile("aloha").joint("vx300s_left/gripper").unit == "1"
+            # the MJCF publishes no velocity or effort limits: none invented
+            assert prof.joint(n).velocity == float("inf") == prof.joint(n).effort
+    assert prof.joint_names == names and len(names) == 14
+    grip = prof.joint("vx300s_left/gripper")
+    assert (grip.unit, grip.lower, grip.upper) == ("1", 0.0, 1.0)
+    assert (prof.uid.country, prof.kind) == ("US", "bimanual")
+
+
+def test_g1_inspire_arm_joints_match_the_g1_urdf(shared_data):
+    urdf = _urdf_limits(shared_data / "robot-descriptions/unitree/g1_29dof.urdf")
+    prof = get_profile("unitree-g1-inspire")
+    arm = [j for j in prof.joints if j.unit == "rad"]
+    assert len(arm) == 14
+    for j in arm:
+        lim = urdf[j.name]
+        assert (j.lower, j.upper, j.velocity, j.effort) == tuple(
+            float(lim[k]) for k in ("lower", "upper", "velocity", "effort"))
 
 
 def test_user_profile_in_env_folder(tmp_path, monkeypatch):
@@ -49,14 +117,27 @@ def test_user_profile_in_env_folder(tmp_path, monkeypatch):
         'id = "my-arm"\nkind = "arm"\n[[joints]]\nname = "j1"\nlower = -1\nupper = 1\n')
     monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
     assert "my-arm" in ProfileCatalog().ids()
-    assert get_profile("my-arm").joint("j1").upper == 1.0
+    prof = get_profile("my-arm")
+    assert prof.joint("j1").upper == 1.0 and prof.joint("j1").velocity == float("inf")
+    assert prof.uid is None and prof.path == tmp_path / "my-arm.toml"
+
+
+def test_user_profile_overrides_a_shipped_one(tmp_path, monkeypatch):
+    (tmp_path / "unitree-h1.toml").write_text(
+        'id = "unitree-h1"\nkind = "humanoid"\n[[joints]]\nname = "j1"\nlower = 0\nupper = 1\n')
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
+    assert get_profile("unitree-h1").joint_names == ["j1"]
 
 
 @pytest.mark.parametrize(("body", "needle"), [
     ('id = "x"\nkind = "arm"\n', "missing key 'joints'"),
+    ('kind = "arm"\n[[joints]]\nname="a"\nlower=0\nupper=1\n', "missing key 'id'"),
     ('id = "x"\nkind = "spaceship"\n[[joints]]\nname="a"\nlower=0\nupper=1\n', "'kind'"),
     ('id = "x"\nkind = "arm"\n[[joints]]\nname="a"\nlower=2\nupper=1\n', "joints[0]"),
     ('id = "x"\nkind = "arm"\n[[joints]]\nlower=0\nupper=1\n', "missing key 'name'"),
+    ('id = "x"\nkind = "arm"\n[[joints]]\nname="a"\nlower="low"\nupper=1\n', "key 'lower'"),
+    ('id = "x"\nkind = "arm"\n[uid]\ncountry = "CN"\n[[joints]]\nname="a"\nlower=0\nupper=1\n',
+     "uid: missing key 'enterprise'"),
     ("id = ", "not valid TOML"),
 ])
 def test_malformed_profile_names_file_and_key(tmp_path, body, needle):
@@ -65,3 +146,10 @@ def test_malformed_profile_names_file_and_key(tmp_path, body, needle):
     with pytest.raises(ProfileError) as exc:
         load_profile_file(p)
     assert str(p) in str(exc.value) and needle in str(exc.value)
+
+
+def test_malformed_user_profile_found_through_the_catalog(tmp_path, monkeypatch):
+    (tmp_path / "broken.toml").write_text('id = "broken"\nkind = "arm"\njoints = []\n')
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
+    with pytest.raises(ProfileError, match=r"broken\.toml: key 'joints' is empty"):
+        ProfileCatalog().get("broken")
