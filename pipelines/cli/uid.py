@@ -25,7 +25,7 @@ def _open_registry(path):
     try:
         return RobotRegistry(path)
     except RegistryError as exc:
-        raise fail(escape(str(exc)), 1) from None
+        raise fail(str(exc), 1) from None
 
 
 def _registry(store_opt):
@@ -45,12 +45,12 @@ def issue(model: Annotated[str, typer.Option(help="Robot profile id, e.g. unitre
     st, reg = _registry(store)
     profile = ProfileCatalog([st.robots_dir]).get(model)
     if profile is None:
-        raise fail(f"no robot profile '{escape(model)}' (known: "
+        raise fail(f"no robot profile '{model}' (known: "
                    f"{', '.join(ProfileCatalog([st.robots_dir]).ids())})", 1)
     try:
         b = reg.issue(profile, serial)
     except (UidError, RegistryConflict) as exc:
-        raise fail(escape(str(exc)), 1) from None
+        raise fail(str(exc), 1) from None
     uid = parse(b.code)
     if as_json:
         sys.stdout.write(json.dumps({"code": b.code, "label": uid.label, "pretty": uid.pretty,
@@ -113,7 +113,7 @@ def resolve(model: Annotated[str, typer.Option(help="Robot profile id.")],
     _st, reg = _registry(store)
     b = reg.resolve(model, serial)
     if b is None:
-        raise fail(f"robot {escape(model)} serial {escape(serial)} has no code yet (issue one with "
+        raise fail(f"robot {model} serial {serial} has no code yet (issue one with "
                    "'embodiq uid issue')", 1)
     if as_json:
         sys.stdout.write(json.dumps(b.__dict__) + "\n")
