@@ -10,14 +10,20 @@ as a ``schema.inferred`` finding — never silently invented. Shipped examples l
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS_DIR = REPO_ROOT / "datasets" / "mappings"
 _TOP_KEYS = {"robot_model", "robot_serial", "operator_id", "site", "task", "task_id", "scene",
              "collection_mode", "started_at", "rate_hz", "success", "names", "streams",
              "topics", "cameras", "description"}
+#: keys of one ``[streams."<source name>"]`` or ``[topics."<topic>"]`` table
+_STREAM_KEYS = {"name", "stream", "camera", "kind", "unit", "space", "names", "columns",
+                "rate_hz", "skip"}
 
 
 class MappingError(ValueError):
@@ -33,11 +39,55 @@ def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
         if key in ("names", "streams", "topics", "cameras") and not isinstance(val, dict):
             raise MappingError(f"{where}: '{key}' must be a table")
+    for key in ("robot_model", "robot_serial", "operator_id", "site", "task", "started_at"):
+        if key in data and not isinstance(data[key], str):
+            raise MappingError(f"{where}: '{key}' must be a string")
+    mode = data.get("collection_mode")
+    if mode is not None and mode not in COLLECTION_MODES:
+        raise MappingError(f"{where}: 'collection_mode' must be one of "
+                           f"{', '.join(COLLECTION_MODES)}")
+    if "started_at" in data:
+        try:
+            datetime.fromisoformat(data["started_at"])
+        except ValueError:
+            raise MappingError(f"{where}: 'started_at' is not an ISO 8601 time") from None
+    for src, dst in data.get("names", {}).items():
+        if not isinstance(dst, str):
+            raise MappingError(f"{where}: names.\"{src}\" must be a string")
+    for table in ("streams", "topics"):
+        for name, spec in data.get(table, {}).items():
+            _check_stream(spec, f"{where}: {table}.\"{name}\"")
     for topic, spec in data.get("topics", {}).items():
-        if not isinstance(spec, dict) or ("stream" not in spec and "camera" not in spec):
-            raise MappingError(f"{where}: topics.\"{topic}\" needs 'stream' or 'camera'")
+        if not {"stream", "camera", "skip"} & set(spec):
+            raise MappingError(f"{where}: topics.\"{topic}\" needs 'stream', 'camera' or "
+                               "'skip'")
     data["_source"] = where
     return data
+
+
+def _check_stream(spec: Any, where: str) -> None:
+    if not isinstance(spec, dict):
+        raise MappingError(f"{where} must be a table")
+    unknown = set(spec) - _STREAM_KEYS
+    if unknown:
+        raise MappingError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: "
+                           f"{', '.join(sorted(_STREAM_KEYS))})")
+    if "kind" in spec and spec["kind"] not in STREAM_KINDS:
+        raise MappingError(f"{where}: 'kind' must be one of {', '.join(STREAM_KINDS)}")
+    if "space" in spec and spec["space"] not in ACTION_SPACES:
+        raise MappingError(f"{where}: 'space' must be one of {', '.join(ACTION_SPACES)}")
+    cols = spec.get("columns")
+    if cols is not None and not (isinstance(cols, list) and len(cols) == 2
+                                 and all(isinstance(c, int) and c >= 0 for c in cols)
+                                 and cols[0] < cols[1]):
+        raise MappingError(f"{where}: 'columns' must be [first, end) with 0 <= first < end")
+    names = spec.get("names")
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        raise MappingError(f"{where}: 'names' must be a list of strings")
+    if "rate_hz" in spec and (not isinstance(spec["rate_hz"], (int, float))
+                              or spec["rate_hz"] <= 0):
+        raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
 
 
 def load_mapping(path: Path | str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from pipelines.adapters._common import (
     VideoSegment,
     build_metadata,
+    inferred,
     rename,
     resolve_mapping,
     unreadable,
@@ -35,8 +36,17 @@ def _err(check_id: str, msg: str, stream: str | None = None) -> Finding:
     return Finding(check_id, Severity.ERROR, msg, stream=stream)
 
 
-@lru_cache(maxsize=32)
+def _stamp(*paths: Path) -> tuple[int, ...]:
+    """Modification times, so cached metadata is re-read when a dataset is rewritten."""
+    return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in paths)
+
+
 def _info(root: Path) -> dict[str, Any]:
+    return _info_at(root, _stamp(root / "meta" / "info.json"))
+
+
+@lru_cache(maxsize=32)
+def _info_at(root: Path, stamp: tuple[int, ...]) -> dict[str, Any]:
     return json.loads((root / "meta" / "info.json").read_text())
 
 
@@ -44,19 +54,29 @@ def _version(root: Path) -> str:
     return str(_info(root).get("codebase_version", ""))
 
 
-@lru_cache(maxsize=32)
 def _v2_episodes(root: Path) -> dict[int, dict]:
+    return _v2_episodes_at(root, _stamp(root / "meta" / "episodes.jsonl"))
+
+
+@lru_cache(maxsize=32)
+def _v2_episodes_at(root: Path, stamp: tuple[int, ...]) -> dict[int, dict]:
     rows = [json.loads(line) for line in (root / "meta" / "episodes.jsonl").read_text()
             .splitlines() if line.strip()]
     return {int(r["episode_index"]): r for r in rows}
 
 
-@lru_cache(maxsize=32)
 def _v3_episodes(root: Path) -> dict[int, dict]:
+    files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+    return _v3_episodes_at(root, _stamp(root / "meta" / "episodes", *files))
+
+
+@lru_cache(maxsize=32)
+def _v3_episodes_at(root: Path, stamp: tuple[int, ...]) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for f in sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet")):
         cols = [c for c in pq.read_schema(f).names if not c.startswith("stats/")]
         for r in pq.read_table(f, columns=cols).to_pylist():
+            r["_meta_file"] = f
             out[int(r["episode_index"])] = r
     return out
 
@@ -91,8 +111,24 @@ class LeRobotAdapter:
 
     def episode_keys(self, path: Path) -> Sequence[str | None]:
         root = path.resolve()
-        eps = _v3_episodes(root) if _version(root).startswith("v3") else _v2_episodes(root)
-        return [_key(i) for i in sorted(eps)]
+        try:
+            eps = _v3_episodes(root) if _version(root).startswith("v3") else _v2_episodes(root)
+            return [_key(i) for i in sorted(eps)]
+        except (OSError, ValueError, KeyError, TypeError):
+            # unreadable episode metadata: the data files still say which episodes exist, and
+            # reading each then reports what is wrong
+            return [_key(i) for i in self._indices_in_data(root)] or [_key(0)]
+
+    @staticmethod
+    def _indices_in_data(root: Path) -> list[int]:
+        found: set[int] = set()
+        for f in sorted((root / "data").glob("chunk-*/*.parquet")):
+            try:
+                col = pq.read_table(f, columns=["episode_index"]).column("episode_index")
+                found.update(int(i) for i in pc.unique(col).to_pylist())
+            except (OSError, ValueError, KeyError):
+                continue
+        return sorted(found)
 
     def _data_file(self, root: Path, idx: int) -> Path:
         info = _info(root)
@@ -122,6 +158,8 @@ class LeRobotAdapter:
         root = path.resolve()
         idx = _index(key)
         files = [self._data_file(root, idx), root / "meta" / "info.json"]
+        if _version(root).startswith("v3"):
+            files += [_v3_episodes(root)[idx]["_meta_file"], root / "meta" / "tasks.parquet"]
         for vkey, feat in _info(root).get("features", {}).items():
             if feat.get("dtype") == "video":
                 v = self._video_file(root, idx, vkey)
@@ -137,7 +175,16 @@ class LeRobotAdapter:
             info = _info(root)
             idx = _index(key)
             v3 = _version(root).startswith("v3")
-            meta = (_v3_episodes(root) if v3 else _v2_episodes(root))[idx]
+            listing = "meta/episodes/" if v3 else "meta/episodes.jsonl"
+            try:
+                all_meta = _v3_episodes(root) if v3 else _v2_episodes(root)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                return ReadResult(None, [unreadable(root / listing, "the episode metadata "
+                                                    f"cannot be read ({exc})")])
+            if idx not in all_meta:
+                return ReadResult(None, [unreadable(root, f"{_key(idx)} is not listed in "
+                                                          f"{listing}")])
+            meta = all_meta[idx]
             data_file = self._data_file(root, idx)
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
@@ -148,7 +195,11 @@ class LeRobotAdapter:
         except (OSError, ValueError, KeyError) as exc:
             return ReadResult(None, [unreadable(root, f"{key} cannot be read as a LeRobot "
                                                       f"dataset ({exc})")])
-        fps = float(info.get("fps") or m.get("rate_hz") or 30.0)
+        if info.get("fps"):
+            fps = float(info["fps"])
+        else:
+            fps = float(m.get("rate_hz") or 30.0)
+            findings.append(inferred("rate_hz", fps, m.get("_source", "embodiq's defaults")))
         n = table.num_rows
         where = f"{root.name}/{_key(idx)}"
         if n == 0:
@@ -192,6 +243,8 @@ class LeRobotAdapter:
             try:
                 vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
             except (ValueError, TypeError):
+                findings.append(_err("schema.stream", f"{where}: feature '{col}' is not a "
+                                     "fixed-width numeric column (null or ragged rows)", col))
                 continue
             if vals.ndim == 1:
                 vals = vals[:, None]
@@ -214,6 +267,9 @@ class LeRobotAdapter:
             if names is None:  # state and action share generic names, so they still pair
                 generic = "joint" if col in ("observation.state", "action") else sname
                 names = [f"{generic}_{i}" for i in range(dim)]
+                if kind in ("joint_position", "action"):
+                    findings.append(inferred("joint names", f"{generic}_<i>", "column positions "
+                                             "(info.json lists no names)", stream=sname))
             streams[sname] = Stream(sname, kind, ts, vals, rename(names, m),
                                     s_spec.get("unit", "rad" if kind != "other" else "1"), fps,
                                     space=s_spec.get("space", "joint_position")
@@ -242,10 +298,8 @@ class LeRobotAdapter:
                                   video_path=vfile)
         tasks = meta.get("tasks") or []
         given = {"task": tasks[0] if tasks else None,
-                 "robot_model": m.get("robot_model") or None}
-        md = build_metadata(self.name, m | {"robot_model": m.get("robot_model") or
-                                            str(info.get("robot_type") or "unknown")},
-                            given, findings)
+                 "robot_model": None if m.get("robot_model") else info.get("robot_type")}
+        md = build_metadata(self.name, m, given, findings)
         src = self.source_files(path, key)
         ep = Episode(md, streams, cameras, source=SourceInfo(
             root, "", sum(f.stat().st_size for f in src), self.name, episode_key=key))

@@ -1,0 +1,165 @@
+"""ALOHA / ACT episodes generated in ACT's exact layout, with planted defects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from checks.registry import run_episode_checks
+from pipelines.adapters.aloha import ADAPTER
+from pipelines.sources import discover, read_source
+from pipelines.synthetic import EpisodePlan, generate_episode
+from robots.profile import get_profile
+from schemas.quality_profile import load_quality_profile
+
+PROFILE = load_quality_profile()
+#: ACT's own camera order (record_episodes.py); HDF5 lists groups alphabetically
+ACT_CAMERAS = ("cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist")
+
+
+def _checks(ep):
+    return run_episode_checks(ep, get_profile(ep.metadata.robot_model), PROFILE)
+
+
+def _images(n: int, cam_index: int) -> np.ndarray:
+    """Frames whose mean brightness says which camera and frame they are."""
+    rng = np.random.default_rng(cam_index)
+    noise = rng.integers(-12, 13, (n, 32, 40, 3))
+    return (20 + 50 * cam_index + noise + (np.arange(n) % 10)[:, None, None, None]).astype(
+        np.uint8)
+
+
+def write_act(path: Path, *, compressed: bool, cameras=ACT_CAMERAS[:2], qpos_edit=None,
+              mobile: bool = False, seconds: float = 2.0) -> Path:
+    ep = generate_episode(get_profile("aloha"),
+                          EpisodePlan(duration_s=seconds, cameras=(), seed=3))
+    q = ep.streams["joint_pos"].values.copy()
+    if qpos_edit is not None:
+        qpos_edit(q)
+    n = len(q)
+    with h5py.File(path, "w") as f:
+        f.attrs["sim"] = False
+        f.attrs["compress"] = compressed
+        obs = f.create_group("observations")
+        obs["qpos"] = q
+        obs["qvel"] = np.gradient(q, axis=0) * 50
+        obs["effort"] = ep.streams["joint_effort"].values[:n]
+        f["action"] = ep.streams["action"].values[:n]
+        if mobile:
+            f["base_action"] = np.tile([0.1, 0.0], (n, 1))
+        lens = np.zeros((len(cameras), n), dtype=np.float32)
+        for ci, cam in enumerate(cameras):
+            imgs = _images(n, ACT_CAMERAS.index(cam))
+            if not compressed:
+                obs[f"images/{cam}"] = imgs
+                continue
+            enc = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].ravel()
+                   for im in imgs]
+            padded = np.zeros((n, max(len(e) for e in enc) + 64), dtype=np.uint8)
+            for i, e in enumerate(enc):
+                padded[i, : len(e)] = e
+                lens[ci, i] = len(e)
+            obs[f"images/{cam}"] = padded
+        if compressed:
+            f["compress_len"] = lens
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_act_episode_is_one_clean_entry(tmp_path, compressed):
+    write_act(tmp_path / "episode_0.hdf5", compressed=compressed, cameras=ACT_CAMERAS)
+    refs, bad = discover([tmp_path])
+    assert not bad and [(r.layout, r.episode_key) for r in refs] == [("aloha", None)]
+    res = read_source(refs[0])
+    ep = res.episode
+    assert ep.streams["qpos"].names == get_profile("aloha").joint_names
+    assert {"qpos", "qvel", "effort", "action"} <= set(ep.streams)
+    inferred = {f.stream for f in res.findings if f.check_id == "schema.inferred"}
+    assert {"qpos", "robot_serial", "operator_id", "site", "task"} <= inferred
+    assert all(f.severity.value == "info" for f in res.findings)
+    assert ep.streams["qpos"].rate_hz == 50.0
+    assert np.diff(ep.streams["qpos"].timestamps).tolist() == [20_000_000] * (
+        ep.streams["qpos"].n_samples - 1)
+    for idx, cam in enumerate(ACT_CAMERAS):
+        frames = ep.cameras[cam].frames.iter_frames()
+        first = next(frames)
+        assert first.shape == (32, 40, 3)
+        assert abs(float(first.mean()) - (20 + 50 * idx)) < 3  # the right camera's images
+    serious = [f.message for f in _checks(ep) if f.severity.value in ("error", "warning")]
+    assert not serious
+
+
+def test_compressed_rows_decode_one_by_one_in_order(tmp_path):
+    path = write_act(tmp_path / "episode_3.hdf5", compressed=True)
+    ep = ADAPTER.read(path, None).episode
+    cam = ep.cameras["cam_low"]
+    means = [float(fr.mean()) for fr in cam.frames.iter_frames()]
+    assert len(means) == cam.n_frames
+    assert np.allclose([m - 70 for m in means[:12]], [i % 10 for i in range(12)], atol=0.6)
+
+
+def test_joint_beyond_its_limit_found_through_the_adapter(tmp_path):
+    upper = get_profile("aloha").joint("vx300s_left/shoulder").upper
+
+    def beyond(q):
+        q[30:40, 1] = upper + 0.3
+
+    write_act(tmp_path / "episode_1.hdf5", compressed=False, qpos_edit=beyond)
+    found = [f for f in _checks(read_source(discover([tmp_path])[0][0]).episode)
+             if f.check_id == "value.joint_limit"]
+    assert found and found[0].severity.value == "error"
+    assert "vx300s_left/shoulder" in found[0].message
+
+
+def test_nan_in_qpos_found_through_the_adapter(tmp_path):
+    def nan(q):
+        q[10, 4] = np.nan
+
+    write_act(tmp_path / "episode_2.hdf5", compressed=True, qpos_edit=nan)
+    ids = {f.check_id for f in _checks(ADAPTER.read(tmp_path / "episode_2.hdf5", None).episode)
+           if f.severity.value == "error"}
+    assert "value.nonfinite" in ids
+
+
+def test_mobile_aloha_base_action(tmp_path):
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=False, mobile=True)
+    ep = ADAPTER.read(path, None).episode
+    base = ep.streams["base_action"]
+    assert base.kind == "action" and base.space == "other"
+    assert base.names == ["linear_vel", "angular_vel"]
+    assert ep.primary_action.name == "action"  # the arms, not the base
+
+
+def test_undecodable_camera_is_a_finding_for_that_camera_only(tmp_path):
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=True)
+    with h5py.File(path, "a") as f:
+        f["observations/images/cam_low"][...] = 7  # not an image any more
+    res = ADAPTER.read(path, None)
+    cams = [f for f in res.findings if f.check_id == "schema.camera"]
+    assert len(cams) == 1 and cams[0].stream == "cam_low" and str(path) in cams[0].message
+    assert "cam_high" in res.episode.cameras and "cam_low" not in res.episode.cameras
+
+
+def test_missing_action_is_unreadable_with_the_file_named(tmp_path):
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
+    with h5py.File(path, "a") as f:
+        del f["observations/qpos"]
+        f["observations/qpos"] = np.zeros(5)  # one-dimensional: not ACT's layout
+    res = ADAPTER.read(path, None)
+    assert res.episode is None and res.findings[0].check_id == "schema.unreadable"
+    assert str(path) in res.findings[0].message and "qpos" in res.findings[0].message
+
+
+def test_mapping_rate_and_metadata(tmp_path):
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
+    m = {"_source": "lab.toml", "rate_hz": 25.0, "operator_id": "op_3", "site": "lab-a"}
+    res = ADAPTER.read(path, None, m)
+    ep = res.episode
+    assert ep.streams["qpos"].rate_hz == 25.0 and ep.metadata.operator_id == "op_3"
+    msgs = [f.message for f in res.findings if f.check_id == "schema.inferred"]
+    assert any("operator_id" in s and "lab.toml" in s for s in msgs)
+    assert any("25 Hz" in s for s in msgs)
