@@ -124,6 +124,22 @@ def _run(spec: CheckSpec, ctx: Any, settings: CheckSettings) -> list[Finding]:
         ]
 
 
+def _run_scope(scope: Scope, ctx: EpisodeContext | DatasetContext,
+               only: Iterable[str] | None) -> list[Finding]:
+    """Every enabled check of ``scope`` (or those in ``only``) that the profile configures."""
+    wanted = set(only) if only is not None else None
+    out: list[Finding] = []
+    for cid, spec in all_checks().items():
+        if spec.scope != scope or (wanted is not None and cid not in wanted):
+            continue
+        if cid not in ctx.profile.checks:
+            continue
+        settings = ctx.settings(cid)
+        if settings.enabled:
+            out.extend(_run(spec, ctx, settings))
+    return out
+
+
 def run_episode_checks(
     episode: Episode,
     robot: RobotProfile | None,
@@ -131,34 +147,12 @@ def run_episode_checks(
     only: Iterable[str] | None = None,
 ) -> list[Finding]:
     """Run every enabled episode check (or those in ``only``) and return their findings."""
-    ctx = EpisodeContext(episode=episode, robot=robot, profile=profile)
-    wanted = set(only) if only is not None else None
-    out: list[Finding] = []
-    for cid, spec in all_checks().items():
-        if spec.scope != "episode" or (wanted is not None and cid not in wanted):
-            continue
-        if cid not in profile.checks:
-            continue
-        settings = ctx.settings(cid)
-        if not settings.enabled:
-            continue
-        out.extend(_run(spec, ctx, settings))
-    return out
+    return _run_scope("episode", EpisodeContext(episode=episode, robot=robot, profile=profile),
+                      only)
 
 
 def run_dataset_checks(
     digests: Sequence[Any], profile: QualityProfile, only: Iterable[str] | None = None
 ) -> list[Finding]:
-    ctx = DatasetContext(digests=digests, profile=profile)
-    wanted = set(only) if only is not None else None
-    out: list[Finding] = []
-    for cid, spec in all_checks().items():
-        if spec.scope != "dataset" or (wanted is not None and cid not in wanted):
-            continue
-        if cid not in profile.checks:
-            continue
-        settings = ctx.settings(cid)
-        if not settings.enabled:
-            continue
-        out.extend(_run(spec, ctx, settings))
-    return out
+    """Run every enabled dataset check over episode digests (in recording order)."""
+    return _run_scope("dataset", DatasetContext(digests=digests, profile=profile), only)
