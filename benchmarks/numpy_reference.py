@@ -44,10 +44,16 @@ def timestamp_scan(ts: np.ndarray, period_ns: float, gap_factor: float) -> np.nd
     return out
 
 
-def nonfinite_scan(values: np.ndarray) -> np.ndarray:
+def nonfinite_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad = ~np.isfinite(values)
     a, b = _first_run(bad.any(axis=1))
-    return np.array([bad.sum(), a, b], dtype=np.int64)
+    v = np.where(bad, np.nan, values)
+    bounds = np.full((values.shape[1], 2), np.nan)
+    ok = ~bad.all(axis=0)
+    if values.shape[0]:
+        bounds[ok, 0] = np.nanmin(v[:, ok], axis=0)
+        bounds[ok, 1] = np.nanmax(v[:, ok], axis=0)
+    return np.array([bad.sum(), a, b], dtype=np.int64), bounds
 
 
 def limit_scan(values, lo, hi, tol) -> np.ndarray:
@@ -79,7 +85,8 @@ def column_stats(values: np.ndarray) -> np.ndarray:
                          np.nanstd(v, axis=0), cnt], axis=1)
 
 
-def saturation_scan(values: np.ndarray) -> np.ndarray:
+def saturation_scan(values: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
+    # ``bounds`` is the kernel's shortcut; the reference finds min and max itself
     out = np.zeros((values.shape[1], 3))
     for j in range(values.shape[1]):
         col = values[:, j][np.isfinite(values[:, j])]
@@ -97,8 +104,8 @@ def velocity_scan(ts, values, vmax, min_dt_ns) -> np.ndarray:
         return out
     dt = np.diff(ts).astype(np.float64)
     valid = np.flatnonzero((dt >= min_dt_ns) & (dt > 0))  # skipped intervals carry no news
-    dv = np.diff(values, axis=0)[valid]
     with np.errstate(all="ignore"):
+        dv = np.diff(values, axis=0)[valid]
         speed = np.abs(dv) * 1e9 / dt[valid][:, None]
         lim_ok = np.isfinite(vmax) & (vmax > 0)
         ratio = np.where(lim_ok & np.isfinite(dv), speed / vmax, 0.0)
@@ -182,16 +189,16 @@ def spike_scan(values, half, mad_factor, min_dev, mad_floor) -> np.ndarray:
 def best_lag(a, s, lag_min, lag_max) -> np.ndarray:
     best, best_k = -2.0, 0
     t = a.shape[0]
+    a = np.where(np.isfinite(a), a, 0.0)
+    s = np.where(np.isfinite(s), s, 0.0)
     for k in range(lag_min, lag_max + 1):
         lo, hi = max(0, -k), min(t, t - k)
         if hi <= lo:
             continue
         x, y = a[lo:hi], s[lo + k:hi + k]
-        ok = np.isfinite(x) & np.isfinite(y)
-        na, ns = (x[ok] ** 2).sum(), (y[ok] ** 2).sum()
-        den = np.sqrt(na) * np.sqrt(ns)
+        den = np.sqrt((x ** 2).sum()) * np.sqrt((y ** 2).sum())
         if den > 0:
-            c = (x[ok] * y[ok]).sum() / den
+            c = (x * y).sum() / den
             if c > best:
                 best, best_k = c, k
     return np.array([best_k, best])
@@ -205,3 +212,33 @@ def min_step(values: np.ndarray) -> np.ndarray:
     d = np.where(np.isfinite(d) & (d > 0), d, np.inf)
     out = d.min(axis=0)
     return np.where(np.isfinite(out), out, 0.0)
+
+
+def diff_spread(values: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        d = np.diff(values, axis=0)
+    d = np.where(np.isfinite(d), d, np.nan)
+    out = np.full(values.shape[1], np.nan)
+    ok = np.isfinite(d).any(axis=0)
+    out[ok] = np.nanvar(d[:, ok], axis=0)
+    return out
+
+
+def resample_diff(ts, values, cols, t0, step_ns, n) -> np.ndarray:
+    if ts.size == 0 or n < 2:
+        return np.full((max(n - 1, 0), cols.size), np.nan)
+    x = np.arange(n) * step_ns
+    rel = (ts - t0).astype(np.float64)
+    p = np.clip(np.searchsorted(rel, x, side="right") - 1, 0, max(ts.size - 2, 0))
+    v = values[:, cols]
+    if ts.size == 1:
+        y = np.repeat(v[:1], n, axis=0)
+    else:
+        xa, xb = rel[p], rel[p + 1]
+        with np.errstate(all="ignore"):
+            f = np.where(xb > xa, (x - xa) / (xb - xa), 0.0)
+            y = v[p] + f[:, None] * (v[p + 1] - v[p])
+        y = np.where((x >= rel[-1])[:, None], v[-1], y)
+        y = np.where((x <= rel[0])[:, None], v[0], y)
+    with np.errstate(all="ignore"):
+        return np.diff(y, axis=0)

@@ -1,13 +1,15 @@
 """Episode digests: the small summary dataset-level checks compare across many episodes.
 
 A digest is what survives of an episode after its own checks: metadata, duration, a hash of its
-stream content, and per-channel statistics. It is JSON-ready, so it is stored beside the
-episode's report and dataset checks never re-read recordings.
+stream content, and per-channel statistics. It is JSON-ready (no NaN: a channel without finite
+samples has null statistics), so it is stored beside the episode's report and dataset checks
+never re-read recordings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -19,13 +21,25 @@ from schemas.episode import Episode
 
 @dataclass
 class StreamDigest:
+    """Per-channel statistics of one stream over finite samples (NaN where there are none)."""
+
     kind: str
     names: list[str]
     min: list[float]
     max: list[float]
     mean: list[float]
-    std: list[float]
-    count: list[float]
+    std: list[float]  # population standard deviation
+    count: list[float]  # finite samples
+
+    def channel(self, name: str) -> int | None:
+        """Index of channel ``name``, or None when the stream has no such channel."""
+        try:
+            return self.names.index(name)
+        except ValueError:
+            return None
+
+
+_STAT_FIELDS = ("min", "max", "mean", "std", "count")
 
 
 @dataclass
@@ -43,45 +57,71 @@ class EpisodeDigest:
     streams: dict[str, StreamDigest] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready: NaN statistics become null."""
+        d = asdict(self)
+        for s in d["streams"].values():
+            for k in _STAT_FIELDS:
+                s[k] = [x if math.isfinite(x) else None for x in s[k]]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EpisodeDigest:
         d = dict(d)
-        d["streams"] = {k: StreamDigest(**v) for k, v in d.get("streams", {}).items()}
+        streams = {}
+        for name, s in d.get("streams", {}).items():
+            s = dict(s)
+            for k in _STAT_FIELDS:
+                s[k] = [float("nan") if x is None else float(x) for x in s[k]]
+            streams[name] = StreamDigest(**s)
+        d["streams"] = streams
         return cls(**d)
 
 
-def _clean(a: np.ndarray) -> list[float]:
-    return [float(x) if np.isfinite(x) else float("nan") for x in a]
+def _floats(a: np.ndarray) -> list[float]:
+    return [float(x) for x in a]
 
 
 def content_hash(episode: Episode, block_rows: int = 65536) -> str:
-    """sha256 of every stream's values and its timestamps relative to its own start, so a
-    copy of the same motion under other metadata or another clock origin collides. Hashed a
-    block of rows at a time: no copy of a whole stream is made."""
+    """sha256 of every stream's values and timestamps relative to the episode's first sample.
+
+    Metadata is left out and the clock origin cancels, so a copy of the same recording under
+    another operator, robot uid or start time collides. Bytes are hashed in little-endian order,
+    a block of rows at a time: no copy of a whole stream is made."""
     h = hashlib.sha256()
+    firsts = [int(s.timestamps[0]) for s in episode.streams.values() if s.n_samples]
+    t0 = np.int64(min(firsts)) if firsts else np.int64(0)
     for name in sorted(episode.streams):
         s = episode.streams[name]
-        h.update(name.encode())
-        h.update(str(s.values.dtype).encode())
-        t0 = s.timestamps[0] if s.n_samples else 0
+        dtype = s.values.dtype.newbyteorder("<")
+        h.update(f"{name}\0{dtype.str}\0{s.values.shape[1:]}\0".encode())
         for i in range(0, s.n_samples, block_rows):
-            h.update(np.ascontiguousarray(s.timestamps[i:i + block_rows] - t0).tobytes())
-            h.update(np.ascontiguousarray(s.values[i:i + block_rows]).data)
+            rel = np.asarray(s.timestamps[i:i + block_rows], dtype="<i8") - t0
+            h.update(rel.astype("<i8", copy=False).tobytes())
+        for i in range(0, s.n_samples, block_rows):
+            h.update(np.ascontiguousarray(s.values[i:i + block_rows], dtype=dtype).data)
     return h.hexdigest()
+
+
+def digest_stream(values: np.ndarray, kind: str, names: list[str]) -> StreamDigest:
+    """One pass over ``values`` [T, D] (NaN and Inf skipped)."""
+    v = np.asarray(values)
+    if v.ndim == 1:
+        v = v[:, None]
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(np.float64)
+    st = column_stats(np.ascontiguousarray(v))
+    return StreamDigest(kind, list(names), *(_floats(st[:, k]) for k in range(5)))
 
 
 def digest_episode(episode: Episode, episode_uid: str,
                    robot_uid: str | None = None) -> EpisodeDigest:
+    """The digest of ``episode``; ``robot_uid`` overrides the recorded one (a stamped uid)."""
     md = episode.metadata
-    streams = {}
-    for name, s in episode.streams.items():
-        st = column_stats(np.ascontiguousarray(s.values))
-        streams[name] = StreamDigest(s.kind, list(s.names), _clean(st[:, 0]), _clean(st[:, 1]),
-                                     _clean(st[:, 2]), _clean(st[:, 3]), _clean(st[:, 4]))
+    streams = {name: digest_stream(s.values, s.kind, s.names)
+               for name, s in episode.streams.items()}
     return EpisodeDigest(
         episode_uid=episode_uid, task=md.task, robot_model=md.robot_model,
         robot_serial=md.robot_serial, robot_uid=robot_uid or md.robot_uid,
         operator_id=md.operator_id, site=md.site, started_at=md.started_at,
-        duration_s=episode.duration_s, content_hash=content_hash(episode), streams=streams)
+        duration_s=float(episode.duration_s), content_hash=content_hash(episode),
+        streams=streams)

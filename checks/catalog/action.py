@@ -6,12 +6,22 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.motion import best_lag
+from checks.kernels.motion import best_lag, diff_spread, resample_diff
+from checks.kernels.shared import contiguous, stream_scan
 from checks.kernels.stats import saturation_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding
 
 _MAX_CHANNELS = 8
+
+
+def _mean(x: np.ndarray) -> np.ndarray:
+    """Column means ignoring NaN (0 for a column without any), fast when all are finite."""
+    m = x.mean(axis=0)
+    if not np.isfinite(m).all():
+        ok = np.isfinite(x)
+        m = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+    return m
 
 
 @episode_check("action.tracking", "lag of the state behind a joint-space position action")
@@ -38,23 +48,22 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         if t1 - t0 < 2e9:
             continue
         step = 1.0 / min(rate, state.rate_hz)
-        ai = np.array([act.names.index(n) for n in shared])
-        si = np.array([state.names.index(n) for n in shared])
-        # the channels the operator moved most carry the lag; a few are enough
-        with np.errstate(invalid="ignore"):  # one column at a time: no copy of the stream
-            spread = np.array([np.nanvar(np.diff(act.values[:, k])) for k in ai])
-        keep = np.argsort(-np.nan_to_num(spread, nan=-1.0))[:_MAX_CHANNELS]
-        grid = np.arange(0.0, (t1 - t0) / 1e9, step)
-        ta = (act.timestamps - t0) / 1e9
-        ts_ = (state.timestamps - t0) / 1e9
-        a = np.stack([np.interp(grid, ta, act.values[:, ai[k]]) for k in keep], axis=1)
-        s = np.stack([np.interp(grid, ts_, state.values[:, si[k]]) for k in keep], axis=1)
-        da, ds = np.diff(a, axis=0), np.diff(s, axis=0)
-        da = np.ascontiguousarray(da - np.nanmean(da, axis=0))
-        ds = np.ascontiguousarray(ds - np.nanmean(ds, axis=0))
-        if not np.isfinite(da).any() or np.nanmax(np.abs(da)) == 0:
+        ai = np.array([act.names.index(n) for n in shared], dtype=np.int64)
+        si = np.array([state.names.index(n) for n in shared], dtype=np.int64)
+        bounds = stream_scan(ctx.cache, act.name, act.values)[1][ai]
+        if not (bounds[:, 1] - bounds[:, 0] > 0).any():
             continue  # the command never moves: nothing to follow
-        # coarse to fine: the whole search at a fifth of the rate, then +-2 coarse steps
+        # the channels the operator moved most carry the lag; a few are enough
+        spread = diff_spread(contiguous(act.values))[ai]
+        keep = np.argsort(-np.nan_to_num(spread, nan=-1.0), kind="stable")[:_MAX_CHANNELS]
+        n = int((t1 - t0) / 1e9 / step) + 1
+        # both signals differenced on one grid, only the kept channels: no copy of a stream
+        da = resample_diff(act.timestamps, contiguous(act.values), ai[keep], t0, step * 1e9, n)
+        ds = resample_diff(state.timestamps, contiguous(state.values), si[keep], t0, step * 1e9, n)
+        da -= _mean(da)
+        ds -= _mean(ds)
+        # coarse to fine: the whole search at a fifth of the rate, then one coarse step and
+        # two samples either side of the coarse best
         k = int(round(search / step))
         coarse = 5
         dac = np.ascontiguousarray(da[: len(da) // coarse * coarse].reshape(
@@ -64,7 +73,7 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         kc = max(k // coarse, 1)
         lag_c, _ = best_lag(dac, dsc, -kc, kc)
         centre = int(lag_c) * coarse
-        lag_k, corr = best_lag(da, ds, max(centre - 2 * coarse, -k), min(centre + 2 * coarse, k))
+        lag_k, corr = best_lag(da, ds, max(centre - coarse - 2, -k), min(centre + coarse + 2, k))
         lag = lag_k * step
         if corr < min_corr:
             yield Finding(
@@ -85,7 +94,7 @@ def saturation(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("action.saturation")
     limit = float(st["max_share"])
     for act in ctx.episode.streams_of_kind("action"):
-        r = saturation_scan(np.ascontiguousarray(act.values))
+        r = saturation_scan(contiguous(act.values), stream_scan(ctx.cache, act.name, act.values)[1])
         bad = [j for j in range(r.shape[0]) if r[j, 1] > 0 and r[j, 0] > limit]
         if not bad:
             continue

@@ -1,21 +1,45 @@
-"""Dataset checks: across all episodes of a publish (or of one ``check`` over many files)."""
+"""Dataset checks: across all episodes of a publish (or of one ``check`` over many files).
+
+They read episode digests only (see ``checks.digest``), never recordings, so a dataset of
+thousands of episodes is judged in memory in moments.
+"""
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import numpy as np
 
 from checks.digest import EpisodeDigest
 from checks.registry import DatasetContext, dataset_check
-from schemas.findings import Finding, Severity
+from schemas.findings import Finding
+
+#: Durations closer than this share of their task's median are never outliers, even when most
+#: episodes of the task last exactly as long (a zero MAD).
+_MIN_SCALE_SHARE = 0.01
+
+
+def _start_key(d: EpisodeDigest) -> datetime | None:
+    try:
+        t = datetime.fromisoformat(d.started_at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+    return t if t.tzinfo is not None else None
 
 
 def _digests(ctx: DatasetContext) -> list[EpisodeDigest]:
-    return [d if isinstance(d, EpisodeDigest) else EpisodeDigest.from_dict(d)
-            for d in ctx.digests]
+    """The digests in recording order: by start time when every digest has a zoned one, else
+    in the order given (which the caller keeps as recording order)."""
+    ds = [d if isinstance(d, EpisodeDigest) else EpisodeDigest.from_dict(d)
+          for d in ctx.digests]
+    keys = [_start_key(d) for d in ds]
+    if ds and all(k is not None for k in keys):
+        order = sorted(range(len(ds)), key=lambda i: keys[i])  # stable on ties
+        ds = [ds[i] for i in order]
+    return ds
 
 
 @dataset_check("dataset.duplicate", "two episodes with the same stream content")
@@ -23,11 +47,13 @@ def duplicate(ctx: DatasetContext) -> Iterator[Finding]:
     sev = ctx.severity("dataset.duplicate")
     first: dict[str, EpisodeDigest] = {}
     for d in _digests(ctx):
+        if not d.content_hash:
+            continue
         orig = first.setdefault(d.content_hash, d)
         if orig is not d:
             yield Finding("dataset.duplicate", sev,
-                          f"episode {d.episode_uid} carries the same stream content as "
-                          f"{orig.episode_uid} (a copy under other metadata)",
+                          f"episode {d.episode_uid} carries the same stream content as the "
+                          f"earlier episode {orig.episode_uid} (a copy, whatever its metadata)",
                           episode_uids=(d.episode_uid,))
 
 
@@ -56,38 +82,49 @@ def uid_conflict(ctx: DatasetContext) -> Iterator[Finding]:
                           episode_uids=tuple(u for eps in uids.values() for u in eps))
 
 
+def robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """|x - median| / (1.4826 MAD) with the scale floored at 1% of the median; also returns
+    the median and the scale used."""
+    med = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - med)))
+    scale = max(mad, _MIN_SCALE_SHARE * abs(med), 1e-9)
+    return np.abs(values - med) / scale, med, scale
+
+
 @dataset_check("dataset.length_outlier", "episode durations far from their task's")
 def length_outlier(ctx: DatasetContext) -> Iterator[Finding]:
     st = ctx.settings("dataset.length_outlier")
     z_max, min_n = float(st["max_robust_z"]), int(st["min_episodes"])
     by_task: dict[str, list[EpisodeDigest]] = defaultdict(list)
     for d in _digests(ctx):
-        by_task[d.task].append(d)
+        if math.isfinite(d.duration_s):
+            by_task[d.task].append(d)
     for task, eps in by_task.items():
         if len(eps) < min_n:
             continue
-        dur = np.array([e.duration_s for e in eps])
-        med = float(np.median(dur))
-        mad = float(np.median(np.abs(dur - med))) * 1.4826
-        if mad <= 0:
-            continue
-        for e, x in zip(eps, dur, strict=True):
-            z = abs(x - med) / mad
-            if z > z_max:
+        z, med, _scale = robust_z(np.array([e.duration_s for e in eps], dtype=np.float64))
+        for e, zi in zip(eps, z.tolist(), strict=True):
+            if zi > z_max:
                 yield Finding("dataset.length_outlier", st.severity,
-                              f"episode {e.episode_uid} lasts {x:.1f} s; its task '{task}' "
-                              f"usually takes {med:.1f} s ({z:.1f} robust z-scores away)",
-                              value=z, threshold=z_max, episode_uids=(e.episode_uid,))
+                              f"episode {e.episode_uid} lasts {e.duration_s:.1f} s where its "
+                              f"task '{task}' takes {med:.1f} s (median): {zi:.1f} robust "
+                              f"z-scores away, limit {z_max:g}",
+                              value=zi, threshold=z_max, episode_uids=(e.episode_uid,))
 
 
-def _channels(digests: list[EpisodeDigest]) -> dict[tuple[str, str], list[tuple[int, str]]]:
-    """(stream, channel name) -> [(index in digests, ...)] for channels present."""
-    out: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
-    for i, d in enumerate(digests):
-        for sname, s in d.streams.items():
-            for name in s.names:
-                out[(sname, name)].append((i, name))
-    return out
+def _channels(digests: list[EpisodeDigest]) -> list[tuple[str, str]]:
+    """Every (stream, channel) present in at least one digest, sorted."""
+    seen = {(sname, ch) for d in digests for sname, s in d.streams.items() for ch in s.names}
+    return sorted(seen)
+
+
+def _channel_stats(d: EpisodeDigest, sname: str, ch: str) -> tuple[float, ...] | None:
+    """(min, max, mean, std, count) of one channel of one episode, None when absent/empty."""
+    s = d.streams.get(sname)
+    j = s.channel(ch) if s is not None else None
+    if j is None or not s.count[j] or not math.isfinite(s.mean[j]):
+        return None
+    return s.min[j], s.max[j], s.mean[j], s.std[j], s.count[j]
 
 
 @dataset_check("dataset.stuck_channel", "a channel that barely moves in most episodes")
@@ -96,24 +133,38 @@ def stuck_channel(ctx: DatasetContext) -> Iterator[Finding]:
     min_range, share_max = float(st["min_range"]), float(st["max_share"])
     min_n = int(st["min_episodes"])
     digests = _digests(ctx)
-    if len(digests) < min_n:
-        return
-    for (sname, ch), where in sorted(_channels(digests).items()):
-        stuck = []
-        for i, _ in where:
-            s = digests[i].streams[sname]
-            j = s.names.index(ch)
-            rng = s.max[j] - s.min[j]
-            if math.isfinite(rng) and rng < min_range:
-                stuck.append(digests[i].episode_uid)
-        share = len(stuck) / len(where)
-        if len(where) >= min_n and share > share_max:
+    for sname, ch in _channels(digests):
+        present, stuck = 0, []
+        for d in digests:
+            cs = _channel_stats(d, sname, ch)
+            if cs is None:
+                continue
+            present += 1
+            if cs[1] - cs[0] < min_range:
+                stuck.append(d.episode_uid)
+        if present < min_n:
+            continue
+        share = len(stuck) / present
+        if share > share_max:
             yield Finding("dataset.stuck_channel", st.severity,
                           f"{sname}/{ch} barely moves (range below {min_range:g}) in "
-                          f"{share:.0%} of {len(where)} episodes: an unused degree of freedom "
-                          "or a stuck actuator; training would normalise it by zero",
-                          stream=sname, value=share, threshold=share_max,
-                          episode_uids=tuple(stuck))
+                          f"{share:.0%} of {present} episodes (limit {share_max:.0%}): an "
+                          "unused degree of freedom or a stuck actuator, which training would "
+                          "normalise by a zero deviation", stream=sname, value=share,
+                          threshold=share_max, episode_uids=tuple(stuck))
+
+
+def _group_moments(group: list[EpisodeDigest], sname: str, ch: str) -> tuple[float, float] | None:
+    """Mean and variance of a channel over all samples of a group of episodes, from their
+    per-episode moments (within-episode plus between-episode variance)."""
+    rows = [cs for d in group if (cs := _channel_stats(d, sname, ch)) is not None]
+    if not rows:
+        return None
+    mean_, std_, n_ = (np.array([r[k] for r in rows], dtype=np.float64) for k in (2, 3, 4))
+    total = float(n_.sum())
+    m = float((n_ * mean_).sum() / total)
+    var = float((n_ * (std_ ** 2 + (mean_ - m) ** 2)).sum() / total)
+    return m, var
 
 
 @dataset_check("dataset.drift", "channel means shifting between early and late episodes")
@@ -125,31 +176,32 @@ def drift(ctx: DatasetContext) -> Iterator[Finding]:
         return
     q = max(len(digests) // 4, 1)
     early, late = digests[:q], digests[-q:]
-    for (sname, ch), _where in sorted(_channels(digests).items()):
-        def stats(group: list[EpisodeDigest], sname: str = sname, ch: str = ch):
-            m, v = [], []
-            for d in group:
-                s = d.streams.get(sname)
-                if s is None or ch not in s.names:
-                    continue
-                j = s.names.index(ch)
-                if math.isfinite(s.mean[j]) and math.isfinite(s.std[j]):
-                    m.append(s.mean[j])
-                    v.append(s.std[j] ** 2)
-            return m, v
-
-        m1, v1 = stats(early)
-        m2, v2 = stats(late)
-        if not m1 or not m2:
+    for sname, ch in _channels(digests):
+        a, b = _group_moments(early, sname, ch), _group_moments(late, sname, ch)
+        if a is None or b is None:
             continue
-        pooled = math.sqrt((np.mean(v1) + np.mean(v2)) / 2 + 1e-12)
-        shift = abs(float(np.mean(m2)) - float(np.mean(m1))) / pooled
+        pooled = math.sqrt((a[1] + b[1]) / 2)
+        if not pooled > 1e-9:  # a constant channel: stuck_channel's business, not drift's
+            continue
+        shift = abs(b[0] - a[0]) / pooled
         if shift > max_sd:
             yield Finding("dataset.drift", st.severity,
-                          f"{sname}/{ch}: its mean moves by {shift:.1f} pooled standard "
-                          f"deviations between the first and last {q} episodes (operator or "
-                          "environment drift)", stream=sname, value=shift, threshold=max_sd,
+                          f"{sname}/{ch}: its mean moves from {a[0]:.4g} to {b[0]:.4g}, "
+                          f"{shift:.1f} pooled standard deviations (limit {max_sd:g}), between "
+                          f"the first and the last {q} episodes: operator or environment drift",
+                          stream=sname, value=shift, threshold=max_sd,
                           episode_uids=tuple(d.episode_uid for d in early + late))
+
+
+_BALANCE_KEYS: tuple[tuple[str, Callable[[EpisodeDigest], str]], ...] = (
+    ("task", lambda d: d.task), ("robot", lambda d: d.robot_model),
+    ("operator", lambda d: d.operator_id), ("site", lambda d: d.site))
+
+
+def entropy_bits(counts: list[int]) -> float:
+    """Shannon entropy of a count distribution, in bits."""
+    n = sum(counts)
+    return abs(-sum(c / n * math.log2(c / n) for c in counts if c)) if n else 0.0
 
 
 @dataset_check("dataset.balance", "episode counts per task, robot, operator and site")
@@ -158,14 +210,13 @@ def balance(ctx: DatasetContext) -> Iterator[Finding]:
     digests = _digests(ctx)
     if not digests:
         return
-    for label, key in (("task", lambda d: d.task), ("robot", lambda d: d.robot_model),
-                       ("operator", lambda d: d.operator_id), ("site", lambda d: d.site)):
-        counts = Counter(key(d) for d in digests)
-        n = sum(counts.values())
-        ent = abs(-sum(c / n * math.log2(c / n) for c in counts.values()))
-        norm = ent / math.log2(len(counts)) if len(counts) > 1 else 1.0
-        listing = ", ".join(f"{k or '?'}: {c}" for k, c in counts.most_common(8))
-        yield Finding("dataset.balance", Severity(sev),
-                      f"episodes per {label}: {listing} (entropy {ent:.2f} bits, "
-                      f"{norm:.0%} of even)", stream=label, value=ent,
+    for label, key in _BALANCE_KEYS:
+        counts = Counter(key(d) or "?" for d in digests)
+        ent = entropy_bits(list(counts.values()))
+        even = ent / math.log2(len(counts)) if len(counts) > 1 else 1.0
+        listing = ", ".join(f"{k}: {c}" for k, c in counts.most_common(8))
+        more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+        yield Finding("dataset.balance", sev,
+                      f"episodes per {label}: {listing}{more} (entropy {ent:.2f} bits, "
+                      f"{even:.0%} of an even spread)", stream=label, value=ent,
                       episode_uids=tuple(d.episode_uid for d in digests))

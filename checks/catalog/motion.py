@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.kernels.motion import active_span, rms_jerk
-from checks.kernels.stats import column_stats
+from checks.kernels.shared import stream_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
 
@@ -21,8 +21,8 @@ def static(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("motion.static")
     min_range = float(st["min_range"])
     for s in _states(ctx):
-        stats = column_stats(np.ascontiguousarray(s.values))
-        ranges = stats[:, 1] - stats[:, 0]
+        bounds = stream_scan(ctx.cache, s.name, s.values)[1]
+        ranges = bounds[:, 1] - bounds[:, 0]
         if np.all(~np.isfinite(ranges) | (ranges < min_range)):
             widest = float(np.nanmax(ranges)) if np.isfinite(ranges).any() else 0.0
             yield Finding(

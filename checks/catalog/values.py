@@ -6,21 +6,18 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.values import limit_scan, nonfinite_scan
+from checks.kernels.shared import contiguous, stream_scan, within
+from checks.kernels.values import limit_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Stream
 from schemas.findings import Finding, Severity
-
-
-def _contig(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 @episode_check("value.nonfinite", "NaN or infinite numbers in any stream")
 def nonfinite(ctx: EpisodeContext) -> Iterator[Finding]:
     sev = ctx.severity("value.nonfinite")
     for s in ctx.episode.streams.values():
-        r = nonfinite_scan(_contig(s.values))
+        r, _bounds = stream_scan(ctx.cache, s.name, s.values)
         if r[0] > 0:
             a, b = int(r[1]), int(r[2])
             yield Finding(
@@ -47,7 +44,9 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         lo, hi, _vel = ctx.robot.limits_for(s.names)
         units = [ctx.robot.joint(n).unit if ctx.robot.joint(n) else "rad" for n in s.names]
         tol = np.array([tol_rad if u == "rad" else tol_m for u in units])
-        r = limit_scan(_contig(s.values), lo, hi, tol)
+        if within(stream_scan(ctx.cache, s.name, s.values)[1], lo - tol, hi + tol):
+            continue  # the column bounds are inside the limits: no excursion to locate
+        r = limit_scan(contiguous(s.values), lo, hi, tol)
         if r[0] <= 0:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
@@ -73,7 +72,7 @@ def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         if s.kind != "joint_position":
             continue
         _lo, _hi, vel = ctx.robot.limits_for(s.names)
-        r = velocity_scan(s.timestamps, _contig(s.values), vel * factor, min_dt * s.period_ns)
+        r = velocity_scan(s.timestamps, contiguous(s.values), vel * factor, min_dt * s.period_ns)
         if r[0] <= 0:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
@@ -97,7 +96,10 @@ def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
             continue
         eff = ctx.robot.efforts_for(s.names)
         eff = np.where(np.isfinite(eff), eff, np.nan)
-        r = limit_scan(_contig(s.values), -eff, eff, np.abs(eff) * tol)
+        slack = np.abs(eff) * tol
+        if within(stream_scan(ctx.cache, s.name, s.values)[1], -eff - slack, eff + slack):
+            continue
+        r = limit_scan(contiguous(s.values), -eff, eff, slack)
         if r[0] <= 0:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
@@ -135,7 +137,7 @@ def stale(ctx: EpisodeContext) -> Iterator[Finding]:
         if s.kind not in _SENSOR_KINDS or s.n_samples < 3:
             continue
         min_len = max(int(min_s * s.rate_hz * 0.5), 2)
-        runs = repeat_runs(_contig(s.values), min_len)
+        runs = repeat_runs(contiguous(s.values), min_len)
         stale_rows, longest = 0, None
         for a, b in runs:
             t0, t1 = int(s.timestamps[a]), int(s.timestamps[b])
@@ -170,7 +172,7 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
         half = max(int(round(window_s * s.rate_hz / 2)), 1)
         if s.n_samples < 2 * half + 1:
             continue
-        vals = _contig(s.values)
+        vals = contiguous(s.values)
         span = np.full(len(s.names), np.nan)
         if ctx.robot is not None and s.space != "joint_velocity":
             lo, hi, _ = ctx.robot.limits_for(s.names)

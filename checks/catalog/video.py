@@ -1,125 +1,81 @@
 """Video checks: one streaming pass per camera computes every per-frame figure.
 
 Frames are decoded one at a time and only scalars are kept (mean luma, change from the previous
-frame, sharpness), so memory does not grow with the video. Depth cameras get the decode, count
-and frozen checks only.
+frame, sharpness), so memory does not grow with the video. The pass is shared by the seven checks
+through the episode context's cache. Depth cameras get the decode, count and frozen checks only.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
+from checks.kernels.video import (
+    FrameDecodeError,
+    blur_input,
+    iter_grey_planes,
+    laplacian_variance,
+    mean_abs_diff,
+    mean_level,
+)
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Camera
-from schemas.findings import Finding, Severity
-
-BLUR_MAX_WIDTH = 640
+from schemas.findings import Finding
 
 
 @dataclass
 class CameraScan:
+    """What one pass over a camera leaves: per-frame scalars, in grey levels."""
+
     decoded: int = 0
     error: str | None = None
     first_shape: tuple[int, ...] | None = None
     luma: list[float] = field(default_factory=list)
-    diff: list[float] = field(default_factory=list)  # vs the previous frame; first is inf
+    diff: list[float] = field(default_factory=list)  # vs the previous frame; the first is inf
     sharpness: list[float] = field(default_factory=list)
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
-        return frame
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-
-
-_DONE = object()
-
-
-def _prefetch(frames: Iterator[np.ndarray], depth: int = 8) -> Iterator[np.ndarray]:
-    """Decode in a background thread while the caller measures (OpenCV releases the GIL),
-    holding at most ``depth`` frames; a decoder error is re-raised in the caller."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for f in frames:
-                if stop.is_set():
-                    return
-                q.put(f)
-            q.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            q.put(exc)
-
-    th = threading.Thread(target=work, name="frame-decoder", daemon=True)
-    th.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while th.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                th.join(timeout=0.05)
-
-
 def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
+    """Decode ``cam`` once, frame by frame, keeping only the figures the checks need."""
     out = CameraScan()
     if cam.frames is None:
-        out.error = "no frames to decode"
+        out.error = "it has no frames to decode (a missing sidecar or frames dataset)"
         return out
+    want_luma = want_luma and not cam.is_depth
+    want_blur = want_blur and not cam.is_depth
+    diff, luma, sharp = out.diff.append, out.luma.append, out.sharpness.append
     prev = None
-    # every figure is taken on grey: let the source convert straight from its decoder
-    grey_iter = getattr(cam.frames, "iter_grey", None)
-    frames = grey_iter() if grey_iter is not None and not cam.is_depth else \
-        cam.frames.iter_frames()
     try:
-        for frame in _prefetch(frames):
-            if out.first_shape is None:
-                out.first_shape = tuple(frame.shape)
-            g = _grey(frame)
-            if prev is None or prev.shape != g.shape:
-                out.diff.append(float("inf"))
+        for plane in iter_grey_planes(cam.frames, depth=cam.is_depth):
+            g = plane.pixels
+            if prev is None:
+                out.first_shape = tuple(g.shape)
+                diff(float("inf"))
             else:
-                out.diff.append(float(cv2.absdiff(g, prev).mean()))
+                diff(mean_abs_diff(g, prev) * plane.gain)
             prev = g
             if want_luma:
-                out.luma.append(float(cv2.mean(g)[0]))
+                luma((mean_level(g) - plane.offset) * plane.gain)
             if want_blur:
-                small = g
-                if g.shape[1] > BLUR_MAX_WIDTH:
-                    scale = BLUR_MAX_WIDTH / g.shape[1]
-                    small = cv2.resize(g, (BLUR_MAX_WIDTH, max(int(g.shape[0] * scale), 1)),
-                                       interpolation=cv2.INTER_AREA)
-                _m, sd = cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_16S))
-                out.sharpness.append(float(sd[0, 0]) ** 2)
+                sharp(laplacian_variance(blur_input(g)) * plane.gain * plane.gain)
             out.decoded += 1
-    except Exception as exc:  # decoders raise many types; all mean "unreadable here"
-        out.error = f"decoding failed after {out.decoded} frame(s): {exc}"
+    except FrameDecodeError as exc:
+        out.error = str(exc)
     return out
 
 
+def _enabled(ctx: EpisodeContext, check_id: str) -> bool:
+    return check_id in ctx.profile.checks and ctx.settings(check_id).enabled
+
+
 def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
+    """The camera's pass, made by whichever video check runs first and shared by the rest."""
     key = f"video.scan.{cam.name}"
     if key not in ctx.cache:
-        colour = not cam.is_depth
-        luma = colour and any(ctx.settings(c).enabled for c in ("video.dark",
-                                                                "video.overexposed"))
-        blur = colour and ctx.settings("video.blur").enabled
-        ctx.cache[key] = scan_camera(cam, luma, blur)
+        luma = _enabled(ctx, "video.dark") or _enabled(ctx, "video.overexposed")
+        ctx.cache[key] = scan_camera(cam, luma, _enabled(ctx, "video.blur"))
     return ctx.cache[key]
 
 
@@ -129,21 +85,33 @@ def _cams(ctx: EpisodeContext) -> Iterator[tuple[Camera, CameraScan]]:
 
 
 def _t(cam: Camera, i: int) -> int | None:
+    """Timestamp of frame ``i`` (clamped to the frames that have one)."""
     if cam.n_frames == 0:
         return None
     return int(cam.timestamps[min(max(i, 0), cam.n_frames - 1)])
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Inclusive (start, end) index pairs of the True runs of ``mask``."""
+    if not mask.any():
+        return []
+    edges = np.diff(np.concatenate([[False], mask, [False]]).astype(np.int8))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 @episode_check("video.unreadable", "sidecar or stored frames that fail to open or decode")
 def unreadable(ctx: EpisodeContext) -> Iterator[Finding]:
     sev = ctx.severity("video.unreadable")
     for cam, sc in _cams(ctx):
-        if sc.error or (sc.decoded == 0 and cam.n_frames > 0):
-            where = cam.frames.describe() if cam.frames is not None else cam.name
-            yield Finding("video.unreadable", sev,
-                          f"{cam.name}: {where}: {sc.error or 'no frame could be decoded'}",
-                          stream=cam.name, value=sc.decoded, t_start_ns=_t(cam, sc.decoded),
-                          t_end_ns=_t(cam, cam.n_frames - 1))
+        error = sc.error
+        if error is None and sc.decoded == 0 and cam.n_frames > 0:
+            error = f"{cam.frames.describe()}: no frame could be decoded"
+        if error is None:
+            continue
+        yield Finding("video.unreadable", sev, f"camera {cam.name}: {error}", stream=cam.name,
+                      value=sc.decoded, t_start_ns=_t(cam, sc.decoded),
+                      t_end_ns=_t(cam, cam.n_frames - 1))
 
 
 @episode_check("video.frame_count", "decoded frames versus timestamps")
@@ -151,13 +119,13 @@ def frame_count(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("video.frame_count")
     tol = int(st["tolerance_frames"])
     for cam, sc in _cams(ctx):
-        if sc.error:
-            continue
+        if sc.error and _enabled(ctx, "video.unreadable"):
+            continue  # a failed decode is reported once, as unreadable
         if abs(sc.decoded - cam.n_frames) > tol:
             yield Finding("video.frame_count", st.severity,
-                          f"{cam.name}: {sc.decoded} frames decoded but {cam.n_frames} "
-                          f"timestamps recorded (tolerance {tol})", stream=cam.name,
-                          value=sc.decoded - cam.n_frames, threshold=tol)
+                          f"camera {cam.name}: {sc.decoded} frames decode but "
+                          f"{cam.n_frames} timestamps are recorded (tolerance {tol})",
+                          stream=cam.name, value=sc.decoded - cam.n_frames, threshold=tol)
 
 
 @episode_check("video.resolution", "decoded frame size versus the declared width and height")
@@ -169,31 +137,24 @@ def resolution(ctx: EpisodeContext) -> Iterator[Finding]:
         h, w = sc.first_shape[0], sc.first_shape[1]
         if (w, h) != (cam.width, cam.height):
             yield Finding("video.resolution", sev,
-                          f"{cam.name}: frames decode at {w}x{h} but attrs declare "
-                          f"{cam.width}x{cam.height}", stream=cam.name, value=w * h,
-                          threshold=cam.width * cam.height)
+                          f"camera {cam.name}: frames decode at {w}x{h} but its width and "
+                          f"height attributes declare {cam.width}x{cam.height}",
+                          stream=cam.name, value=w * h, threshold=cam.width * cam.height)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Inclusive (start, end) index pairs of the True runs of ``mask``."""
-    if not mask.any():
-        return []
-    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    d = np.diff(m)
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
-def _robot_moves(ctx: EpisodeContext, t0: int, t1: int, threshold: float) -> bool:
+def _robot_travel(ctx: EpisodeContext, t0: int, t1: int) -> float:
+    """How far the joint that moved most travelled (max - min) between ``t0`` and ``t1``."""
     s = ctx.episode.primary_state
-    if s is None:
-        return False
-    i0, i1 = np.searchsorted(s.timestamps, [t0, t1])
-    seg = s.values[i0:i1 + 1]
+    if s is None or s.n_samples == 0:
+        return 0.0
+    i0, i1 = np.searchsorted(s.timestamps, [t0, t1], side="left")
+    seg = s.values[i0:min(i1 + 1, s.n_samples)]
     if len(seg) < 2:
-        return False
+        return 0.0
     with np.errstate(all="ignore"):
-        return bool(np.nanmax(np.nanmax(seg, axis=0) - np.nanmin(seg, axis=0)) > threshold)
+        travel = np.nanmax(seg, axis=0) - np.nanmin(seg, axis=0)
+    travel = travel[np.isfinite(travel)]
+    return float(travel.max()) if travel.size else 0.0
 
 
 @episode_check("video.frozen", "identical consecutive frames while the robot moves")
@@ -205,27 +166,29 @@ def frozen(ctx: EpisodeContext) -> Iterator[Finding]:
         n = min(sc.decoded, cam.n_frames)
         if n < 2:
             continue
-        same = np.asarray(sc.diff[:n]) < max_diff  # frame i equals frame i-1
-        worst = None
-        total = 0
+        same = np.asarray(sc.diff[:n]) < max_diff  # frame i shows what frame i-1 showed
+        worst: tuple[int, int] | None = None
+        frames = 0
         for a, b in _runs(same):
             t0, t1 = _t(cam, a - 1), _t(cam, b)
-            if (t1 - t0) / 1e9 < min_s or not _robot_moves(ctx, t0, t1, motion):
+            if (t1 - t0) / 1e9 < min_s or _robot_travel(ctx, t0, t1) <= motion:
                 continue
-            total += b - a + 2
+            frames += b - a + 2
             if worst is None or t1 - t0 > worst[1] - worst[0]:
                 worst = (t0, t1)
-        if worst:
+        if worst is not None:
             dur = (worst[1] - worst[0]) / 1e9
             yield Finding("video.frozen", st.severity,
-                          f"{cam.name}: the image stops changing for {dur:.2f} s while the "
-                          f"robot moves ({total} frozen frames in all; limit {min_s:g} s)",
+                          f"camera {cam.name}: the image stops changing for {dur:.2f} s while "
+                          f"the robot moves ({frames} frozen frames in all; limit {min_s:g} s)",
                           stream=cam.name, value=dur, threshold=min_s, t_start_ns=worst[0],
                           t_end_ns=worst[1])
 
 
 def _share_check(ctx: EpisodeContext, check_id: str, series: str, below: bool,
                  what: str) -> Iterator[Finding]:
+    """Flag a colour camera when more than ``max_share`` of its frames are beyond ``level``;
+    the place is the longest run of such frames."""
     st = ctx.settings(check_id)
     level, share_max = float(st["level"]), float(st["max_share"])
     for cam, sc in _cams(ctx):
@@ -234,34 +197,31 @@ def _share_check(ctx: EpisodeContext, check_id: str, series: str, below: bool,
             continue
         mask = vals < level if below else vals > level
         share = float(mask.mean())
-        if share > share_max:
-            idx = np.flatnonzero(mask)
-            yield Finding(check_id, st.severity,
-                          f"{cam.name}: {share:.0%} of frames are {what} (limit "
-                          f"{share_max:.0%}); the first at frame {idx[0]}", stream=cam.name,
-                          value=share, threshold=share_max, t_start_ns=_t(cam, int(idx[0])),
-                          t_end_ns=_t(cam, int(idx[-1])))
+        if share <= share_max:
+            continue
+        a, b = max(_runs(mask), key=lambda r: r[1] - r[0])
+        yield Finding(check_id, st.severity,
+                      f"camera {cam.name}: {share:.0%} of frames are {what} {level:g} (limit "
+                      f"{share_max:.0%} of frames); the longest run is frames {a}-{b}",
+                      stream=cam.name, value=share, threshold=share_max,
+                      t_start_ns=_t(cam, a), t_end_ns=_t(cam, b))
 
 
 @episode_check("video.dark", "share of frames with a very low mean luma")
 def dark(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("video.dark")
-    yield from _share_check(ctx, "video.dark", "luma", True,
-                            f"dark (mean luma below {float(st['level']):g})")
+    yield from _share_check(ctx, "video.dark", "luma", True, "dark, mean luma below")
 
 
 @episode_check("video.overexposed", "share of frames with a very high mean luma")
 def overexposed(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("video.overexposed")
     yield from _share_check(ctx, "video.overexposed", "luma", False,
-                            f"overexposed (mean luma above {float(st['level']):g})")
+                            "overexposed, mean luma above")
 
 
 @episode_check("video.blur", "share of blurred frames (low Laplacian variance)")
 def blur(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("video.blur")
     yield from _share_check(ctx, "video.blur", "sharpness", True,
-                            f"blurred (Laplacian variance below {float(st['level']):g})")
+                            "blurred, Laplacian variance below")
 
 
-__all__ = ["CameraScan", "Severity", "scan_camera"]
+__all__ = ["CameraScan", "scan_camera"]

@@ -8,33 +8,40 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def column_stats(values: np.ndarray) -> np.ndarray:
-    """float64[D, 5]: min, max, mean, std (population), count of finite values per column."""
+    """float64[D, 5]: min, max, mean, std (population), count of finite values per column.
+
+    Sums are taken about each column's first finite value (a shift that keeps the variance
+    from cancelling), so the inner loop has no division."""
     t, d = values.shape
     out = np.zeros((d, 5))
     mn = np.full(d, np.inf)
     mx = np.full(d, -np.inf)
-    mean = np.zeros(d)
-    m2 = np.zeros(d)
+    shift = np.zeros(d)
+    s1 = np.zeros(d)
+    s2 = np.zeros(d)
     cnt = np.zeros(d)
     for i in range(t):
         for j in range(d):
             v = values[i, j]
             if not np.isfinite(v):
                 continue
+            if cnt[j] == 0.0:
+                shift[j] = v
             cnt[j] += 1.0
             if v < mn[j]:
                 mn[j] = v
             if v > mx[j]:
                 mx[j] = v
-            delta = v - mean[j]
-            mean[j] += delta / cnt[j]
-            m2[j] += delta * (v - mean[j])
+            x = v - shift[j]
+            s1[j] += x
+            s2[j] += x * x
     for j in range(d):
         if cnt[j] > 0:
+            m = s1[j] / cnt[j]
             out[j, 0] = mn[j]
             out[j, 1] = mx[j]
-            out[j, 2] = mean[j]
-            out[j, 3] = np.sqrt(m2[j] / cnt[j])
+            out[j, 2] = shift[j] + m
+            out[j, 3] = np.sqrt(max(s2[j] / cnt[j] - m * m, 0.0))
         else:
             out[j, 0] = np.nan
             out[j, 1] = np.nan
@@ -45,48 +52,29 @@ def column_stats(values: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def saturation_scan(values: np.ndarray) -> np.ndarray:
+def saturation_scan(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """float64[D, 3]: share of finite samples at the column's own min or max, whether the
-    column has more than two distinct values (1/0), and the finite count. One pass."""
+    column has more than two distinct values (1/0), and the finite count. ``bounds`` holds each
+    column's finite min and max (from :func:`checks.kernels.values.nonfinite_scan`), so one
+    pass of equality tests suffices: a third distinct value is any finite one strictly between.
+    """
     t, d = values.shape
     out = np.zeros((d, 3))
-    mn = np.full(d, np.inf)
-    mx = np.full(d, -np.inf)
-    cmin = np.zeros(d)
-    cmax = np.zeros(d)
-    first = np.full(d, np.nan)
-    second = np.full(d, np.nan)
-    distinct = np.zeros(d, dtype=np.int64)
+    at = np.zeros(d)
     n = np.zeros(d)
+    mid = np.zeros(d)
     for i in range(t):
         for j in range(d):
             v = values[i, j]
-            if not np.isfinite(v):
-                continue
-            n[j] += 1.0
-            if v < mn[j]:
-                mn[j] = v
-                cmin[j] = 1.0
-            elif v == mn[j]:
-                cmin[j] += 1.0
-            if v > mx[j]:
-                mx[j] = v
-                cmax[j] = 1.0
-            elif v == mx[j]:
-                cmax[j] += 1.0
-            k = distinct[j]
-            if k == 0:
-                first[j] = v
-                distinct[j] = 1
-            elif k == 1 and v != first[j]:
-                second[j] = v
-                distinct[j] = 2
-            elif k == 2 and v != first[j] and v != second[j]:
-                distinct[j] = 3
+            if v == bounds[j, 0] or v == bounds[j, 1]:
+                at[j] += 1.0
+                n[j] += 1.0
+            elif np.isfinite(v):
+                mid[j] = 1.0
+                n[j] += 1.0
     for j in range(d):
         if n[j] > 0:
-            at = cmin[j] + cmax[j] - (cmin[j] if mn[j] == mx[j] else 0.0)
-            out[j, 0] = at / n[j]
-        out[j, 1] = 1.0 if distinct[j] > 2 else 0.0
+            out[j, 0] = at[j] / n[j]
+        out[j, 1] = mid[j]
         out[j, 2] = n[j]
     return out

@@ -7,24 +7,33 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def nonfinite_scan(values: np.ndarray) -> np.ndarray:
-    """Count NaN/±Inf entries; locate the first run of rows holding any.
+def nonfinite_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count NaN/±Inf entries and locate the first run of rows holding any; in the same pass,
+    each column's finite min and max (so limit and range checks on a clean stream need no
+    pass of their own).
 
-    Returns int64[3]: count, first row of the first run (-1 when none), last row of that run.
+    Returns (int64[3]: count, first row of the first run (-1 when none), last row of that run;
+    float64[D, 2]: finite min and max per column, NaN for a column without finite values).
     """
     out = np.zeros(3, dtype=np.int64)
     out[1] = -1
     out[2] = -1
     t, d = values.shape
+    lo = np.full(d, np.inf)
+    hi = np.full(d, -np.inf)
     in_run = False
     run_done = False
     for i in range(t):
-        row_bad = False
+        row_bad = 0
         for j in range(d):
-            if not np.isfinite(values[i, j]):
-                out[0] += 1
-                row_bad = True
-        if row_bad:
+            v = values[i, j]
+            if np.isfinite(v):
+                lo[j] = min(lo[j], v)
+                hi[j] = max(hi[j], v)
+            else:
+                row_bad += 1
+        if row_bad > 0:
+            out[0] += row_bad
             if out[1] < 0:
                 out[1] = i
                 in_run = True
@@ -33,7 +42,15 @@ def nonfinite_scan(values: np.ndarray) -> np.ndarray:
         elif in_run:
             in_run = False
             run_done = True
-    return out
+    bounds = np.empty((d, 2))
+    for j in range(d):
+        if lo[j] <= hi[j]:
+            bounds[j, 0] = lo[j]
+            bounds[j, 1] = hi[j]
+        else:
+            bounds[j, 0] = np.nan
+            bounds[j, 1] = np.nan
+    return out, bounds
 
 
 @njit(cache=True, nogil=True)

@@ -97,3 +97,115 @@ def test_content_hash_ignores_metadata_and_clock_origin():
     assert digest_episode(a, "x").content_hash == digest_episode(b, "y").content_hash
     b.streams["joint_pos"].values = b.streams["joint_pos"].values + np.float64(1e-9)
     assert digest_episode(a, "x").content_hash != digest_episode(b, "y").content_hash
+
+
+def _by(findings, check_id):
+    return [f for f in findings if f.check_id == check_id]
+
+
+def test_digests_as_stored_json_dicts(clean_set):
+    import json
+
+    dicts = [json.loads(json.dumps(d.to_dict(), allow_nan=False)) for d in clean_set]
+    copy = {**dicts[4], "episode_uid": "ep-copy", "started_at": "2026-01-01T00:00:00Z"}
+    dup = _by(run_dataset_checks([*dicts, copy], PROFILE), "dataset.duplicate")
+    assert [f.episode_uids for f in dup] == [("ep-copy",)]
+
+
+def test_the_later_recording_is_the_duplicate_whatever_the_input_order(clean_set):
+    early = replace(clean_set[0], episode_uid="ep-early", started_at="2025-01-01T00:00:00Z")
+    dup = _by(run_dataset_checks([*clean_set, early], PROFILE), "dataset.duplicate")
+    assert [f.episode_uids for f in dup] == [(clean_set[0].episode_uid,)]
+    assert "ep-early" in dup[0].message
+
+
+def test_length_outlier_when_most_durations_are_equal(clean_set):
+    same = [replace(d, duration_s=6.0) for d in clean_set]
+    f = _by(run_dataset_checks([*same, replace(same[0], episode_uid="long", duration_s=9.0,
+                                               content_hash="x")], PROFILE),
+            "dataset.length_outlier")
+    assert [x.episode_uids for x in f] == [("long",)] and x_info(f)
+    near = replace(same[0], episode_uid="near", duration_s=6.1, content_hash="y")
+    assert not _by(run_dataset_checks([*same, near], PROFILE), "dataset.length_outlier")
+
+
+def x_info(findings) -> bool:
+    return all(f.severity is Severity.INFO and f.t_start_ns is None and f.t_end_ns is None
+               for f in findings)
+
+
+def test_length_outliers_are_judged_per_task(clean_set):
+    other = [replace(d, task="fold towel", episode_uid=f"t-{i}", duration_s=30.0 + 0.5 * i,
+                     content_hash=f"t{i}") for i, d in enumerate(clean_set[:6])]
+    assert not _by(run_dataset_checks([*clean_set, *other], PROFILE), "dataset.length_outlier")
+    few = _by(run_dataset_checks([*clean_set[:3], replace(clean_set[4], duration_s=60.0)],
+                                 PROFILE), "dataset.length_outlier")
+    assert few == []  # a task with fewer than min_episodes is not judged
+
+
+def _stick(d: EpisodeDigest, j: int) -> EpisodeDigest:
+    s = d.streams["joint_pos"]
+    maxs = list(s.max)
+    maxs[j] = s.min[j] + 1e-5
+    return replace(d, streams={**d.streams, "joint_pos": replace(s, max=maxs)})
+
+
+@pytest.mark.parametrize(("n_stuck", "flagged"), [(8, False), (9, True)])
+def test_stuck_channel_share_limit(clean_set, n_stuck, flagged):
+    ds = [_stick(d, 2) if i < n_stuck else d for i, d in enumerate(clean_set)]
+    f = _by(run_dataset_checks(ds, PROFILE), "dataset.stuck_channel")
+    assert bool(f) is flagged
+    if flagged:
+        assert f[0].episode_uids == tuple(d.episode_uid for d in clean_set[:n_stuck])
+        assert f[0].value == pytest.approx(0.9) and f[0].stream == "joint_pos"
+
+
+def _probe_set(slope: float, n: int = 12) -> tuple[list[np.ndarray], list[EpisodeDigest]]:
+    """Digests whose one channel is drawn around ``slope * i`` in episode ``i``."""
+    from checks.digest import digest_stream
+
+    rng = np.random.default_rng(3)
+    base = _digest(100, 2.0)
+    raw, digests = [], []
+    for i in range(n):
+        x = rng.normal(slope * i, 0.2, (200, 1))
+        raw.append(x)
+        digests.append(replace(base, episode_uid=f"d-{i}", content_hash=f"h{i}",
+                               started_at=f"2025-11-01T12:{i:02d}:00Z",
+                               streams={"probe": digest_stream(x, "other", ["x"])}))
+    return raw, digests
+
+
+def test_drift_equals_the_pooled_numpy_figure():
+    raw, digests = _probe_set(0.1)
+    f = _by(run_dataset_checks(digests[::-1], PROFILE), "dataset.drift")  # order by start
+    first, last = np.concatenate(raw[:3]), np.concatenate(raw[-3:])
+    ref = abs(last.mean() - first.mean()) / np.sqrt((first.var() + last.var()) / 2)
+    assert ref > 3 and len(f) == 1 and f[0].value == pytest.approx(ref)
+    assert f[0].episode_uids == tuple(d.episode_uid for d in digests[:3] + digests[-3:])
+    assert f[0].stream == "probe" and "probe/x" in f[0].message
+
+
+def test_no_drift_in_a_steady_set_or_a_small_one():
+    assert not _by(run_dataset_checks(_probe_set(0.0)[1], PROFILE), "dataset.drift")
+    assert not _by(run_dataset_checks(_probe_set(1.0, n=7)[1], PROFILE), "dataset.drift")
+
+
+def test_balance_counts_and_entropy(clean_set):
+    ds = [replace(d, task="a" if i < 6 else "b", site="s1") for i, d in enumerate(clean_set[:8])]
+    f = {x.stream: x for x in _by(run_dataset_checks(ds, PROFILE), "dataset.balance")}
+    ref = -(0.75 * np.log2(0.75) + 0.25 * np.log2(0.25))
+    assert f["task"].value == pytest.approx(ref) and "a: 6, b: 2" in f["task"].message
+    assert f["site"].value == 0.0 and "s1: 8" in f["site"].message
+    assert len(f["robot"].episode_uids) == 8
+
+
+def test_empty_dataset_has_no_findings():
+    assert run_dataset_checks([], PROFILE) == []
+
+
+def test_uid_conflict_names_robots_and_episodes(clean_set):
+    other = replace(clean_set[1], episode_uid="ep-other", robot_serial="SN99")
+    f = _by(run_dataset_checks([*clean_set, other], PROFILE), "dataset.uid_conflict")
+    assert len(f) == 1 and "SN99" in f[0].message and "ep-other" in f[0].episode_uids
+    assert set(f[0].episode_uids) == {d.episode_uid for d in clean_set} | {"ep-other"}

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -67,7 +67,9 @@ def test_timestamp_scan(ts, factor):
 @SETTINGS
 @given(matrices())
 def test_nonfinite_scan(v):
-    _eq(values.nonfinite_scan(v), ref.nonfinite_scan(v))
+    (got, got_b), (want, want_b) = values.nonfinite_scan(v), ref.nonfinite_scan(v)
+    _eq(got, want)
+    _eq(got_b, want_b)
 
 
 @SETTINGS
@@ -98,7 +100,7 @@ def test_column_stats_skips_nonfinite(v):
 @SETTINGS
 @given(matrices())
 def test_saturation_scan(v):
-    _eq(stats.saturation_scan(v), ref.saturation_scan(v))
+    _eq(stats.saturation_scan(v, values.nonfinite_scan(v)[1]), ref.saturation_scan(v))
 
 
 @SETTINGS
@@ -160,3 +162,42 @@ def test_best_lag_finds_a_known_delay():
     a = rng.normal(size=(500, 3))
     s = np.ascontiguousarray(np.roll(a, 7, axis=0))
     assert motion.best_lag(np.ascontiguousarray(a), s, -10, 10)[0] == 7
+
+
+@SETTINGS
+@given(matrices(adversarial=False))
+def test_diff_spread(v):
+    np.testing.assert_allclose(motion.diff_spread(v), ref.diff_spread(v), rtol=1e-6,
+                               atol=1e-9, equal_nan=True)
+
+
+@SETTINGS
+@given(matrices())
+def test_diff_spread_skips_nonfinite_differences(v):
+    assume(np.abs(v[np.isfinite(v)]).max(initial=0.0) < 1e100)  # squares would overflow
+    got, want = motion.diff_spread(v), ref.diff_spread(v)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+
+
+@st.composite
+def rising_clocks(draw, min_n=0, max_n=40):
+    n = draw(st.integers(min_n, max_n))
+    steps = draw(hnp.arrays(np.int64, (n,), elements=st.sampled_from(
+        [20_000_000, 19_000_000, 21_000_000, 45_000_000, 0, 10**9])))
+    return np.ascontiguousarray(1_762_000_000_000_000_000 + np.cumsum(steps))
+
+
+@SETTINGS
+@given(st.data())
+def test_resample_diff(data):
+    ts = data.draw(rising_clocks())
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts)))
+    cols = np.array(data.draw(st.lists(st.integers(0, v.shape[1] - 1), min_size=1,
+                                       max_size=3)), dtype=np.int64)
+    t0 = int(ts[0]) + data.draw(st.sampled_from([-30_000_000, 0, 7_000_000])) if len(ts) \
+        else 1_762_000_000_000_000_000
+    n = data.draw(st.integers(0, 60))
+    got = motion.resample_diff(ts, v, cols, t0, 10e6, n)
+    want = ref.resample_diff(ts, v, cols, t0, 10e6, n)
+    assert got.shape == want.shape
+    _eq(got, want)

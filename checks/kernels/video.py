@@ -1,0 +1,154 @@
+"""Per-frame video figures, and the grey frames they are taken on.
+
+Every video check works on grey levels, so frames are reduced to a grey plane once and the
+figures (mean luma, change from the previous frame, Laplacian variance) are a few vectorised
+OpenCV calls on it. A compressed video is the common case and the costly one: its decoder
+already holds the luma plane, so :func:`iter_grey_planes` hands that plane over as is (no colour
+conversion at all) together with the affine map from its code values to full-range grey levels,
+and the figures are mapped instead of the pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from schemas.episode import FrameSource
+from schemas.frame_sources import VideoFrames
+
+#: Sharpness is measured on frames at most this wide (scaled down, never up).
+BLUR_MAX_WIDTH = 640
+#: Limited ("TV") range luma: code 16 is black and 235 white.
+_TV_BLACK, _TV_GAIN = 16.0, 255.0 / 219.0
+#: 8-bit formats whose first plane is the luma plane.
+_LUMA_FIRST = ("yuv420p", "yuv422p", "yuv444p", "yuv440p", "yuv411p", "yuv410p", "yuvj420p",
+               "yuvj422p", "yuvj444p", "yuvj440p", "yuvj411p", "nv12", "nv21", "gray")
+
+
+@dataclass(frozen=True)
+class GreyPlane:
+    """A grey frame with the map to grey levels: ``level = (pixel - offset) * gain``."""
+
+    pixels: np.ndarray  # [H, W] uint8 (or uint16 for depth)
+    offset: float = 0.0
+    gain: float = 1.0
+
+
+class FrameDecodeError(Exception):
+    """Frames could not be decoded; ``decoded`` counts those that were."""
+
+    def __init__(self, message: str, decoded: int) -> None:
+        super().__init__(message)
+        self.decoded = decoded
+
+
+def to_grey(frame: np.ndarray) -> np.ndarray:
+    """RGB (or already single-channel) frame to one channel, no copy when already grey."""
+    if frame.ndim == 2:
+        return frame
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        return frame[:, :, 0]
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def mean_level(grey: np.ndarray) -> float:
+    return float(cv2.mean(grey)[0])
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two same-sized grey frames (inf when the sizes differ)."""
+    if a.shape != b.shape:
+        return float("inf")
+    return float(cv2.norm(a, b, cv2.NORM_L1)) / a.size
+
+
+def blur_input(grey: np.ndarray, max_width: int = BLUR_MAX_WIDTH) -> np.ndarray:
+    """The frame sharpness is measured on: scaled down to ``max_width`` (area average), never
+    up, so the figure means the same for every camera resolution."""
+    h, w = grey.shape[:2]
+    if w <= max_width:
+        return grey
+    new_h = max(round(h * max_width / w), 1)
+    return cv2.resize(grey, (max_width, new_h), interpolation=cv2.INTER_AREA)
+
+
+def laplacian_variance(grey: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian (borders reflected), the usual focus measure.
+
+    From the sum and the sum of squares of the 16-bit Laplacian, which is exact for 8-bit input
+    and cheaper than a separate mean/deviation pass."""
+    lap = cv2.Laplacian(grey, cv2.CV_16S)
+    n = lap.size
+    mean = cv2.sumElems(lap)[0] / n
+    return max(float(cv2.norm(lap, cv2.NORM_L2SQR)) / n - mean * mean, 0.0)
+
+
+def _plane_view(frame) -> np.ndarray:
+    """The decoder's luma plane as a [H, W] view (rows may be padded; no copy)."""
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, :frame.width]
+
+
+def _decode_luma(path: Path) -> Iterator[GreyPlane]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # PyAV raises its own error types (and OSError)
+        raise FrameDecodeError(f"{path}: the video cannot be opened ({exc})", 0) from None
+    n = 0
+    try:
+        if not container.streams.video:
+            raise FrameDecodeError(f"{path}: the file holds no video stream", 0)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            fmt = frame.format.name
+            if fmt in _LUMA_FIRST:
+                full = fmt.startswith("yuvj") or fmt == "gray" or int(frame.color_range) == 2
+                offset, gain = (0.0, 1.0) if full else (_TV_BLACK, _TV_GAIN)
+                yield GreyPlane(_plane_view(frame), offset, gain)
+            else:  # high bit depth or packed formats: let FFmpeg convert
+                yield GreyPlane(frame.to_ndarray(format="gray"))
+            n += 1
+    except FrameDecodeError:
+        raise
+    except Exception as exc:  # a corrupt packet raises mid-stream
+        raise FrameDecodeError(f"{path}: decoding failed at frame {n} ({exc})", n) from None
+    finally:
+        container.close()
+    if n == 0:
+        raise FrameDecodeError(f"{path}: no frame could be decoded", 0)
+
+
+def iter_grey_planes(source: FrameSource, depth: bool = False) -> Iterator[GreyPlane]:
+    """The frames of ``source`` as grey planes, one at a time, in order.
+
+    A video file is decoded straight to its luma plane; other sources go through their
+    ``iter_frames`` (depth frames stay 16-bit). Any failure is re-raised as
+    :class:`FrameDecodeError` carrying how many frames were decoded before it."""
+    if isinstance(source, VideoFrames) and not depth:
+        try:
+            yield from _decode_luma(Path(source.path))
+            return
+        except FrameDecodeError as exc:
+            if exc.decoded:
+                raise
+            first_error = exc  # not a single frame: let the source's own decoder try
+    else:
+        first_error = None
+    n = 0
+    try:
+        for frame in source.iter_frames():
+            yield GreyPlane(to_grey(frame))
+            n += 1
+    except Exception as exc:  # readers and decoders raise many types; all mean "unreadable"
+        if first_error is not None and n == 0:
+            raise first_error from None
+        raise FrameDecodeError(f"{source.describe()}: reading failed at frame {n} ({exc})",
+                               n) from None
