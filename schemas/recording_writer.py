@@ -23,11 +23,12 @@ def _set_str(attrs: h5py.AttributeManager, key: str, value: str) -> None:
     attrs.create(key, value, dtype=_str)
 
 
-def write_video(path: Path, frames, fps: float, width: int, height: int,
+def write_video(path: Path | str, frames, fps: float, width: int, height: int,
                 fourcc: str = "mp4v") -> int:
     """Encode RGB frames to a video file with OpenCV; returns the number of frames written."""
     import cv2
 
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps),
@@ -35,6 +36,7 @@ def write_video(path: Path, frames, fps: float, width: int, height: int,
     if not writer.isOpened():
         raise OSError(f"{path}: OpenCV cannot open a '{fourcc}' video writer")
     n = 0
+    done = False
     try:
         for frame in frames:
             if frame.ndim == 2:  # depth or grey: store as grey video
@@ -42,8 +44,11 @@ def write_video(path: Path, frames, fps: float, width: int, height: int,
                                   if frame.dtype == np.uint16 else frame[..., None], 3, axis=2)
             writer.write(np.ascontiguousarray(frame[..., ::-1]))
             n += 1
+        done = True
     finally:
         writer.release()
+        if not done:
+            tmp.unlink(missing_ok=True)
     os.replace(tmp, path)
     return n
 
@@ -94,6 +99,16 @@ def write_recording(episode: Episode, path: Path | str, *, chunk_frames: int = 1
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        _write_file(episode, tmp, path.parent, chunk_frames)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written file behind
+        raise
+    return path
+
+
+def _write_file(episode: Episode, tmp: Path, folder: Path, chunk_frames: int) -> None:
     md = episode.metadata
     with h5py.File(tmp, "w") as f:
         _set_str(f.attrs, "format", FORMAT)
@@ -121,10 +136,8 @@ def write_recording(episode: Episode, path: Path | str, *, chunk_frames: int = 1
             if s.space is not None:
                 _set_str(g.attrs, "space", s.space)
         for cam in episode.cameras.values():
-            _write_camera(f, cam, path.parent, chunk_frames)
+            _write_camera(f, cam, folder, chunk_frames)
         if episode.events:
             dt = np.dtype([("t_start", np.int64), ("t_end", np.int64), ("label", _str)])
             arr = np.array([(e.t_start, e.t_end, e.label) for e in episode.events], dtype=dt)
             f.create_dataset("events", data=arr)
-    os.replace(tmp, path)
-    return path
