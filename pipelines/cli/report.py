@@ -17,12 +17,15 @@ def report(
     Path("report.html"),
     version: Annotated[int | None, typer.Option(help="Dataset version (default LATEST).")] =
     None,
-    max_episodes: Annotated[int, typer.Option(help="Episodes plotted in detail.")] = 20,
+    max_episodes: Annotated[int, typer.Option(
+        help="Episodes plotted in detail, failing and lowest-scoring first; the rest are "
+             "listed with their findings.")] = 20,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Episodes by grade, failing checks, and each episode's trajectories with every finding
-    marked where it happens. Opens offline."""
+    """Write a self-contained HTML quality report (opens offline): episodes by grade, the
+    checks that fail most, and each episode's trajectories with every finding marked where it
+    happens."""
     from pipelines.report import build_report
     from pipelines.store import StoreError
 
@@ -40,6 +43,9 @@ def report(
                                 max_episodes=max_episodes, on_progress=update)
     except StoreError as exc:
         raise fail(str(exc), 2) from None
+    except OSError as exc:
+        raise fail(f"{exc.filename or dest}: the report could not be written or read "
+                   f"({exc.strerror or exc})", 1) from None
     out.print(f"report written to {path}", highlight=False)
 
 

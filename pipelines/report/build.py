@@ -1,197 +1,227 @@
-"""Render the report: matplotlib figures as inline PNG, inline CSS, no script, no network.
+"""Write the report: one HTML file with inline CSS and inline PNG figures, no script, no network.
 
-matplotlib because the page must open offline and stay static: figures are plain images that
-any browser (or a PDF printer) shows, with no JavaScript runtime to load or trust.
+Every finding with a place in time appears three times: as a bar in the episode's "findings in
+time" lane, as a shaded span over the trajectories, and as a row of the findings table whose
+``data-check`` / ``data-t-start`` / ``data-t-end`` attributes give the check id and the span in
+seconds from the episode's first frame (what tools and tests read).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-
-from pipelines.report.model import EpisodeView, ReportData, from_published, from_recordings
+from pipelines.report import figures
+from pipelines.report.figures import GRADE_COLOURS, Marker
+from pipelines.report.model import (
+    EpisodeView,
+    Progress,
+    ReportData,
+    from_published,
+    from_recordings,
+)
 from pipelines.store import Store, atomic_write_bytes
 
-GRADE_COLOURS = {"A": "#2e7d32", "B": "#f9a825", "C": "#ef6c00", "F": "#c62828"}
-SEV_COLOURS = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
+#: Video findings per episode that get camera frames, and the offsets around a span.
+MAX_THUMB_FINDINGS = 3
+THUMB_MARGIN_S = 0.5
+
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#212121;
-max-width:1200px}
-h1{margin-bottom:.2rem} .muted{color:#666} table{border-collapse:collapse;margin:.5rem 0 1rem}
-td,th{border:1px solid #ddd;padding:.25rem .5rem;font-size:.9rem;text-align:left;vertical-align:top}
-th{background:#f5f5f5} .grade{font-weight:bold;color:#fff;padding:.1rem .5rem;border-radius:.3rem}
-.episode{border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin:1.5rem 0}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem auto;
+color:#212121;max-width:1180px;padding:0 1rem;line-height:1.35}
+h1{margin:0 0 .2rem} h2{margin-top:2rem;border-bottom:2px solid #eee;padding-bottom:.2rem}
+.muted{color:#666} table{border-collapse:collapse;margin:.5rem 0 1rem}
+td,th{border:1px solid #ddd;padding:.2rem .5rem;font-size:.88rem;text-align:left;vertical-align:top}
+th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.grade{font-weight:bold;color:#fff;padding:.05rem .45rem;border-radius:.3rem}
+.episode{border:1px solid #ddd;border-radius:.5rem;padding:.8rem 1rem;margin:1.2rem 0}
+.episode h3{margin:.2rem 0 .5rem}
 .sev-error{color:#c62828;font-weight:bold} .sev-warning{color:#ef6c00;font-weight:bold}
-.sev-info{color:#1565c0} img{max-width:100%} .thumbs img{height:120px;margin-right:.5rem}
-.cards{display:flex;gap:1rem;flex-wrap:wrap} .card{border:1px solid #ddd;border-radius:.5rem;
-padding:.5rem 1rem} .card b{font-size:1.5rem;display:block}
+.sev-info{color:#1565c0} img.plot{max-width:100%;display:block;margin:.4rem 0}
+.thumbs{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0}
+.thumbs figure{margin:0;font-size:.75rem;color:#555;text-align:center}
+.thumbs img{display:block;height:110px;border:1px solid #ccc}
+.cards{display:flex;gap:.8rem;flex-wrap:wrap;align-items:flex-start}
+.card{border:1px solid #ddd;border-radius:.5rem;padding:.4rem .9rem}
+.card b{font-size:1.5rem;display:block} .note{color:#666;font-style:italic}
+a{color:#1565c0} td.where{white-space:nowrap}
 """
 
 
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def _e(x: object) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _grade(g: str) -> str:
+    return f'<span class="grade" style="background:{GRADE_COLOURS.get(g, "#666")}">{_e(g)}</span>'
 
 
 def _img(src: str, alt: str, cls: str = "plot") -> str:
-    return f'<img class="{cls}" alt="{html.escape(alt)}" src="{src}">'
+    return f'<img class="{cls}" alt="{_e(alt)}" src="{src}">'
 
 
-def _frame_png(frame: np.ndarray) -> str:
-    import cv2
-
-    h, w = frame.shape[:2]
-    scale = 160 / max(w, 1)
-    small = cv2.resize(frame, (160, max(int(h * scale), 1)), interpolation=cv2.INTER_AREA)
-    _ok, buf = cv2.imencode(".png", cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
+def _where(m: Marker | None) -> str:
+    if m is None:
+        return ""
+    if m.end - m.start < 5e-4:
+        return f"{m.start:.2f} s"
+    return f"{m.start:.2f}–{m.end:.2f} s"
 
 
-def _rel(t_ns: int | None, t0: int | None) -> float | None:
-    if t_ns is None or t0 is None:
-        return None
-    return (t_ns - t0) / 1e9
+def _counts_table(label: str, counter: Counter) -> str:
+    rows = "".join(f'<tr><td>{_e(k)}</td><td class="num">{v}</td></tr>'
+                   for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    return f"<table><tr><th>{_e(label)}</th><th>episodes</th></tr>{rows}</table>"
+
+
+def _checks_table(episodes: list[EpisodeView]) -> str:
+    by_sev: dict[str, Counter] = {}
+    eps: dict[str, set[str]] = {}
+    for e in episodes:
+        for f in e.findings:
+            by_sev.setdefault(f.check_id, Counter())[f.severity.value] += 1
+            eps.setdefault(f.check_id, set()).add(e.uid or e.name)
+    order = sorted(by_sev, key=lambda c: (-by_sev[c]["error"], -by_sev[c]["warning"],
+                                          -len(eps[c]), c))
+    rows = "".join(
+        f"<tr><td>{_e(c)}</td><td class=\"num sev-error\">{by_sev[c]['error'] or ''}</td>"
+        f"<td class=\"num sev-warning\">{by_sev[c]['warning'] or ''}</td>"
+        f"<td class=\"num sev-info\">{by_sev[c]['info'] or ''}</td>"
+        f'<td class="num">{len(eps[c])}</td></tr>' for c in order)
+    return ("<table id=\"checks\"><tr><th>check</th><th>errors</th><th>warnings</th><th>info</th>"
+            f"<th>episodes</th></tr>{rows}</table>")
+
+
+def _index_table(episodes: list[EpisodeView]) -> str:
+    rows = []
+    for i, e in enumerate(episodes):
+        sev = Counter(f.severity.value for f in e.findings)
+        first = next((f.check_id for f in e.findings if f.severity.value == "error"), "")
+        rows.append(
+            f'<tr><td>{_grade(e.grade)}</td><td><a href="#ep-{i}">{_e(e.name)}</a></td>'
+            f'<td class="num">{e.score:.0f}</td><td class="num">{e.duration_s:.1f}</td>'
+            f"<td>{_e(e.task)}</td><td>{_e(e.robot)}</td><td>{_e(e.operator)}</td>"
+            f'<td class="num sev-error">{sev["error"] or ""}</td>'
+            f'<td class="num sev-warning">{sev["warning"] or ""}</td><td>{_e(first)}</td></tr>')
+    return ("<table id=\"episodes\"><tr><th>grade</th><th>episode</th><th>score</th>"
+            "<th>s</th><th>task</th><th>robot</th><th>operator</th><th>errors</th>"
+            f"<th>warnings</th><th>first error</th></tr>{''.join(rows)}</table>")
+
+
+def _findings_table(rows: str, with_where: bool = True) -> str:
+    where = "<th>where</th>" if with_where else ""
+    return (f"<table><tr><th>severity</th><th>check</th><th>stream</th>{where}"
+            f"<th>message</th></tr>{rows}</table>")
 
 
 def _summary(data: ReportData) -> str:
     eps = data.episodes
-    grades = Counter(e.grade for e in eps)
     n_pass = sum(e.passed for e in eps)
+    grades = Counter(e.grade for e in eps)
     cards = "".join(f'<div class="card">{k}<b>{v}</b></div>' for k, v in (
-        ("episodes", len(eps)), ("passed", n_pass), ("quarantined", len(eps) - n_pass),
-        ("pass rate", f"{n_pass / max(len(eps), 1):.0%}")))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3))
-    ks = ["A", "B", "C", "F"]
-    axes[0].bar(ks, [grades.get(k, 0) for k in ks], color=[GRADE_COLOURS[k] for k in ks])
-    axes[0].set_title("episodes by grade")
-    failing = Counter(f.check_id for e in eps for f in e.findings
-                      if f.severity.value in ("error", "warning"))
-    top = failing.most_common(8)
-    axes[1].barh([k for k, _ in top][::-1], [v for _, v in top][::-1], color="#c62828")
-    axes[1].set_title("checks that fail most (errors and warnings)")
-    axes[2].hist([e.score for e in eps], bins=20, range=(0, 100), color="#455a64")
-    axes[2].set_title("quality scores")
-    fig.tight_layout()
-    counts = ""
-    for label, key in (("task", "task"), ("robot", "robot"), ("operator", "operator"),
-                       ("site", "site")):
-        c = Counter(getattr(e, key) or "?" for e in eps)
-        rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{v}</td></tr>"
-                       for k, v in c.most_common())
-        counts += f"<table><tr><th>{label}</th><th>episodes</th></tr>{rows}</table>"
-    fig2, ax = plt.subplots(1, 2, figsize=(10, 2.6))
-    ax[0].hist([e.duration_s for e in eps], bins=20, color="#455a64")
-    ax[0].set_title("durations (s)")
-    jerks = [f.value for e in eps for f in e.findings if f.check_id == "motion.jerk" and f.value]
-    ax[1].hist(jerks or [0], bins=20, color="#455a64")
-    ax[1].set_title("RMS jerk (motion.jerk)")
-    fig2.tight_layout()
-    ds = "".join(f'<tr><td class="sev-{f.severity.value}">{f.severity.value}</td>'
-                 f"<td>{f.check_id}</td><td>{html.escape(f.message)}</td></tr>"
-                 for f in data.dataset_findings)
-    ds_table = (f"<h3>Dataset findings</h3><table><tr><th>severity</th><th>check</th>"
-                f"<th>message</th></tr>{ds}</table>") if ds else ""
-    return (f'<section id="summary"><div class="cards">{cards}</div>'
-            f'{_img(_png(fig), "summary plots")}{_img(_png(fig2), "distributions")}'
-            f'<div class="cards">{counts}</div>{ds_table}</section>')
+        ("episodes", len(eps)), ("passed", n_pass), ("rejected", len(eps) - n_pass),
+        ("pass rate", f"{n_pass / max(len(eps), 1):.0%}"),
+        ("grades A/B/C/F", "/".join(str(grades.get(g, 0)) for g in "ABCF"))))
+    counts = "".join(_counts_table(label, Counter(getattr(e, key) or "?" for e in eps))
+                     for label, key in (("task", "task"), ("robot", "robot"),
+                                        ("operator", "operator"), ("site", "site")))
+    ds_rows = "".join(
+        f'<tr><td class="sev-{f.severity.value}">{f.severity.value}</td><td>{_e(f.check_id)}</td>'
+        f"<td>{_e(f.stream)}</td><td>{_e(f.message)}</td></tr>" for f in data.dataset_findings)
+    ds = (f"<h3>Dataset findings</h3>{_findings_table(ds_rows, with_where=False)}"
+          if ds_rows else "")
+    return (f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}</div>'
+            f'{_img(figures.summary_figure(eps), "episodes by grade; checks that fail most")}'
+            f'{_img(figures.distributions_figure(eps), "durations, scores and jerk")}'
+            f'<div class="cards">{counts}</div>'
+            f"<h3>Checks</h3>{_checks_table(eps)}{ds}"
+            f"<h3>Episodes</h3>{_index_table(eps)}</section>")
+
+
+def _thumbs(e: EpisodeView, marks: list[Marker]) -> str:
+    """Camera frames before, at, inside and after each video finding's span."""
+    out = []
+    video = [m for m in marks if m.finding.stream in e.frame_at
+             and (m.finding.check_id.startswith("video.") or m.finding.severity.value != "info")]
+    for m in video[:MAX_THUMB_FINDINGS]:
+        cam = m.finding.stream or ""
+        times = [max(m.start - THUMB_MARGIN_S, 0.0), m.start]
+        if m.end - m.start > 0.2:
+            times.append((m.start + m.end) / 2)
+        times.append(m.end + THUMB_MARGIN_S)
+        frames = []
+        for t in times:
+            frame = e.frame_at[cam](t)
+            if frame is None:
+                continue
+            img = _img(figures.frame_png(frame), f"{cam} at {t:.2f} s", "thumb")
+            frames.append(f"<figure>{img}<figcaption>{_e(cam)} · {t:.2f} s</figcaption></figure>")
+        if frames:
+            out.append(f'<p class="muted">{_e(cam)} around {_e(m.finding.check_id)} '
+                       f"({_where(m)})</p><div class=\"thumbs\">{''.join(frames)}</div>")
+    return "".join(out)
 
 
 def _episode(e: EpisodeView, index: int) -> str:
-    colour = GRADE_COLOURS.get(e.grade, "#666")
+    marks = {id(m.finding): m for m in figures.markers(e)}
     rows = []
-    spans = []
     for k, f in enumerate(e.findings):
-        a, b = _rel(f.t_start_ns, e.t0_ns), _rel(f.t_end_ns, e.t0_ns)
-        where = "" if a is None else f"{a:.2f}–{b:.2f} s" if b is not None and b != a \
-            else f"{a:.2f} s"
-        if (a is not None and f.severity.value != "info") or (a is not None and
-                                                            f.check_id == "motion.idle"):
-            spans.append((a, b if b is not None else a, f))
+        m = marks.get(id(f))
         rows.append(
-            f'<tr class="finding" id="f-{index}-{k}" data-check="{f.check_id}" '
-            f'data-t-start="{"" if a is None else f"{a:.3f}"}" '
-            f'data-t-end="{"" if b is None else f"{b:.3f}"}">'
-            f'<td class="sev-{f.severity.value}">{f.severity.value}</td><td>{f.check_id}</td>'
-            f'<td>{html.escape(f.stream or "")}</td><td>{where}</td>'
-            f"<td>{html.escape(f.message)}</td></tr>")
-    plot = ""
-    if e.series:
-        fig, axes = plt.subplots(len(e.series), 1, figsize=(12, 2.4 * len(e.series)),
-                                 sharex=True, squeeze=False)
-        for ax, s in zip(axes[:, 0], e.series, strict=True):
-            n = min(s.values.shape[1], 8)
-            for j in range(n):
-                ax.plot(s.t_s, s.values[:, j], lw=0.8,
-                        label=s.channels[j] if j < len(s.channels) else str(j))
-            ax.set_ylabel(s.name)
-            for a, b, f in spans:
-                c = SEV_COLOURS.get(f.severity.value, "#666")
-                if f.check_id == "motion.idle":
-                    ax.axvspan(a, b, color="#1565c0", alpha=0.06)
-                elif b - a > 1e-3:
-                    ax.axvspan(a, b, color=c, alpha=0.25)
-                else:
-                    ax.axvline(a, color=c, lw=1.5)
-                ax.annotate(f.check_id, (a, 1.0), xycoords=("data", "axes fraction"),
-                            fontsize=7, color=c, rotation=90, va="top")
-        axes[0, 0].legend(fontsize=6, ncol=4, loc="upper right")
-        axes[-1, 0].set_xlabel("seconds from the episode's first frame")
-        fig.tight_layout()
-        plot = _img(_png(fig), f"trajectories of {e.name}")
-    thumbs = []
-    for a, _b, f in spans:
-        if f.check_id.startswith("video.") and f.stream in e.frame_at:
-            for t in (max(a - 0.5, 0), a, a + 0.5):
-                frame = e.frame_at[f.stream](t)
-                if frame is not None:
-                    thumbs.append(_img(_frame_png(frame), f"{f.stream} at {t:.2f} s "
-                                                           f"({f.check_id})", "thumb"))
-            break
-    thumbs_html = (f'<div class="thumbs"><p class="muted">camera frames around the first video '
-                   f"finding</p>{''.join(thumbs)}</div>") if thumbs else ""
-    table = ("<table><tr><th>severity</th><th>check</th><th>stream</th><th>where</th>"
-             f"<th>message</th></tr>{''.join(rows)}</table>") if rows else \
-        '<p class="muted">no findings</p>'
-    return (f'<section class="episode" id="ep-{index}" data-uid="{e.uid}">'
-            f'<h3><span class="grade" style="background:{colour}">{e.grade}</span> '
-            f"{html.escape(e.name)} <span class=\"muted\">{e.uid} · score {e.score:.0f} · "
-            f"{e.duration_s:.1f} s · {html.escape(e.task)}</span></h3>"
-            f"{plot}{thumbs_html}{table}</section>")
+            f'<tr class="finding" id="f-{index}-{k}" data-check="{_e(f.check_id)}" '
+            f'data-severity="{f.severity.value}" '
+            f'data-t-start="{"" if m is None else f"{m.start:.3f}"}" '
+            f'data-t-end="{"" if m is None else f"{m.end:.3f}"}">'
+            f'<td class="sev-{f.severity.value}">{f.severity.value}</td><td>{_e(f.check_id)}</td>'
+            f'<td>{_e(f.stream)}</td><td class="where">{_where(m)}</td>'
+            f"<td>{_e(f.message)}</td></tr>")
+    plot = figures.episode_figure(e)
+    body = _img(plot, f"trajectories of {e.name} with findings marked") if plot else ""
+    if e.note:
+        body += f'<p class="note">{_e(e.note)}</p>'
+    body += _thumbs(e, list(marks.values())) if plot or e.frame_at else ""
+    body += _findings_table("".join(rows)) if rows else '<p class="muted">no findings</p>'
+    meta = " · ".join(x for x in (
+        e.uid, f"score {e.score:.0f}", f"{e.duration_s:.1f} s", e.task, e.robot, e.operator,
+        "passed" if e.passed else "rejected") if x)
+    return (f'<section class="episode" id="ep-{index}" data-uid="{_e(e.uid)}">'
+            f'<h3>{_grade(e.grade)} {_e(e.name)} <span class="muted">{_e(meta)}</span></h3>'
+            f"{body}</section>")
 
 
-def render(data: ReportData) -> str:
+def render(data: ReportData, on_progress: Progress | None = None) -> str:
+    """The whole page as one string."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = _summary(data) + "".join(_episode(e, i) for i, e in enumerate(data.episodes))
+    parts = [_summary(data), "<h2>Episodes</h2>"]
+    for i, e in enumerate(data.episodes):
+        if on_progress:
+            on_progress(f"drawing {e.name}", i, len(data.episodes))
+        parts.append(_episode(e, i))
+    source = f" from {_e(data.source)}" if data.source else ""
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>embodiq quality report — {html.escape(data.title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>Quality report — "
-            f"{html.escape(data.title)}</h1><p class=\"muted\">made by embodiq on {made}; "
-            "failing and lowest-scoring episodes first</p>"
-            f"{body}</body></html>")
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>embodiq quality report — {_e(data.title)}</title>"
+            f"<style>{CSS}</style></head><body><h1>Quality report — {_e(data.title)}</h1>"
+            f"<p class=\"muted\">made by embodiq on {made}{source}; failing and lowest-scoring "
+            "episodes first; times are seconds from each episode's first frame</p>"
+            f"{''.join(parts)}</body></html>")
 
 
 def build_report(out: Path, *, store: Store | None = None, name: str | None = None,
                  version: int | None = None, paths: list[Path] | None = None,
-                 max_episodes: int = 20,
-                 on_progress: Callable[[str, int, int], None] | None = None) -> Path:
-    """Write the report of a published dataset (``name``) or of loose recordings (``paths``)."""
+                 max_episodes: int = 20, on_progress: Progress | None = None) -> Path:
+    """Write the report of a published dataset (``name``) or of loose recordings (``paths``).
+
+    ``max_episodes`` episodes (failing and lowest-scoring first) are plotted in detail; the
+    others are listed with their findings. Raises ``StoreError`` when the dataset or version is
+    not in the store. Returns the path written (atomically).
+    """
     if name is not None:
         store = store or Store()
         data = from_published(store.version_dir(name, version), store.quarantine_dir,
                               max_episodes, on_progress)
     else:
         data = from_recordings(paths or [], max_episodes, on_progress)
-    return atomic_write_bytes(Path(out), render(data).encode("utf-8"))
+    return atomic_write_bytes(Path(out), render(data, on_progress).encode("utf-8"))
