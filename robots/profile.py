@@ -146,6 +146,7 @@ def parse_profile(data: dict, where: str) -> RobotProfile:
             enterprise=_req(u, "enterprise", str, f"{where}: uid"),
             product_model=_req(u, "product_model", str, f"{where}: uid"),
         )
+        _check_segments(uid, where)
     return RobotProfile(
         id=pid,
         manufacturer=str(data.get("manufacturer", "")),
@@ -156,6 +157,21 @@ def parse_profile(data: dict, where: str) -> RobotProfile:
         uid=uid,
         source=str(data.get("source", "")),
     )
+
+
+def _check_segments(uid: UidSegments, where: str) -> None:
+    """The ``[uid]`` segments must make valid codes (checked with a placeholder serial)."""
+    from robots.uid import UidError, compose
+
+    try:
+        compose(uid, "1")
+    except UidError as exc:
+        raise ProfileError(f"{where}: [uid] {exc}") from None
+
+
+def model_code(uid: UidSegments) -> str:
+    """The 12-character model part of every code issued under these segments."""
+    return f"{uid.country}{uid.enterprise}{uid.product_model}".upper()
 
 
 def load_profile_file(path: Path) -> RobotProfile:
@@ -186,6 +202,35 @@ class ProfileCatalog:
     def __init__(self, extra_dirs: Iterable[Path] = ()) -> None:
         self.dirs = search_dirs(extra_dirs)
         self._cache: dict[str, RobotProfile | None] = {}
+        self._validated = False
+
+    def validate(self) -> None:
+        """Refuse a profile set in which two models claim the same model code.
+
+        Codes are the robot's identity: if two profiles shared country, enterprise and product
+        model, two different robots with equal serials would get one code. Raises
+        :class:`ProfileError` naming both files.
+        """
+        claimed: dict[str, RobotProfile] = {}
+        for pid in self.ids():
+            prof = self._load(pid)
+            if prof is None or prof.uid is None:
+                continue
+            code = model_code(prof.uid)
+            other = claimed.get(code)
+            if other is not None:
+                raise ProfileError(
+                    f"{prof.path}: model code {code} ([uid] country, enterprise, product_model) "
+                    f"is already claimed by profile '{other.id}' in {other.path}; give each "
+                    "robot model its own product_model")
+            claimed[code] = prof
+        self._validated = True
+
+    def _load(self, robot_id: str) -> RobotProfile | None:
+        if robot_id not in self._cache:
+            p = self._find(robot_id) if robot_id and "/" not in robot_id else None
+            self._cache[robot_id] = load_profile_file(p) if p else None
+        return self._cache[robot_id]
 
     def _find(self, robot_id: str) -> Path | None:
         for d in self.dirs:
@@ -195,11 +240,12 @@ class ProfileCatalog:
         return None
 
     def get(self, robot_id: str) -> RobotProfile | None:
-        """The profile for ``robot_id``, or None when no folder has one."""
-        if robot_id not in self._cache:
-            p = self._find(robot_id) if robot_id and "/" not in robot_id else None
-            self._cache[robot_id] = load_profile_file(p) if p else None
-        return self._cache[robot_id]
+        """The profile for ``robot_id``, or None when no folder has one.
+
+        The first call validates the whole visible set (see :meth:`validate`)."""
+        if not self._validated:
+            self.validate()
+        return self._load(robot_id)
 
     def ids(self) -> list[str]:
         out: set[str] = set()

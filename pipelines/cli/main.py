@@ -238,8 +238,13 @@ _register_plugins()
 
 
 def run() -> None:
+    from robots.profile import ProfileError
+
     try:
         app()
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except ProfileError as exc:  # a robot profile set that cannot be trusted: fix it first
+        fail(str(exc), 2)
+        sys.exit(2)

@@ -12,6 +12,7 @@ from robots.profile import (
     ProfileError,
     get_profile,
     load_profile_file,
+    model_code,
 )
 from robots.uid import compose
 
@@ -153,3 +154,54 @@ def test_malformed_user_profile_found_through_the_catalog(tmp_path, monkeypatch)
     monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
     with pytest.raises(ProfileError, match=r"broken\.toml: key 'joints' is empty"):
         ProfileCatalog().get("broken")
+
+
+_UID_PROFILE = ('id = "{id}"\nkind = "arm"\n[uid]\ncountry = "{c}"\nenterprise = "{e}"\n'
+                'product_model = "{m}"\n[[joints]]\nname = "a"\nlower = 0\nupper = 1\n')
+
+
+def test_shipped_profiles_claim_distinct_model_codes():
+    cat = ProfileCatalog()
+    cat.validate()
+    codes = [model_code(p.uid) for p in map(cat.get, cat.ids()) if p and p.uid]
+    assert len(codes) == len(set(codes))
+    assert model_code(cat.get("unitree-g1-inspire").uid) != model_code(cat.get("unitree-g1").uid)
+
+
+def test_a_profile_set_with_a_duplicate_model_code_is_refused(tmp_path, monkeypatch):
+    for pid in ("arm-a", "arm-b"):
+        (tmp_path / f"{pid}.toml").write_text(
+            _UID_PROFILE.format(id=pid, c="DE", e="ACME", m="ARM001"))
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
+    with pytest.raises(ProfileError) as exc:
+        ProfileCatalog().get("unitree-h1")
+    msg = str(exc.value)
+    assert str(tmp_path / "arm-a.toml") in msg and str(tmp_path / "arm-b.toml") in msg
+    assert "DEACMEARM001" in msg
+
+
+def test_a_user_profile_may_not_take_a_shipped_model_code(tmp_path, monkeypatch):
+    (tmp_path / "copycat.toml").write_text(
+        _UID_PROFILE.format(id="copycat", c="CN", e="UNTR", m="H10001"))
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
+    with pytest.raises(ProfileError, match=r"copycat\.toml|unitree-h1\.toml"):
+        ProfileCatalog().validate()
+
+
+def test_overriding_a_shipped_profile_keeps_its_code(tmp_path, monkeypatch):
+    (tmp_path / "unitree-h1.toml").write_text(
+        _UID_PROFILE.format(id="unitree-h1", c="CN", e="UNTR", m="H10001"))
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(tmp_path))
+    ProfileCatalog().validate()  # the override replaces the shipped file: no conflict
+
+
+@pytest.mark.parametrize(("c", "e", "m", "needle"), [
+    ("XX", "ACME", "ARM001", "country"), ("DE", "AC-E", "ARM001", "enterprise"),
+    ("DE", "ACME", "ARM0001", "product model"),
+])
+def test_invalid_uid_segments_are_refused_at_load(tmp_path, c, e, m, needle):
+    p = tmp_path / "x.toml"
+    p.write_text(_UID_PROFILE.format(id="x", c=c, e=e, m=m))
+    with pytest.raises(ProfileError, match=needle) as exc:
+        load_profile_file(p)
+    assert str(p) in str(exc.value)

@@ -1,0 +1,53 @@
+"""``embodiq checks``: the catalogue of rules, with the active profile's settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from pipelines.cli.common import fail, out
+
+
+def checks(
+    profile: Annotated[str, typer.Option(help="Quality profile: a name or a .toml path.")] =
+    "default",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="The standards trace as Markdown (docs/standards.md).")] = False,
+) -> None:
+    """Every structural rule and quality check: scope, severity, the quality characteristic it
+    measures and the thresholds of the active profile."""
+    from checks.catalogue import catalogue, standards_markdown
+    from schemas.quality_profile import QualityProfileError, load_quality_profile
+
+    try:
+        prof = load_quality_profile(profile)
+    except QualityProfileError as exc:
+        raise fail(str(exc), 2) from None
+    if markdown:
+        sys.stdout.write(standards_markdown(prof))
+        return
+    rows = catalogue(prof)
+    if as_json:
+        sys.stdout.write(json.dumps({"profile": prof.name, "profile_digest": prof.digest,
+                                     "checks": [r.to_dict() for r in rows]}, indent=2) + "\n")
+        return
+    table = Table(title=f"{len(rows)} rules — profile '{prof.name}'", box=box.SIMPLE_HEAD)
+    table.add_column("id", no_wrap=True)
+    for col in ("scope", "severity", "characteristic", "thresholds"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        th = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in sorted(r.thresholds.items()))
+        table.add_row(r.check_id, r.scope, r.severity if r.enabled else f"{r.severity} (off)",
+                      r.characteristic, th)
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("checks")(checks)
