@@ -57,6 +57,9 @@ class RobotProfile:
     cameras: tuple[CameraSpec, ...] = ()
     uid: UidSegments | None = None
     source: str = ""
+    #: Other names recordings use for this model (LeRobot ``robot_type`` strings, spellings).
+    aliases: tuple[str, ...] = ()
+    licence: str = ""
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -156,7 +159,21 @@ def parse_profile(data: dict, where: str) -> RobotProfile:
         cameras=cams,
         uid=uid,
         source=str(data.get("source", "")),
+        aliases=_aliases(data, where),
+        licence=str(data.get("licence", "")),
     )
+
+
+def alias_key(name: str) -> str:
+    """How names are compared with aliases: case, spaces, '-' and '_' do not matter."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _aliases(data: dict, where: str) -> tuple[str, ...]:
+    raw = data.get("aliases", [])
+    if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
+        raise ProfileError(f"{where}: key 'aliases' must be a list of non-empty strings")
+    return tuple(raw)
 
 
 def _check_segments(uid: UidSegments, where: str) -> None:
@@ -203,6 +220,16 @@ class ProfileCatalog:
         self.dirs = search_dirs(extra_dirs)
         self._cache: dict[str, RobotProfile | None] = {}
         self._validated = False
+        self._aliases: dict[str, str] = {}
+
+    def resolve(self, name: str) -> RobotProfile | None:
+        """The profile whose id or one of whose aliases is ``name`` (e.g. a LeRobot
+        ``robot_type`` such as ``so100_follower``); None when no profile claims it."""
+        prof = self.get(name)
+        if prof is not None:
+            return prof
+        pid = self._aliases.get(alias_key(name or ""))
+        return self._load(pid) if pid else None
 
     def validate(self) -> None:
         """Refuse a profile set in which two models claim the same model code.
@@ -212,9 +239,20 @@ class ProfileCatalog:
         :class:`ProfileError` naming both files.
         """
         claimed: dict[str, RobotProfile] = {}
+        self._aliases = {}
         for pid in self.ids():
             prof = self._load(pid)
-            if prof is None or prof.uid is None:
+            if prof is None:
+                continue
+            for alias in prof.aliases:
+                key = alias_key(alias)
+                other_id = self._aliases.get(key)
+                if other_id is not None and other_id != prof.id:
+                    raise ProfileError(
+                        f"{prof.path}: alias '{alias}' is already an alias of profile "
+                        f"'{other_id}' in {self._load(other_id).path}")  # type: ignore[union-attr]
+                self._aliases[key] = prof.id
+            if prof.uid is None:
                 continue
             code = model_code(prof.uid)
             other = claimed.get(code)
