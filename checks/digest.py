@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from checks.kernels.episode_summary import held_and_last
 from checks.kernels.stats import column_stats
 from schemas.episode import Episode
 
@@ -30,6 +31,10 @@ class StreamDigest:
     mean: list[float]
     std: list[float]  # population standard deviation
     count: list[float]  # finite samples
+    #: Share of consecutive finite samples that repeat the previous one (a held value).
+    held: list[float] = field(default_factory=list)
+    #: The last finite sample (the episode's end state).
+    last: list[float] = field(default_factory=list)
 
     def channel(self, name: str) -> int | None:
         """Index of channel ``name``, or None when the stream has no such channel."""
@@ -39,7 +44,7 @@ class StreamDigest:
             return None
 
 
-_STAT_FIELDS = ("min", "max", "mean", "std", "count")
+_STAT_FIELDS = ("min", "max", "mean", "std", "count", "held", "last")
 
 
 @dataclass
@@ -71,7 +76,7 @@ class EpisodeDigest:
         for name, s in d.get("streams", {}).items():
             s = dict(s)
             for k in _STAT_FIELDS:
-                s[k] = [float("nan") if x is None else float(x) for x in s[k]]
+                s[k] = [float("nan") if x is None else float(x) for x in s.get(k, [])]
             streams[name] = StreamDigest(**s)
         d["streams"] = streams
         return cls(**d)
@@ -109,8 +114,11 @@ def digest_stream(values: np.ndarray, kind: str, names: list[str]) -> StreamDige
         v = v[:, None]
     if v.dtype not in (np.float32, np.float64):
         v = v.astype(np.float64)
-    st = column_stats(np.ascontiguousarray(v))
-    return StreamDigest(kind, list(names), *(_floats(st[:, k]) for k in range(5)))
+    v = np.ascontiguousarray(v)
+    st = column_stats(v)
+    hl = held_and_last(v)
+    return StreamDigest(kind, list(names), *(_floats(st[:, k]) for k in range(5)),
+                        held=_floats(hl[:, 0]), last=_floats(hl[:, 1]))
 
 
 def digest_episode(episode: Episode, episode_uid: str,

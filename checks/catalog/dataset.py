@@ -127,14 +127,26 @@ def _channel_stats(d: EpisodeDigest, sname: str, ch: str) -> tuple[float, ...] |
     return s.min[j], s.max[j], s.mean[j], s.std[j], s.count[j]
 
 
+def _held_share(d: EpisodeDigest, sname: str, ch: str) -> float | None:
+    s = d.streams.get(sname)
+    j = s.channel(ch) if s is not None else None
+    if j is None or j >= len(s.held) or not math.isfinite(s.held[j]):
+        return None
+    return s.held[j]
+
+
 @dataset_check("dataset.stuck_channel", "a channel that barely moves in most episodes")
 def stuck_channel(ctx: DatasetContext) -> Iterator[Finding]:
+    """Stuck in an episode: the channel's range is below ``min_range``, or it holds its value
+    for more than ``max_held_share`` of consecutive samples (a sensor that stops updating, or a
+    degree of freedom that moves once and stays: the criterion lerobot-doctor uses too)."""
     st = ctx.settings("dataset.stuck_channel")
     min_range, share_max = float(st["min_range"]), float(st["max_share"])
+    held_max = float(st["max_held_share"])
     min_n = int(st["min_episodes"])
     digests = _digests(ctx)
     for sname, ch in _channels(digests):
-        present, stuck = 0, []
+        present, stuck, by_range = 0, [], 0
         for d in digests:
             cs = _channel_stats(d, sname, ch)
             if cs is None:
@@ -142,16 +154,68 @@ def stuck_channel(ctx: DatasetContext) -> Iterator[Finding]:
             present += 1
             if cs[1] - cs[0] < min_range:
                 stuck.append(d.episode_uid)
+                by_range += 1
+            elif (h := _held_share(d, sname, ch)) is not None and h > held_max:
+                stuck.append(d.episode_uid)
         if present < min_n:
             continue
         share = len(stuck) / present
         if share > share_max:
+            how = (f"barely moves (range below {min_range:g})" if by_range == len(stuck) else
+                   f"barely moves (range below {min_range:g}) or holds its value for more "
+                   f"than {held_max:.0%} of consecutive samples")
             yield Finding("dataset.stuck_channel", st.severity,
-                          f"{sname}/{ch} barely moves (range below {min_range:g}) in "
-                          f"{share:.0%} of {present} episodes (limit {share_max:.0%}): an "
-                          "unused degree of freedom or a stuck actuator, which training would "
-                          "normalise by a zero deviation", stream=sname, value=share,
+                          f"{sname}/{ch} {how} in {share:.0%} of {present} episodes (limit "
+                          f"{share_max:.0%}): an unused degree of freedom, a stuck actuator or "
+                          "a sensor that stops updating, which training would normalise by a "
+                          "(near) zero deviation", stream=sname, value=share,
                           threshold=share_max, episode_uids=tuple(stuck))
+
+
+@dataset_check("dataset.end_pose_outlier",
+               "episodes whose final pose is far from their task's (likely failures)")
+def end_pose_outlier(ctx: DatasetContext) -> Iterator[Finding]:
+    """RMS over joints of the robust z-scores of each episode's final joint positions against
+    the other episodes of its task: a take that ends elsewhere than its siblings is likely a
+    failure or unfinished. Each joint's scale is floored (``min_scale``, in the joint's unit)
+    so joints that always end in the same place do not turn noise into outliers."""
+    st = ctx.settings("dataset.end_pose_outlier")
+    z_max, min_n = float(st["max_rms_z"]), int(st["min_episodes"])
+    floor = float(st["min_scale"])
+    by_task: dict[str, list[EpisodeDigest]] = defaultdict(list)
+    for d in _digests(ctx):
+        by_task[d.task].append(d)
+    for task, eps in by_task.items():
+        if len(eps) < min_n:
+            continue
+        channels = sorted({(n, ch) for e in eps for n, s in e.streams.items()
+                           if s.kind == "joint_position" for ch in s.names})
+        if not channels:
+            continue
+        ends = np.full((len(eps), len(channels)), np.nan)
+        for i, e in enumerate(eps):
+            for k, (n, ch) in enumerate(channels):
+                s = e.streams.get(n)
+                j = s.channel(ch) if s is not None else None
+                if j is not None and j < len(s.last):
+                    ends[i, k] = s.last[j]
+        usable = np.isfinite(ends).sum(axis=0) >= min_n
+        if not usable.any():
+            continue
+        ends = ends[:, usable]
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(ends, axis=0)
+            mad = 1.4826 * np.nanmedian(np.abs(ends - med), axis=0)
+            z = np.abs(ends - med) / np.maximum(mad, floor)
+            rms = np.sqrt(np.nanmean(z * z, axis=1))
+        for e, r in zip(eps, rms.tolist(), strict=True):
+            if math.isfinite(r) and r > z_max:
+                yield Finding("dataset.end_pose_outlier", st.severity,
+                              f"episode {e.episode_uid} ends {r:.1f} robust z-scores (RMS over "
+                              f"{int(usable.sum())} joints) from where the other episodes of "
+                              f"task '{task}' end, limit {z_max:g}: a likely failure or an "
+                              "unfinished take", value=r, threshold=z_max,
+                              episode_uids=(e.episode_uid,))
 
 
 def _group_moments(group: list[EpisodeDigest], sname: str, ch: str) -> tuple[float, float] | None:

@@ -6,8 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from checks.digest import EpisodeDigest, digest_episode
+from checks.digest import EpisodeDigest, digest_episode, digest_stream
+from checks.kernels.episode_summary import held_and_last
 from checks.registry import run_dataset_checks
 from pipelines.synthetic import EpisodePlan, generate_episode
 from robots.profile import get_profile
@@ -209,3 +213,81 @@ def test_uid_conflict_names_robots_and_episodes(clean_set):
     f = _by(run_dataset_checks([*clean_set, other], PROFILE), "dataset.uid_conflict")
     assert len(f) == 1 and "SN99" in f[0].message and "ep-other" in f[0].episode_uids
     assert set(f[0].episode_uids) == {d.episode_uid for d in clean_set} | {"ep-other"}
+
+
+# ----------------------------------------------------------------- held values and end poses
+def _held_reference(values: np.ndarray) -> np.ndarray:
+    """Plain numpy: share of unchanged consecutive finite pairs, and the last finite value."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.full((v.shape[1], 2), np.nan)
+    for j in range(v.shape[1]):
+        a, b = v[:-1, j], v[1:, j]
+        ok = np.isfinite(a) & np.isfinite(b)
+        if ok.any():
+            out[j, 0] = np.mean(a[ok] == b[ok])
+        fin = np.flatnonzero(np.isfinite(v[:, j]))
+        if fin.size:
+            out[j, 1] = v[fin[-1], j]
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(0, 40), st.integers(1, 4)),
+              elements=st.sampled_from([0.0, 1.0, -2.5, np.nan, np.inf, -np.inf, 1e300])))
+def test_held_and_last_matches_numpy(values):
+    np.testing.assert_array_equal(held_and_last(np.ascontiguousarray(values)),
+                                  _held_reference(values))
+
+
+def _hold(d: EpisodeDigest, j: int, share: float) -> EpisodeDigest:
+    s = d.streams["joint_pos"]
+    held = list(s.held)
+    held[j] = share
+    return replace(d, streams={**d.streams, "joint_pos": replace(s, held=held)})
+
+
+@pytest.mark.parametrize(("share", "n", "flagged"), [(0.9, 9, True), (0.9, 8, False),
+                                                     (0.75, 10, False)])
+def test_stuck_channel_catches_held_values(clean_set, share, n, flagged):
+    ds = [_hold(d, 3, share) if i < n else d for i, d in enumerate(clean_set)]
+    f = _by(run_dataset_checks(ds, PROFILE), "dataset.stuck_channel")
+    assert bool(f) is flagged
+    if flagged:
+        assert "holds its value" in f[0].message and f[0].value == pytest.approx(0.9)
+
+
+def test_a_channel_that_steps_once_is_held_in_its_digest():
+    x = np.zeros((100, 2))
+    x[:, 0] = np.linspace(0, 1, 100)
+    x[60:, 1] = 0.5  # one step: 98 of 99 pairs unchanged
+    d = digest_stream(x, "joint_position", ["moving", "step"])
+    assert d.held[0] == 0.0 and d.held[1] == pytest.approx(98 / 99)
+    assert d.last == [1.0, 0.5]
+
+
+def _end_at(d: EpisodeDigest, j: int, value: float) -> EpisodeDigest:
+    s = d.streams["joint_pos"]
+    last = list(s.last)
+    last[j] = value
+    return replace(d, streams={**d.streams, "joint_pos": replace(s, last=last)})
+
+
+def test_end_pose_outlier_flags_the_episode_that_ends_elsewhere(clean_set):
+    assert not _by(run_dataset_checks(clean_set, PROFILE), "dataset.end_pose_outlier")
+    ds = list(clean_set)
+    far = ds[4].streams["joint_pos"].last
+    ds[4] = _end_at(_end_at(ds[4], 0, far[0] + 2.0), 1, far[1] - 2.0)
+    f = _by(run_dataset_checks(ds, PROFILE), "dataset.end_pose_outlier")
+    assert [x.episode_uids for x in f] == [(ds[4].episode_uid,)]
+    assert f[0].severity.value == "warning" and f[0].value > 4.0
+    few = _by(run_dataset_checks(ds[2:6], PROFILE), "dataset.end_pose_outlier")
+    assert few == []  # tasks with fewer than min_episodes are not judged
+
+
+def test_old_digests_without_held_or_last_still_load(clean_set):
+    d = clean_set[0].to_dict()
+    for s in d["streams"].values():
+        s.pop("held"), s.pop("last")
+    back = EpisodeDigest.from_dict(d)
+    assert back.streams["joint_pos"].held == []
+    assert not _by(run_dataset_checks([back] * 6, PROFILE), "dataset.end_pose_outlier")
