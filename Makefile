@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STORE  ?= $(CURDIR)/datasets/store
 
-.PHONY: demo test test-fast lint bench ui clean-store chromium
+.PHONY: demo test test-fast lint bench ui clean-store chromium servers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/embodiq demo --store "$(STORE)"
 
 ## test: install, then run the whole test suite (slow and browser tests included)
-test: $(STAMP) chromium
+test: $(STAMP) chromium servers
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -43,6 +43,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq chromium >/dev/null 2>&1) || \
 	  echo "chromium not installed: the browser test will be skipped"; }
+
+## servers: PostgreSQL and Redis for the scale tests (Debian packages; the tests start their own
+## instances on loopback and never use the system services; skipped if apt is absent)
+servers:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null; } || \
+	  { command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq postgresql redis-server >/dev/null 2>&1) || \
+	    echo "postgresql/redis not installed: the scale tests will be skipped"; }
 
 clean-store:
 	rm -rf "$(STORE)"

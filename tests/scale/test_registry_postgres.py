@@ -1,0 +1,100 @@
+"""The robot registry on a real PostgreSQL server: same guarantees as on SQLite."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import uuid
+
+import pytest
+
+from robots.profile import get_profile
+from robots.registry import RegistryConflict, RegistryError
+from robots.registry_pg import PostgresRobotRegistry
+from tests.servers import create_database, postgres_server
+
+pytestmark = pytest.mark.scale
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    return create_database(pg_server, f"reg_{uuid.uuid4().hex[:10]}")
+
+
+def test_issue_is_idempotent_and_survives_a_reopen(pg_url):
+    h1 = get_profile("unitree-h1")
+    reg = PostgresRobotRegistry(pg_url)
+    a = reg.issue(h1, "H1-0001", run_id="r1")
+    assert reg.issue(h1, "h1 0001") == a  # normalised serial, same robot, same code
+    again = PostgresRobotRegistry(pg_url)  # schema creation is idempotent
+    assert again.resolve("unitree-h1", "H10001") == a and again.lookup(a.code) == a
+    assert [b.code for b in again.list()] == [a.code]
+
+
+def test_conflicts_are_refused_and_bindings_are_immutable(pg_url):
+    import psycopg
+
+    h1, g1 = get_profile("unitree-h1"), get_profile("unitree-g1")
+    reg = PostgresRobotRegistry(pg_url)
+    a = reg.issue(h1, "SN1")
+    with pytest.raises(RegistryConflict, match="already registered"):
+        reg.bind(a.code, "unitree-g1", "SN9")
+    other = reg.issue(g1, "SN2")
+    with pytest.raises(RegistryConflict, match="is registered as"):
+        reg.bind(other.code, "unitree-h1", "SN1")
+    with psycopg.connect(pg_url) as con, pytest.raises(psycopg.errors.RaiseException):
+        con.execute("UPDATE embodiq_robot_bindings SET robot_serial = 'X'")
+    with psycopg.connect(pg_url) as con, pytest.raises(psycopg.errors.RaiseException):
+        con.execute("DELETE FROM embodiq_robot_bindings")
+    assert len(reg.list()) == 2
+
+
+def test_unreachable_server_is_a_clear_error():
+    with pytest.raises(RegistryError, match="cannot be opened") as exc:
+        PostgresRobotRegistry("postgresql://embodiq:secret@127.0.0.1:1/none", timeout_s=2)
+    assert "secret" not in str(exc.value)
+
+
+def _issuer(url: str, serials: list[str], out: mp.Queue) -> None:
+    reg = PostgresRobotRegistry(url)
+    h1 = get_profile("unitree-h1")
+    out.put([(s, reg.issue(h1, s).code) for s in serials])
+
+
+def test_eight_concurrent_issuers_get_exactly_one_code_per_robot(pg_url):
+    serials = [f"SN{i:03d}" for i in range(12)]
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_issuer, args=(pg_url, serials[k:] + serials[:k], q))
+             for k in range(8)]
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    per_serial: dict[str, set[str]] = {}
+    for res in results:
+        for s, code in res:
+            per_serial.setdefault(s, set()).add(code)
+    assert all(len(codes) == 1 for codes in per_serial.values())
+    rows = PostgresRobotRegistry(pg_url).list()
+    assert len(rows) == 12 and len({b.code for b in rows}) == 12
+
+
+def test_backend_chosen_by_configuration(pg_url, tmp_path, monkeypatch):
+    from robots.registry import RobotRegistry
+    from robots.registry_backends import open_registry, registry_url
+
+    monkeypatch.delenv("EMBODIQ_REGISTRY_URL", raising=False)
+    monkeypatch.delenv("EMBODIQ_POSTGRES_URL", raising=False)
+    assert registry_url() is None
+    assert isinstance(open_registry(tmp_path / "r.sqlite"), RobotRegistry)
+    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", pg_url)
+    assert registry_url() == pg_url
+    assert isinstance(open_registry(registry_url()), PostgresRobotRegistry)
