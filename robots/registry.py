@@ -151,6 +151,8 @@ class RobotRegistry:
                     with contextlib.suppress(sqlite3.Error):
                         con.execute("ROLLBACK")
                     raise
+        except sqlite3.IntegrityError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise RegistryError(f"{self.path}: the robot registry cannot be written "
                                 f"({_sqlite_reason(exc, self.path)})") from None
