@@ -4,17 +4,23 @@ SQLite in the store, with UNIQUE constraints on the code and on the (model, seri
 every write inside ``BEGIN IMMEDIATE``: two processes issuing at once serialise on the database
 lock, so one robot never gets two codes and one code never names two robots. Bindings are
 never updated or deleted.
+
+Reading needs no write access: a registry opened ``read_only`` connects with SQLite's
+``mode=ro`` and creates nothing, so codes can be listed and looked up on a read-only store (and
+a store without a registry simply has no bindings).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.request import pathname2url
 
 from robots.profile import RobotProfile
 from robots.uid import UidError, compose, normalize_serial, parse
@@ -56,10 +62,19 @@ class RobotRegistry:
     """The bindings of one store; every method opens its own connection, so an instance is
     cheap, and separate instances (threads, processes) see each other's committed writes."""
 
-    def __init__(self, path: Path | str, timeout_s: float = 60.0) -> None:
+    def __init__(self, path: Path | str, timeout_s: float = 60.0, read_only: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout_s = timeout_s
+        self.read_only = read_only
+        if read_only:
+            if self.path.exists() and not self.path.is_file():
+                raise RegistryError(f"{self.path}: is not a robot registry (not a file)")
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RegistryError(f"{self.path}: the robot registry cannot be created "
+                                f"({_os_reason(exc)})") from None
         self._init_schema()
 
     def _init_schema(self) -> None:
@@ -81,30 +96,66 @@ class RobotRegistry:
                     time.sleep(0.05)
                     continue
                 raise RegistryError(f"{self.path}: the robot registry cannot be opened "
-                                    f"({exc})") from None
+                                    f"({_sqlite_reason(exc, self.path)})") from None
             except sqlite3.DatabaseError as exc:
                 raise RegistryError(f"{self.path}: is not a robot registry ({exc})") from None
 
+    def _open(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        uri = f"file:{pathname2url(str(self.path.absolute()))}?mode=ro"
+        if not os.access(self.path.parent, os.W_OK | os.X_OK) and not Path(
+                f"{self.path}-shm").exists():
+            # a WAL database needs its -shm file to be read; where nobody can create it, nobody
+            # can write the database either, so it is read as the immutable file it is
+            uri += "&immutable=1"
+        return sqlite3.connect(uri, uri=True, timeout=self.timeout_s, isolation_level=None)
+
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        con = self._open()
         try:
             con.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
-            con.execute("PRAGMA synchronous=FULL")  # a committed binding survives power loss
+            if not self.read_only:
+                con.execute("PRAGMA synchronous=FULL")  # a committed binding survives power loss
             yield con
         finally:
             con.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection for a query (None: a read-only registry that does not exist yet)."""
+        if self.read_only and not self.path.is_file():
+            yield None
+            return
+        try:
+            with self._connect() as con:
                 yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc) or "no such table" in str(exc):
+                raise RegistryError(f"{self.path}: is not a robot registry ({exc})") from None
+            raise RegistryError(f"{self.path}: the robot registry cannot be read "
+                                f"({_sqlite_reason(exc, self.path)})") from None
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise RegistryError(f"{self.path}: the robot registry was opened read-only")
+        try:
+            with self._connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        con.execute("ROLLBACK")
+                    raise
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"{self.path}: the robot registry cannot be written "
+                                f"({_sqlite_reason(exc, self.path)})") from None
 
     @staticmethod
     def _row(row: tuple | None) -> Binding | None:
@@ -112,20 +163,27 @@ class RobotRegistry:
 
     def resolve(self, model: str, serial: str) -> Binding | None:
         """The binding of one robot, by model and serial as recorded (normalised)."""
-        with self._connect() as con:
+        with self._reading() as con:
+            if con is None:
+                return None
             return self._row(con.execute(
                 "SELECT code, robot_model, robot_serial, created_at, run_id FROM bindings "
                 "WHERE robot_model = ? AND robot_serial = ?",
                 (model, _serial_key(serial))).fetchone())
 
     def lookup(self, code: str) -> Binding | None:
-        with self._connect() as con:
+        canonical = parse(code).code
+        with self._reading() as con:
+            if con is None:
+                return None
             return self._row(con.execute(
                 "SELECT code, robot_model, robot_serial, created_at, run_id FROM bindings "
-                "WHERE code = ?", (parse(code).code,)).fetchone())
+                "WHERE code = ?", (canonical,)).fetchone())
 
     def list(self) -> list[Binding]:
-        with self._connect() as con:
+        with self._reading() as con:
+            if con is None:
+                return []
             rows = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
                                "FROM bindings ORDER BY robot_model, robot_serial").fetchall()
         return [Binding(*r) for r in rows]
@@ -174,6 +232,24 @@ class RobotRegistry:
         canonical = parse(code).code
         with self._write() as con:
             return self._bind(con, canonical, model, _serial_key(serial), run_id)
+
+
+def _os_reason(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
+def _sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
+    """SQLite's complaint, with what it means for a person where it is terse."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"{text}: the store is read-only or not writable by this user"
+    if "disk is full" in text:
+        return f"{text}: no space left on the device, free some space and run again"
+    if "unable to open" in text:
+        if path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
+            return f"{text}: the folder {path.parent} is read-only or not writable by this user"
+        return f"{text}: the folder is missing or not accessible"
+    return text
 
 
 def _serial_key(serial: str) -> str:

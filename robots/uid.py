@@ -3,8 +3,13 @@
 ``country`` (2, ISO 3166-1 alpha-2) + ``enterprise`` (4) + ``product model`` (6) + ``serial``
 (17, right-aligned, left-padded with ``0``), digits and upper-case letters only. People write it
 with separators (``CN-UNTR-H10001-00000000000012345``); input is normalised by dropping ``-`` and
-spaces and upper-casing. The *label form* appends ``-`` and an ISO/IEC 7064 MOD 37,36 check
-character, so a mistyped label is caught instead of silently accepted.
+ASCII white space and upper-casing ASCII letters, nothing else. The *label form* appends ``-`` and
+an ISO/IEC 7064 MOD 37,36 check character, so a mistyped label is caught instead of silently
+accepted.
+
+Normalisation never maps a non-ASCII character onto ASCII: Unicode case mapping turns ``ß`` into
+``SS`` and ``ﬀ`` into ``FF``, so a different text would validate as some other robot's code. Any
+non-ASCII character is refused, by position.
 """
 
 from __future__ import annotations
@@ -19,14 +24,28 @@ from robots.profile import UidSegments
 CODE_LENGTH = 29
 SEGMENTS = (("country", 2), ("enterprise", 4), ("product_model", 6), ("serial", 17))
 _ALNUM = re.compile(r"^[0-9A-Z]*$")
+#: Dropped by normalisation: the dash and ASCII white space people put between segments.
+SEPARATORS = frozenset("- \t\r\n\v\f")
+_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class UidError(ValueError):
     """A robot uid (or a serial to build one from) is invalid; the message says why."""
 
 
-def normalize(text: str) -> str:
-    return "".join(text.split()).replace("-", "").upper()
+def check_ascii(text: str, what: str = "the code") -> None:
+    """Refuse the first non-ASCII character of ``text``, naming it and its position (from 1)."""
+    for i, ch in enumerate(text, 1):
+        if not ch.isascii():
+            raise UidError(f"only digits and letters A-Z are allowed: {what} has the non-ASCII "
+                           f"character '{ch}' (U+{ord(ch):04X}) at position {i} (look-alike "
+                           "letters are never converted)")
+
+
+def normalize(text: str, what: str = "the code") -> str:
+    """Drop separators and upper-case ASCII letters; refuse any non-ASCII character."""
+    check_ascii(text, what)
+    return "".join(c for c in text if c not in SEPARATORS).translate(_UPPER)
 
 
 @dataclass(frozen=True)
@@ -72,9 +91,9 @@ def parse(text: str) -> RobotUid:
     if not raw:
         raise UidError("the code is empty")
     if not _ALNUM.match(raw):
-        bad = sorted({c for c in raw if not ("0" <= c <= "9" or "A" <= c <= "Z")})
-        found = " ".join(map(repr, bad))
-        raise UidError(f"only digits and letters A-Z are allowed (found {found})")
+        i, ch = next((i, c) for i, c in enumerate(text, 1)
+                     if c not in SEPARATORS and not _ALNUM.match(c.translate(_UPPER)))
+        raise UidError(f"only digits and letters A-Z are allowed (found {ch!r} at position {i})")
     check = None
     if len(raw) == CODE_LENGTH + 1:
         raw, check = raw[:-1], raw[-1]
@@ -96,7 +115,7 @@ def is_label(text: str) -> bool:
 
 def normalize_serial(serial: str) -> str:
     """A manufacturer serial as it goes into a code; raise :class:`UidError` when unusable."""
-    s = normalize(serial)
+    s = normalize(serial, f"the serial '{serial}'")
     if not s:
         raise UidError("the serial is empty")
     if not _ALNUM.match(s):

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import math
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
-from pipelines.store import Store
+from pipelines.store import Store, default_store_root
 
 #: Data on stdout, everything for people on stderr.
 out = Console()
@@ -24,9 +27,98 @@ StoreOpt = Annotated[Path | None, typer.Option(
     help="Store root (default: datasets/store in the checkout).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
 
+#: Accepted ``--fps`` (ingest and export), frames per second, both ends included: slower is not
+#: a teleoperation recording, faster than any control loop we record.
+FPS_MIN, FPS_MAX = 1.0, 1000.0
+
+#: What an operating-system error means for the person at the terminal, by errno.
+_OS_REASONS = {
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied (the folder is not writable or not yours)",
+    errno.EPERM: "operation not permitted (the folder is read-only or protected)",
+    errno.ENOSPC: "no space left on the device; free some space and run again",
+    errno.EDQUOT: "the disk quota is exceeded; free some space and run again",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.ENOENT: "no such file or folder",
+    errno.ENAMETOOLONG: "the path is too long",
+    errno.EIO: "input/output error (the device failed)",
+}
+
+
+#: The store the running command opened: named when an error carries no path (a full disk
+#: reports ENOSPC on a write, long after the file was opened).
+_opened_store: list[Path] = []
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One sentence for an ``OSError``: the path it concerns and what its errno means."""
+    reason = _OS_REASONS.get(exc.errno or -1) or exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
+    if paths:
+        return f"{' -> '.join(paths)}: {reason}"
+    if _opened_store and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS):
+        return f"writing to the store {_opened_store[-1]} failed: {reason}"
+    return reason
+
+
+def os_error_exit_code(exc: OSError) -> int:
+    """2 when the path given cannot be a folder (bad usage), else 1."""
+    return 2 if exc.errno == errno.ENOTDIR else 1
+
+
+class PlainErrorsGroup(TyperGroup):
+    """The command group whose commands never end in a traceback for an ``OSError``.
+
+    A read-only store, a full disk or a path through a file surface deep inside a library;
+    here, at the boundary, they become one sentence naming the path (exit 1, or 2 when the
+    path itself is unusable).
+    """
+
+    def invoke(self, ctx: Any) -> Any:
+        _opened_store.clear()
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # a closed pipe (| head) is not an error to report
+                raise
+            raise fail(describe_os_error(exc), os_error_exit_code(exc)) from None
+
 
 def open_store(path: Path | None) -> Store:
-    return Store(path)
+    """The store at ``path`` (or the default); exit 2 when it cannot be a folder."""
+    root = (path.expanduser() if path is not None else default_store_root())
+    if root.exists() and not root.is_dir():
+        raise fail(f"--store {root} is a file, not a store folder", 2)
+    for parent in root.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise fail(f"--store {root}: {parent} is a file, not a folder", 2)
+            break
+    store = Store(path)
+    _opened_store.append(store.root)
+    return store
+
+
+def check_fps(fps: float | None) -> None:
+    """Refuse a ``--fps`` outside the accepted range (exit 2); None means the default."""
+    if fps is None:
+        return
+    if not math.isfinite(fps) or not FPS_MIN <= fps <= FPS_MAX:
+        raise fail(f"--fps {fps:g} is not a usable rate: give a number of frames per second "
+                   f"from {FPS_MIN:g} to {FPS_MAX:g}", 2)
+
+
+def load_mapping_option(mapping: Path | None) -> dict | None:
+    """The ``--mapping`` file, checked before any recording is read (exit 2 when unusable)."""
+    if mapping is None:
+        return None
+    from pipelines.mapping import load_mapping
+
+    try:
+        return load_mapping(mapping)
+    except (ValueError, OSError) as exc:
+        raise fail(str(exc), 2) from None
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

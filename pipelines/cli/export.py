@@ -9,7 +9,17 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, progress
+from pipelines.cli.common import (
+    QuietOpt,
+    StoreOpt,
+    check_fps,
+    describe_os_error,
+    fail,
+    open_store,
+    os_error_exit_code,
+    out,
+    progress,
+)
 
 
 def export(
@@ -20,7 +30,7 @@ def export(
     where: Annotated[str | None, typer.Option(
         help="SQL filter over episodes.parquet columns, e.g. \"grade IN ('A','B')\" or "
              "\"passed AND duration_s > 5\" (default: passed; failed episodes have no "
-             "frames).")] = None,
+             "frames; at most 2000 characters, 100 operators, 16 nested parentheses).")] = None,
     split: Annotated[str, typer.Option(
         help="Fractions by episode, e.g. train=0.9,val=0.1 or train=0.8,val=0.1,test=0.1.")]
     = "train=1.0",
@@ -29,11 +39,13 @@ def export(
     = None,
     seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
     fps: Annotated[float | None, typer.Option(
-        help="Resample to this rate (linear for joint-space streams, nearest for actions and "
-             "video).")] = None,
+        help="Resample to this rate, 1 to 1000 (linear for joint-space streams, nearest for "
+             "actions and video).")] = None,
     trim_idle: Annotated[bool, typer.Option(
         "--trim-idle", help="Cut idle heads and tails (motion.idle findings).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace a non-empty --out (never the store, nor a folder holding or "
+                        "inside the store or a source recording).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
@@ -42,6 +54,7 @@ def export(
     from pipelines.export import ExportError, export_dataset
     from pipelines.store import StoreError
 
+    check_fps(fps)
     st = open_store(store)
     try:
         with progress(not quiet and not as_json, "export") as update:
@@ -51,7 +64,9 @@ def export(
     except (ExportError, StoreError) as exc:
         raise fail(str(exc), 2) from None
     except OSError as exc:
-        raise fail(f"{exc.filename or dest}: {exc.strerror or exc}", 1) from None
+        if not exc.filename:
+            exc.filename = str(dest)
+        raise fail(describe_os_error(exc), os_error_exit_code(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(summary.to_dict()) + "\n")
     else:

@@ -14,10 +14,22 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.common import QuietOpt, StoreOpt, err, fail, open_store, out, progress
+from pipelines.cli.common import (
+    PlainErrorsGroup,
+    QuietOpt,
+    StoreOpt,
+    check_fps,
+    err,
+    fail,
+    load_mapping_option,
+    open_store,
+    out,
+    progress,
+)
 
 app = typer.Typer(
     name="embodiq", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    cls=PlainErrorsGroup,
     help="Turn raw robot recordings into training data you can trust: validate, grade, "
          "stamp and publish.")
 
@@ -163,8 +175,8 @@ def ingest(
     dataset: Annotated[str, typer.Option(help="Dataset to publish into.")],
     profile: Annotated[str, typer.Option(help="Quality profile: a name or a .toml path.")] =
     "default",
-    fps: Annotated[float | None, typer.Option(help="Clock of the frames table (default: the "
-                                              "dataset's, else 30).")] = None,
+    fps: Annotated[float | None, typer.Option(help="Clock of the frames table, 1 to 1000 "
+                                              "(default: the dataset's, else 30).")] = None,
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
@@ -180,10 +192,12 @@ def ingest(
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
     _quiet_libraries()
+    check_fps(fps)
     try:
         load_quality_profile(profile)
     except QualityProfileError as exc:
         raise fail(str(exc), 2) from None
+    load_mapping_option(mapping)  # a bad --mapping is bad usage, as in check, not N failures
     st = open_store(store)
     try:
         with progress(not quiet and not as_json, "ingest") as update:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Annotated
@@ -19,18 +20,30 @@ uid_app = typer.Typer(help="Robot unique identification codes: issue, validate, 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _open_registry(path):
+def _open_registry(path, read_only: bool = False):
     from robots.registry import RegistryError, RobotRegistry
 
     try:
-        return RobotRegistry(path)
+        return RobotRegistry(path, read_only=read_only)
     except RegistryError as exc:
         raise fail(str(exc), 1) from None
 
 
-def _registry(store_opt):
+def _registry(store_opt, read_only: bool = False):
+    """The store and its registry; reading commands open it read-only and create nothing."""
     store = open_store(store_opt)
-    return store, _open_registry(store.registry_path)
+    return store, _open_registry(store.registry_path, read_only)
+
+
+@contextlib.contextmanager
+def _registry_errors():
+    """A registry that cannot be read or written (read-only store, full disk) is one sentence."""
+    from robots.registry import RegistryError
+
+    try:
+        yield
+    except RegistryError as exc:
+        raise fail(str(exc), 1) from None
 
 
 @uid_app.command("issue")
@@ -48,7 +61,8 @@ def issue(model: Annotated[str, typer.Option(help="Robot profile id, e.g. unitre
         raise fail(f"no robot profile '{model}' (known: "
                    f"{', '.join(ProfileCatalog([st.robots_dir]).ids())})", 1)
     try:
-        b = reg.issue(profile, serial)
+        with _registry_errors():
+            b = reg.issue(profile, serial)
     except (UidError, RegistryConflict) as exc:
         raise fail(str(exc), 1) from None
     uid = parse(b.code)
@@ -73,7 +87,7 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
     st = open_store(store)
     reg = None
     if st.registry_path.is_file():
-        reg = _open_registry(st.registry_path)
+        reg = _open_registry(st.registry_path, read_only=True)
     results, ok = [], True
     for text in codes:
         entry: dict = {"input": text}
@@ -81,7 +95,8 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
             uid = parse(text)
             entry.update(valid=True, code=uid.code, label=uid.label, form="label" if
                          is_label(text) else "code")
-            b = reg.lookup(uid.code) if reg else None
+            with _registry_errors():
+                b = reg.lookup(uid.code) if reg else None
             entry["registered"] = None if reg is None else b is not None
             if b:
                 entry.update(robot_model=b.robot_model, robot_serial=b.robot_serial)
@@ -110,8 +125,9 @@ def resolve(model: Annotated[str, typer.Option(help="Robot profile id.")],
             serial: Annotated[str, typer.Option(help="The robot's serial.")],
             store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """The code registered for one robot; exit 1 when it has none yet."""
-    _st, reg = _registry(store)
-    b = reg.resolve(model, serial)
+    _st, reg = _registry(store, read_only=True)
+    with _registry_errors():
+        b = reg.resolve(model, serial)
     if b is None:
         raise fail(f"robot {model} serial {serial} has no code yet (issue one with "
                    "'embodiq uid issue')", 1)
@@ -123,11 +139,15 @@ def resolve(model: Annotated[str, typer.Option(help="Robot profile id.")],
 
 @uid_app.command("list")
 def list_(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Every registered robot, with the check character its label carries."""
+    """Every registered robot, with the check character its label carries. Needs no write
+    access; a store without a registry lists nothing (an empty JSON list with --json)."""
     from robots.uid import parse
 
-    _st, reg = _registry(store)
-    rows = reg.list()
+    st, reg = _registry(store, read_only=True)
+    with _registry_errors():
+        rows = reg.list()
+    if not st.registry_path.is_file() and not as_json:
+        return
     if as_json:
         sys.stdout.write(json.dumps([b.__dict__ for b in rows], indent=2) + "\n")
         return

@@ -8,6 +8,8 @@ leaves a half-written training set where a previous one was.
 from __future__ import annotations
 
 import json
+import math
+import os
 import shlex
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.export.model import ExportError, ExportSummary
-from pipelines.export.select import DEFAULT_WHERE, active_spans, plan_slices
+from pipelines.export.select import DEFAULT_WHERE, active_spans, check_where, plan_slices
 from pipelines.store import Store, staged_dir
 
 FORMATS = ("lerobot", "parquet")
@@ -39,6 +41,54 @@ def export_command(name: str, fmt: str, out: Path, *, version: int, where: str |
     if store is not None:
         args += ["--store", str(store)]
     return shlex.join(args)
+
+
+def _real(path: Path | str) -> Path:
+    """``path`` with every symlink and ``..`` resolved (the path need not exist)."""
+    return Path(os.path.realpath(os.path.expanduser(path)))
+
+
+def _source_paths(store: Store) -> list[Path]:
+    """Every recording (and mapping file) registered in the store: the raw inputs of its
+    published versions, which no export may replace."""
+    paths: list[Path] = []
+    if not store.sources_dir.is_dir():
+        return paths
+    for rec_file in sorted(store.sources_dir.glob("*.json")):
+        try:
+            rec = json.loads(rec_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(rec, dict):
+            continue
+        for p in [rec.get("path"), rec.get("mapping"), *(rec.get("files") or {})]:
+            if isinstance(p, str) and p:
+                paths.append(Path(p))
+    return paths
+
+
+def check_out_is_apart(out: Path, store: Store, vdir: Path) -> None:
+    """Refuse an ``--out`` that is, holds or lies inside the store, the version exported or a
+    source recording; with ``--force`` it would be replaced, that is deleted.
+
+    Real paths are compared (symlinks and ``..`` resolved), so no alias of the store slips by.
+    """
+    target = _real(out)
+    inputs = [("the published version", vdir), ("the store", store.root)]
+    inputs += [("the source recording", p) for p in _source_paths(store)]
+    for what, path in inputs:
+        real = _real(path)
+        if target == real:
+            relation = "is"
+        elif target in real.parents:
+            relation = "contains"
+        elif real in target.parents:
+            relation = "lies inside"
+        else:
+            continue
+        given = str(out) if target == Path(out) else f"{out} (really {target})"
+        raise ExportError(f"--out {given} {relation} {what} {real}; an export never writes "
+                          "there, choose a folder outside the store and the sources")
 
 
 def _check_target(out: Path, force: bool) -> None:
@@ -67,18 +117,18 @@ def export_dataset(store: Store, name: str, fmt: str, out: Path | str, *,
     writers = {"lerobot": write_lerobot, "parquet": write_parquet}
     if fmt not in writers:
         raise ExportError(f"--format '{fmt}' is not known (use {' or '.join(FORMATS)})")
-    if fps is not None and not fps > 0:
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ExportError(f"--fps {fps:g} must be a positive number of frames per second")
-    out = Path(out).expanduser().resolve()
-    _check_target(out, force)
     vdir = store.version_dir(name, version)
+    check_where(where or DEFAULT_WHERE, vdir / "episodes.parquet")
+    check_out_is_apart(Path(out), store, vdir)
+    out = _real(out)
+    _check_target(out, force)
     manifest_path = vdir / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError) as exc:
         raise ExportError(f"{manifest_path} cannot be read ({exc})") from None
-    if vdir == out or vdir in out.parents:
-        raise ExportError(f"--out {out} is inside the published version {vdir}")
     episodes_path = vdir / "episodes.parquet"
     episodes = pl.read_parquet(episodes_path)
     spans = active_spans(vdir / "findings.parquet") if trim_idle else None

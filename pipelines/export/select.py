@@ -3,11 +3,16 @@
 Selection is a SQL boolean expression over ``episodes.parquet`` evaluated by polars. Only episodes
 that passed the gate have frames, so a selection that includes a failed episode is refused rather
 than silently shrunk: the researcher learns that the filter does not mean what they thought.
+
+The expression is bounded (length, operators, nesting) and its quotes and parentheses checked
+here, before polars sees it: polars' SQL parser and planner recurse over the expression, so a
+long chain of terms takes minutes or overflows the stack and kills the process.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import polars as pl
@@ -16,19 +21,87 @@ from pipelines.export.model import EpisodeSlice, ExportError
 from pipelines.export.splits import SplitError, assign, parse_splits
 
 DEFAULT_WHERE = "passed"
+#: Bounds of a ``--where`` expression, far above any filter a person writes.
+MAX_WHERE_CHARS = 2000
+MAX_WHERE_OPERATORS = 100
+MAX_WHERE_DEPTH = 16
 #: Fewer frames than this left after trimming means the active span is not usable; keep all.
 MIN_TRIMMED_FRAMES = 2
+
+
+# a quoted string ('it''s'), a quoted name ("a b"), a word, a two-character operator, or any
+# other single character
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*|<=|>=|<>|!=|\|\||\S""")
+_WORD_OPERATORS = {"AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "BETWEEN", "IS"}
+_SYMBOL_OPERATORS = {*"=<>+-*/%^&|~", "<=", ">=", "<>", "!=", "||"}
+# polars reports some unsupported SQL by printing its parse tree: not for people
+_PARSE_TREE = re.compile(r"\b(Ident|Identifier|Span|Location|ObjectName|Value)\(|\{ \w+: ")
+
+
+def _shown(expr: str) -> str:
+    """The expression quoted for a message, cut when long."""
+    return f'"{expr}"' if len(expr) <= 120 else f'"{expr[:60]}…" ({len(expr):,} characters)'
+
+
+def check_where(where: str, source: Path | None = None) -> None:
+    """Refuse an expression too long, too complex or visibly malformed, in plain words.
+
+    Bounds: at most :data:`MAX_WHERE_CHARS` characters, :data:`MAX_WHERE_OPERATORS` operators
+    (``AND``, ``OR``, ``NOT``, ``IN``, ``LIKE``, ``BETWEEN``, ``IS``, comparisons, arithmetic)
+    and :data:`MAX_WHERE_DEPTH` nested parentheses; quotes and parentheses must pair up.
+    """
+    over = f" over the columns of {source}" if source is not None else ""
+
+    def refuse(reason: str) -> ExportError:
+        return ExportError(f"--where {_shown(where)} is not a valid filter{over}: {reason}")
+
+    if len(where) > MAX_WHERE_CHARS:
+        raise refuse(f"it is {len(where):,} characters long, a filter may have at most "
+                     f"{MAX_WHERE_CHARS:,}")
+    opened: list[int] = []
+    operators = 0
+    for m in _TOKEN.finditer(where):
+        tok, pos = m.group(), m.start() + 1
+        if tok[0] in "'\"" and (len(tok) < 2 or tok[-1] != tok[0]):
+            raise refuse(f"the quote {tok[0]} at character {pos} is never closed")
+        if tok == "(":
+            opened.append(pos)
+            if len(opened) > MAX_WHERE_DEPTH:
+                raise refuse(f"parentheses are nested more than {MAX_WHERE_DEPTH} deep (at "
+                             f"character {pos})")
+        elif tok == ")":
+            if not opened:
+                raise refuse(f"the ')' at character {pos} closes no '('")
+            opened.pop()
+        elif tok.upper() in _WORD_OPERATORS or tok in _SYMBOL_OPERATORS:
+            operators += 1
+    if operators > MAX_WHERE_OPERATORS:
+        raise refuse(f"it has {operators:,} operators, a filter may have at most "
+                     f"{MAX_WHERE_OPERATORS} (AND, OR, NOT, IN, LIKE, comparisons, arithmetic)")
+    if opened:
+        raise refuse(f"the '(' at character {opened[-1]} is never closed")
+
+
+def _polars_reason(exc: Exception) -> str:
+    """The first line of a polars complaint, without its echo of the expression or parse tree."""
+    text = str(exc).strip()
+    first = text.splitlines()[0].strip() if text else ""
+    if not first or first.startswith("unable to parse"):
+        return "it is not a valid SQL expression"
+    if _PARSE_TREE.search(first):
+        return "it uses SQL that filters do not support"
+    return first
 
 
 def select_episodes(episodes: pl.DataFrame, where: str | None, source: Path) -> pl.DataFrame:
     """Rows of ``episodes`` matching ``where`` (default ``passed``); all must have passed."""
     expr = where if where and where.strip() else DEFAULT_WHERE
+    check_where(expr, source)
     try:
         chosen = episodes.filter(pl.sql_expr(expr))
     except Exception as exc:  # polars raises several types for bad SQL, unknown columns, types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"--where \"{expr}\" is not a valid filter over the columns of "
-                          f"{source} ({reason})") from None
+                          f"{source} ({_polars_reason(exc)})") from None
     failed = chosen.filter(~pl.col("passed").fill_null(False))
     if failed.height:
         names = [r["source_name"] or r["episode_uid"] for r in failed.head(3).iter_rows(named=True)]

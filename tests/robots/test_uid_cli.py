@@ -132,3 +132,46 @@ def test_broken_registry_file_is_named(tmp_path):
     res = _uid("list", "--store", str(tmp_path))
     assert res.exit_code == 1 and "is not a robot registry" in res.stderr
     assert "Traceback" not in res.output
+
+
+def test_validate_refuses_look_alikes_naming_character_and_position(tmp_path):
+    """``ß`` used to be upper-cased to ``SS``: a different text validated as a real label."""
+    label = parse("CNUNTRH10001" + "ASS42".rjust(17, "0")).label
+    spelled = label.replace("SS", "ß")
+    res = _uid("validate", spelled, "--store", str(tmp_path))
+    assert res.exit_code == 1, res.output
+    text = " ".join(res.stdout.split())
+    assert text.startswith("invalid") and "'ß' (U+00DF) at position 26" in text
+    res = _uid("issue", "--model", "unitree-h1", "--serial", "A\ufb0042", "--store",
+               str(tmp_path))
+    assert res.exit_code == 1 and "'\ufb00' (U+FB00) at position 2" in res.stderr
+    assert "Traceback" not in res.output
+
+
+def _files(folder):
+    return {p.name: (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns, p.read_bytes())
+            for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def test_reading_commands_create_nothing_without_a_registry(tmp_path):
+    store = tmp_path / "store"
+    res = _uid("list", "--store", str(store))
+    assert res.exit_code == 0 and res.stdout == "", res.output
+    res = _uid("list", "--json", "--store", str(store))
+    assert res.exit_code == 0 and json.loads(res.stdout) == []
+    res = _uid("resolve", "--model", "aloha", "--serial", "7", "--store", str(store))
+    assert res.exit_code == 1 and "has no code yet" in res.stderr
+    assert _uid("validate", H1_CODE, "--store", str(store)).exit_code == 0
+    assert not store.exists()  # no registry, no folder, nothing
+
+
+def test_list_opens_the_registry_read_only(tmp_path):
+    _uid("issue", "--model", "unitree-h1", "--serial", "H10042", "--store", str(tmp_path))
+    reg = tmp_path / "registry" / "robots.sqlite"
+    before = _files(reg.parent)[reg.name]
+    for args in (["list"], ["list", "--json"], ["validate", H1_CODE],
+                 ["resolve", "--model", "unitree-h1", "--serial", "H10042"]):
+        res = _uid(*args, "--store", str(tmp_path))
+        assert res.exit_code == 0 and H1_CODE in res.stdout, res.output
+    # the database itself is never written (SQLite may add its WAL index beside it)
+    assert _files(reg.parent)[reg.name] == before

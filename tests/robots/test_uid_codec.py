@@ -176,3 +176,34 @@ def test_the_systems_blind_spots_are_1_in_630_swaps():
 def test_normalize():
     assert normalize(" cn-untr h1 ") == "CNUNTRH1"
     assert normalize("cn\tuntr\n") == "CNUNTR"
+
+
+@pytest.mark.parametrize(("text", "char", "position"), [
+    ("straße", "ß", 5),  # str.upper() makes it STRASSE
+    ("\ufb00", "\ufb00", 1),  # the ff ligature: upper-cases to FF
+    ("cn-untr\u00a0h1", "\u00a0", 8),  # a no-break space is not a separator
+    ("\u0421N", "\u0421", 1),  # Cyrillic capital ES, a look-alike of C
+    ("CN\u2010UNTR", "\u2010", 3),  # a Unicode hyphen
+])
+def test_normalize_never_maps_non_ascii_to_ascii(text, char, position):
+    with pytest.raises(UidError) as caught:
+        normalize(text)
+    msg = str(caught.value)
+    assert f"'{char}' (U+{ord(char):04X}) at position {position}" in msg
+
+
+def test_a_label_spelled_with_sharp_s_or_a_ligature_is_not_some_other_code():
+    """Unicode upper-casing turned ß into SS and ﬀ into FF: these used to validate as codes."""
+    for plain, fancy in (("SS", "ß"), ("FF", "\ufb00")):
+        uid = compose(UidSegments("CN", "UNTR", "H10001"), f"A{plain}42")
+        spelled = uid.label.replace(plain, fancy)
+        assert spelled != uid.label and spelled.upper() == uid.label
+        with pytest.raises(UidError, match=f"non-ASCII character '{fancy}'"):
+            parse(spelled)
+        with pytest.raises(UidError, match=f"non-ASCII character '{fancy}'"):
+            compose(UidSegments("CN", "UNTR", "H10001"), f"A{fancy}42")
+
+
+def test_disallowed_ascii_is_named_with_its_position():
+    with pytest.raises(UidError, match=r"found '_' at position 29"):
+        parse("CNUNTRH100010000000000001234_")
