@@ -133,3 +133,36 @@ def test_a_hostile_recording_is_quarantined_and_the_dataset_still_publishes(
     pl.read_parquet(vdir / "findings.parquet")
     sha = hashlib.sha256(bad.read_bytes()).hexdigest()
     assert store.quarantine_path(sha).is_dir()
+
+
+def _sparse(f):
+    """rate_hz 0.1 (the slowest allowed) and 20 samples 10 s apart: every check agrees with the
+    declared rate, but a 30 fps clock would make 5,700 frames out of 20 samples."""
+    t0 = int(f["streams/joint_pos/timestamps"][0])
+    t = t0 + np.arange(20, dtype=np.int64) * 10_000_000_000
+    for name, g in list(f["streams"].items()):
+        d = g["values"].shape[1]
+        values = np.sin(np.arange(20)[:, None] * np.linspace(0.1, 0.2, d)) * 0.1
+        del g["timestamps"], g["values"]
+        g["timestamps"], g["values"] = t + (200_000 if name == "action" else 0), values
+        g.attrs["rate_hz"] = 0.1
+    del f["cameras"], f["events"]
+
+
+@pytest.mark.slow
+def test_curation_invents_no_frames_the_samples_do_not_support(store, tmp_path):
+    bad = _recording(tmp_path / "bad", 40)
+    with h5py.File(bad, "r+") as f:
+        _sparse(f)
+    first = ingest(store, [bad.parent], "sparse", write_report=False)
+    [out] = first.outcomes
+    assert out.passed and not out.run_ok  # passed its checks, refused at curation
+    assert "would need 5,700 frames" in out.error and "at most 10 frames per sample" in \
+        out.error, out.error
+    assert first.version is None  # nothing else to publish yet; certainly no 5,700 frames
+    _recording(tmp_path / "good", 41)
+    second = ingest(store, [tmp_path / "good"], "sparse", write_report=False)
+    assert second.publish_error is None and not second.run_failed
+    vdir = store.version_dir("sparse")
+    episodes = pl.read_parquet(vdir / "episodes.parquet")
+    assert episodes.height == 1 and episodes["n_frames"].sum() < 200  # the clean one only
