@@ -108,7 +108,7 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def _valid_text(s: str) -> bool:
+def valid_text(s: str) -> bool:
     """Valid UTF-8 text: no NUL and no lone surrogate (h5py hands undecodable bytes of a
     UTF-8 string back as surrogates, which no Parquet or JSON writer can encode)."""
     if "\0" in s:
@@ -128,7 +128,7 @@ def _text(value: Any) -> str | None:
             value = value.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    return value if isinstance(value, str) and _valid_text(value) else None
+    return value if isinstance(value, str) and valid_text(value) else None
 
 
 def _number(value: Any) -> float | None:
@@ -517,7 +517,7 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
         bad("collection_mode", f"is {mode!r}; it must be one of {', '.join(COLLECTION_MODES)}")
     started = vals["started_at"]
     if started.strip():
-        problem = _started_at_problem(started)
+        problem = started_at_problem(started)
         if problem is not None:
             bad("started_at", problem)
             vals["started_at"] = ""  # never published: a bad value must not reach the tables
@@ -548,7 +548,7 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
     return md, out
 
 
-def _started_at_problem(started: str) -> str | None:
+def started_at_problem(started: str) -> str | None:
     """Why ``started_at`` is refused, or None: it must be ISO 8601 with an offset and, as a UTC
     instant, lie in the published column's range (see :data:`EARLIEST_STARTED_AT`)."""
     example = "(e.g. 2026-11-02T09:15:00.125+08:00)"
