@@ -1,7 +1,10 @@
 """Put every stream and camera of an episode on one clock: the frames table and its videos.
 
 The grid starts where the last stream or camera starts and ends where the first one ends, so
-every row has data from every source; row ``k`` sits at ``t0 + k / fps``.
+every row has data from every source; row ``k`` sits at ``t0 + k / fps``. The grid may hold at
+most :data:`~schemas.limits.MAX_FRAMES_PER_SAMPLE` rows per sample of the densest source inside
+that span: a clock finer than the data repeats samples, it must not build a long episode out of a
+handful of them (20 samples 10^5 s apart would otherwise become 3,000,000 frames at 30 fps).
 
 Resampling, recorded per stream in the manifest with the largest alignment error it leaves:
 
@@ -23,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.episode import Camera, Episode, Stream
+from schemas.limits import MAX_FRAMES_PER_SAMPLE
 
 LINEAR_KINDS = frozenset({"joint_position", "joint_velocity", "joint_effort", "imu",
                           "force_torque", "tactile"})
@@ -52,23 +56,37 @@ class FramesResult:
     resampling: dict[str, ResampleInfo] = field(default_factory=dict)
 
 
+class SparseSources(ValueError):
+    """The dataset clock would need far more frames than the episode has samples."""
+
+
+def _clocks(episode: Episode) -> list[np.ndarray]:
+    return [s.timestamps for s in episode.streams.values() if s.n_samples] + \
+        [c.timestamps for c in episode.cameras.values() if c.n_frames]
+
+
 def make_grid(episode: Episode, fps: float) -> Grid | None:
-    """The common grid, or None when the sources share no time span."""
-    starts, ends = [], []
-    for s in episode.streams.values():
-        if s.n_samples:
-            starts.append(int(s.timestamps[0]))
-            ends.append(int(s.timestamps[-1]))
-    for c in episode.cameras.values():
-        if c.n_frames:
-            starts.append(int(c.timestamps[0]))
-            ends.append(int(c.timestamps[-1]))
-    if not starts:
+    """The common grid, or None when the sources share no time span.
+
+    Raises :class:`SparseSources` when the grid would hold more than ``MAX_FRAMES_PER_SAMPLE``
+    rows per sample of the densest source inside the span (checked before anything is built).
+    """
+    clocks = _clocks(episode)
+    if not clocks:
         return None
-    t0, t1 = max(starts), min(ends)
+    t0 = max(int(ts[0]) for ts in clocks)
+    t1 = min(int(ts[-1]) for ts in clocks)
     if t1 < t0:
         return None
     n = int(math.floor((t1 - t0) * fps / 1e9 + 1e-9)) + 1
+    densest = max(int(np.searchsorted(ts, t1, side="right") - np.searchsorted(ts, t0))
+                  for ts in clocks)
+    if n > MAX_FRAMES_PER_SAMPLE * max(densest, 1):
+        raise SparseSources(
+            f"the dataset clock ({fps:g} fps) would need {n:,} frames for the "
+            f"{(t1 - t0) / 1e9:,.1f} s its sources share, but its densest source has only "
+            f"{densest:,} sample(s) there; curation builds at most {MAX_FRAMES_PER_SAMPLE} "
+            "frames per sample present, so this episode is not curated")
     return Grid(t0, fps, n)
 
 

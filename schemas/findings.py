@@ -23,6 +23,17 @@ class Severity(StrEnum):
 SEVERITY_ORDER: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
+def encodable(text: str) -> str:
+    """``text`` with anything UTF-8 cannot encode (a lone surrogate from undecodable bytes)
+    written as a backslash escape: a message echoing a hostile name must still be writable to
+    JSON and Parquet, or one recording would block every later publish of its dataset."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _clean_number(x: Any) -> float | None:
     if x is None:
         return None
@@ -47,6 +58,9 @@ class Finding:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "severity", Severity(self.severity))
+        object.__setattr__(self, "message", encodable(str(self.message)))
+        if self.stream is not None:
+            object.__setattr__(self, "stream", encodable(str(self.stream)))
         if self.t_start_ns is not None:
             object.__setattr__(self, "t_start_ns", int(self.t_start_ns))
         if self.t_end_ns is not None:
@@ -56,7 +70,8 @@ class Finding:
         if self.threshold is not None:
             object.__setattr__(self, "threshold", float(self.threshold))
         if self.episode_uids is not None:
-            object.__setattr__(self, "episode_uids", tuple(self.episode_uids))
+            object.__setattr__(self, "episode_uids",
+                               tuple(encodable(str(u)) for u in self.episode_uids))
 
     def with_severity(self, severity: Severity | str) -> Finding:
         return replace(self, severity=Severity(severity))

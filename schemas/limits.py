@@ -3,11 +3,28 @@
 A recording declares its sizes in the HDF5 metadata (dataset shapes, camera attributes, a video's
 container header). Checking those declarations first means a hostile or broken file cannot make
 the pipeline allocate or decode more than an operator agreed to.
+
+The same module holds the bounds on declared values that every later step relies on: sampling
+rates (every check and the dataset clock divide by them), the wall-clock range of ``started_at``
+(published as an Arrow ``timestamp[us, UTC]`` and read by tools that use nanoseconds) and how
+many dataset-clock frames curation may build per sample it actually holds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+#: ``started_at`` must fall in this UTC range: after the Unix epoch and before the last instant
+#: an int64 nanosecond timestamp can hold (2262-04-11T23:47:16.854775807Z), so the published
+#: ``timestamp[us, UTC]`` column converts to nanoseconds in any reader (pandas, polars, DuckDB).
+EARLIEST_STARTED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_STARTED_AT = datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=UTC)
+
+#: Curation builds at most this many dataset-clock frames per sample of the episode's densest
+#: source (the stream or camera with the most samples inside the common span): a dataset clock
+#: finer than the data repeats samples, it must not conjure an episode out of a handful of them.
+MAX_FRAMES_PER_SAMPLE = 10
 
 
 @dataclass(frozen=True)
@@ -23,3 +40,15 @@ class Limits:
     #: Columns of one stream's ``values``: a bound on the row width, so that the sample limit
     #: also bounds memory.
     max_columns_per_stream: int = 65_536
+    #: Values of one stream (samples x columns): the two limits above multiply to 6.5·10^12,
+    #: far beyond memory; this is the most one stream may hold (8 GB as float64).
+    max_values_per_stream: int = 10**9
+    #: Pixels one camera may declare in all (frames x width x height): what decoding it costs.
+    #: The per-axis limits alone allow 2·10^6 frames of 4096x4096 (3.4·10^13 pixels, about a
+    #: day and a half of decoding); this allows about an hour of 1080p at 30 fps.
+    max_pixels_per_camera: int = 250 * 10**9
+    #: Declared ``rate_hz`` of a stream or camera, in Hz (``schema.stream`` / ``schema.camera``
+    #: outside it): slower than one sample per 10 s or faster than 100 kHz is not a robot
+    #: recording, and every check and the dataset clock divide by the rate.
+    min_rate_hz: float = 0.1
+    max_rate_hz: float = 100_000.0

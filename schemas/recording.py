@@ -22,6 +22,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from math import prod
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ from schemas.episode import (
     SourceInfo,
     Stream,
 )
-from schemas.findings import Finding, Severity
+from schemas.findings import Finding, Severity, encodable
 from schemas.frame_sources import H5Frames, VideoFrames, probe_video
-from schemas.limits import Limits
+from schemas.limits import EARLIEST_STARTED_AT, LATEST_STARTED_AT, Limits
 from schemas.read_result import ReadResult
 
 FORMAT = "embodiq.recording"
@@ -107,14 +108,27 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def valid_text(s: str) -> bool:
+    """Valid UTF-8 text: no NUL and no lone surrogate (h5py hands undecodable bytes of a
+    UTF-8 string back as surrogates, which no Parquet or JSON writer can encode)."""
+    if "\0" in s:
+        return False
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(value: Any) -> str | None:
+    """The attribute as text; None unless it is a string of valid UTF-8 without NUL."""
     value = _scalar(value)
     if isinstance(value, bytes):
         try:
-            return value.decode("utf-8")
+            value = value.decode("utf-8")
         except UnicodeDecodeError:
             return None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and valid_text(value) else None
 
 
 def _number(value: Any) -> float | None:
@@ -164,9 +178,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return encodable(value.decode("utf-8", "replace"))
+    if isinstance(value, str):  # undecodable bytes or a NUL: kept, escaped
+        return encodable(value).replace("\0", "\\x00")
     return value
 
 
@@ -287,6 +303,9 @@ def _declarations(f: h5py.File, path: Path, limits: Limits) -> list[Finding]:
                     if member == "values":
                         out += _over(where, ds.shape, 1, limits.max_columns_per_stream,
                                      "columns", "per stream")
+                        out += _over_total(where, ds.shape, limits.max_values_per_stream,
+                                           "values", "per stream (samples x columns)")
+                    out += _unallocated(where, ds)
     cameras = f.get("cameras")
     if isinstance(cameras, h5py.Group):
         for name in cameras:
@@ -298,7 +317,51 @@ def _declarations(f: h5py.File, path: Path, limits: Limits) -> list[Finding]:
         out += _filters("/events", events)
         out += _over("/events", events.shape, 0, limits.max_samples_per_stream, "events",
                      "(the per-stream sample limit)")
+        out += _unallocated("/events", events)
     return out
+
+
+def _over_total(where: str, shape: tuple[int, ...] | None, cap: int, what: str,
+                scope: str) -> list[Finding]:
+    total = prod(shape) if shape else 0
+    if total <= cap:
+        return []
+    return [_err("schema.unsafe", f"{where} declares {total:,} {what}, over the limit of "
+                 f"{cap:,} {scope}; it is refused before any data is read")]
+
+
+def _unallocated(where: str, ds: h5py.Dataset) -> list[Finding]:
+    """A dataset must hold the data its shape declares. HDF5 allocates storage only for what
+    was written; reading the rest returns the fill value, so a tiny file could declare millions
+    of frames and the pipeline would decode invented ones. Chunked datasets must have every
+    chunk allocated, contiguous ones their whole extent (checked from the index, no data read).
+    """
+    shape = ds.shape
+    if not shape or prod(shape) == 0:
+        return []
+    try:
+        layout = ds.id.get_create_plist().get_layout()
+        if layout == h5py.h5d.CHUNKED:
+            chunks = ds.chunks or shape
+            needed = prod(-(-n // c) for n, c in zip(shape, chunks, strict=True))
+            held = ds.id.get_num_chunks()
+            if held >= needed:
+                return []
+            shown = f"{held:,} of its {needed:,} chunks"
+        elif layout == h5py.h5d.CONTIGUOUS:
+            declared = prod(shape) * ds.dtype.itemsize
+            held = ds.id.get_storage_size()
+            if held >= declared:
+                return []
+            shown = f"{held:,} of its {declared:,} bytes"
+        else:
+            return []  # compact: the data lives in the object header, always present
+    except Exception as exc:  # an index h5py cannot walk is a corrupt file
+        return [_err("schema.unreadable", f"{where}: its storage index cannot be read "
+                     f"({_why(exc)})")]
+    return [_err("schema.unsafe", f"{where} declares shape {shape} but the file holds data "
+                 f"for only {shown}; the rest would read as invented fill values, so it is "
+                 "refused before any data is read")]
 
 
 def _over(where: str, shape: tuple[int, ...] | None, axis: int, cap: int, what: str,
@@ -335,6 +398,7 @@ def _camera_declarations(name: str, g: h5py.Group, path: Path, limits: Limits) -
         out += _filters(f"{p}/timestamps", ts)
         out += _over(f"{p}/timestamps", ts.shape, 0, limits.max_frames_per_camera, "frames",
                      "per camera")
+        out += _unallocated(f"{p}/timestamps", ts)
     frames = g.get("frames")
     if isinstance(frames, h5py.Dataset):
         out += _filters(f"{p}/frames", frames)
@@ -344,6 +408,15 @@ def _camera_declarations(name: str, g: h5py.Group, path: Path, limits: Limits) -
                      "(frame height)")
         out += _over(f"{p}/frames", frames.shape, 2, limits.max_frame_width, "pixel columns",
                      "(frame width)")
+        out += _over_total(f"{p}/frames", frames.shape[:3], limits.max_pixels_per_camera,
+                           "pixels", "per camera (frames x height x width)")
+        out += _unallocated(f"{p}/frames", frames)
+    elif isinstance(ts, h5py.Dataset) and ts.ndim == 1:
+        # a sidecar's cost: one frame per timestamp at the declared size
+        w, h = _integer(_attr(g.attrs, "width")), _integer(_attr(g.attrs, "height"))
+        if w is not None and h is not None and w > 0 and h > 0:
+            out += _over_total(p, (ts.shape[0], h, w), limits.max_pixels_per_camera, "pixels",
+                               "per camera (timestamps x height x width)")
     raw = _attr(g.attrs, "video")
     if raw is None:
         return out
@@ -387,6 +460,10 @@ def _video_header(p: str, sidecar: Path, limits: Limits) -> list[Finding]:
         out.append(_err("schema.unsafe", f"{p}: the sidecar {sidecar.name} declares {w}x{h} "
                         f"frames, over the limit of {limits.max_frame_width}x"
                         f"{limits.max_frame_height}"))
+    elif n * w * h > limits.max_pixels_per_camera:
+        out.append(_err("schema.unsafe", f"{p}: the sidecar {sidecar.name} declares {n:,} "
+                        f"frames of {w}x{h}, {n * w * h:,} pixels, over the limit of "
+                        f"{limits.max_pixels_per_camera:,} per camera (what decoding it costs)"))
     return out
 
 
@@ -428,7 +505,7 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
         if raw is None:
             bad(key, "is missing; it is required")
         elif s is None:
-            bad(key, f"is {_shown(raw)}; it must be a UTF-8 string")
+            bad(key, f"is {_shown(raw)}; it must be a UTF-8 string (valid UTF-8, no NUL)")
         elif not s.strip():
             bad(key, "is empty; it must be a non-empty string")
     op = vals["operator_id"]
@@ -440,15 +517,10 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
         bad("collection_mode", f"is {mode!r}; it must be one of {', '.join(COLLECTION_MODES)}")
     started = vals["started_at"]
     if started.strip():
-        try:
-            ts = datetime.fromisoformat(started)
-        except ValueError:
-            bad("started_at", f"is {started!r}, not an ISO 8601 time with an offset "
-                "(e.g. 2026-11-02T09:15:00.125+08:00)")
-        else:
-            if ts.tzinfo is None:
-                bad("started_at", f"is {started!r}, which has no UTC offset; it must be "
-                    "ISO 8601 with an offset (e.g. 2026-11-02T09:15:00.125+08:00)")
+        problem = started_at_problem(started)
+        if problem is not None:
+            bad("started_at", problem)
+            vals["started_at"] = ""  # never published: a bad value must not reach the tables
     success = None
     raw = _attr(attrs, "success")
     if raw is not None:
@@ -464,16 +536,36 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
             continue
         s = _text(raw)
         if s is None:
-            bad(key, f"is {_shown(raw)}; it must be a UTF-8 string")
+            bad(key, f"is {_shown(raw)}; it must be a UTF-8 string (valid UTF-8, no NUL)")
         optional[key] = s.strip() if s and s.strip() else None
     extra: dict[str, Any] = {}
     for key in attrs:
         if key not in KNOWN_ATTRS:
             raw = _attr(attrs, key)
             if raw is not _UNDECODABLE:
-                extra[key] = _plain(raw)
+                extra[_plain(key)] = _plain(raw)
     md = EpisodeMetadata(**vals, success=success, extra=extra, **optional)
     return md, out
+
+
+def started_at_problem(started: str) -> str | None:
+    """Why ``started_at`` is refused, or None: it must be ISO 8601 with an offset and, as a UTC
+    instant, lie in the published column's range (see :data:`EARLIEST_STARTED_AT`)."""
+    example = "(e.g. 2026-11-02T09:15:00.125+08:00)"
+    try:
+        ts = datetime.fromisoformat(started)
+    except ValueError:
+        return f"is {started!r}, not an ISO 8601 time with an offset {example}"
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        return f"is {started!r}, which has no UTC offset; it must be ISO 8601 with an offset " \
+            f"{example}"
+    # aware datetimes compare by their UTC instant without converting, so a value whose UTC
+    # date is outside Python's years 1..9999 is compared, not crashed on
+    if not EARLIEST_STARTED_AT <= ts <= LATEST_STARTED_AT:
+        return (f"is {started!r}, outside the range a published timestamp holds: as UTC it "
+                f"must lie between {EARLIEST_STARTED_AT:%Y-%m-%dT%H:%M:%SZ} and "
+                f"{LATEST_STARTED_AT:%Y-%m-%dT%H:%M:%SZ}")
+    return None
 
 
 # -------------------------------------------------------------------------------- data
@@ -506,7 +598,9 @@ def _dataset(g: h5py.Group, member: str, where: str, need: str,
 
 
 def _positive_rate(attrs: h5py.AttributeManager, where: str, what: str,
-                   problems: list[str]) -> float | None:
+                   problems: list[str], limits: Limits) -> float | None:
+    """The declared rate, or None with a problem: a number > 0 within the rate limits (every
+    check and the dataset clock divide by it; 1e300 Hz or one sample a day is no recording)."""
     raw = _attr(attrs, "rate_hz")
     rate = _number(raw) if raw is not None else None
     if raw is None:
@@ -515,6 +609,10 @@ def _positive_rate(attrs: h5py.AttributeManager, where: str, what: str,
         problems.append(f"{where} attr 'rate_hz' is {_shown(raw)}; it must be a number > 0 "
                         f"({what})")
         rate = None
+    elif not limits.min_rate_hz <= rate <= limits.max_rate_hz:
+        problems.append(f"{where} attr 'rate_hz' is {rate:g}; {what} must lie between "
+                        f"{limits.min_rate_hz:g} and {limits.max_rate_hz:g} Hz")
+        rate = None
     return rate
 
 
@@ -522,7 +620,7 @@ def _kind_of(g: Any) -> str | None:
     return _text(_attr(g.attrs, "kind")) if isinstance(g, h5py.Group) else None
 
 
-def _read_stream(name: str, g: Any) -> tuple[Stream | None, list[Finding]]:
+def _read_stream(name: str, g: Any, limits: Limits) -> tuple[Stream | None, list[Finding]]:
     """One stream, or None with one finding per rule it breaks."""
     p = f"/streams/{name}"
     problems: list[str] = []
@@ -573,7 +671,7 @@ def _read_stream(name: str, g: Any) -> tuple[Stream | None, list[Finding]]:
                         "required)")
     elif names is None:
         problems.append(f"{p} attr 'names' is {_shown(raw_names)}; it must be a list of strings, "
-                        "one per column")
+                        "one per column (valid UTF-8, no NUL)")
     elif d and len(names) != d:
         problems.append(f"{p}/values has {d} columns but attr 'names' lists {len(names)} (one "
                         "name per column is required)")
@@ -585,7 +683,7 @@ def _read_stream(name: str, g: Any) -> tuple[Stream | None, list[Finding]]:
     elif unit is None or not unit.strip():
         problems.append(f"{p} attr 'unit' is {_shown(raw_unit)}; it must be a non-empty string "
                         "(the SI unit of the columns)")
-    rate = _positive_rate(g.attrs, p, "the nominal sampling rate", problems)
+    rate = _positive_rate(g.attrs, p, "the nominal sampling rate", problems, limits)
     raw_space = _attr(g.attrs, "space")
     space = _text(raw_space)
     if kind == "action":
@@ -603,7 +701,8 @@ def _read_stream(name: str, g: Any) -> tuple[Stream | None, list[Finding]]:
     return Stream(name, kind, ts, values, names, unit, rate, space), []
 
 
-def _read_camera(name: str, g: Any, path: Path) -> tuple[Camera | None, list[Finding]]:
+def _read_camera(name: str, g: Any, path: Path,
+                 limits: Limits) -> tuple[Camera | None, list[Finding]]:
     """One camera with a lazy frame source, or None with one finding per rule it breaks."""
     p = f"/cameras/{name}"
     problems: list[str] = []
@@ -630,7 +729,7 @@ def _read_camera(name: str, g: Any, path: Path) -> tuple[Camera | None, list[Fin
         problems.append(f"{p} attr 'encoding' is {_shown(raw_enc)}; it must be one of "
                         f"{', '.join(CAMERA_ENCODINGS)}")
         enc = None
-    rate = _positive_rate(g.attrs, p, "the nominal frame rate", problems)
+    rate = _positive_rate(g.attrs, p, "the nominal frame rate", problems, limits)
     size: dict[str, int] = {}
     for attr in ("width", "height"):
         raw = _attr(g.attrs, attr)
@@ -851,7 +950,7 @@ def _read_open_file(f: h5py.File, path: Path,
     for name in sgroup if sgroup is not None else ():
         g = sgroup.get(name)
         kinds.add(_kind_of(g))
-        stream, fs = _read_stream(name, g)
+        stream, fs = _read_stream(name, g, limits)
         findings += fs
         if stream is not None:
             streams[name] = stream
@@ -867,7 +966,7 @@ def _read_open_file(f: h5py.File, path: Path,
                              "camera groups"))
         cgroup = None
     for name in cgroup if cgroup is not None else ():
-        cam, fs = _read_camera(name, cgroup.get(name), path)
+        cam, fs = _read_camera(name, cgroup.get(name), path, limits)
         findings += fs
         if cam is not None:
             cameras[name] = cam

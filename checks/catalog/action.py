@@ -13,6 +13,9 @@ from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding
 
 _MAX_CHANNELS = 8
+#: Analysis grid points allowed per sample present (state and action together): the grid is
+#: at most this much finer than the data, so its memory is bounded by the data, not the span.
+_GRID_PER_SAMPLE = 4
 
 
 def _mean(x: np.ndarray) -> np.ndarray:
@@ -57,6 +60,18 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         spread = diff_spread(contiguous(act.values))[ai]
         keep = np.argsort(-np.nan_to_num(spread, nan=-1.0), kind="stable")[:_MAX_CHANNELS]
         n = int((t1 - t0) / 1e9 / step) + 1
+        # the grid's size follows the samples present, not the time they span: 20 samples
+        # spread over a day must not become millions of grid points (memory grows with n)
+        present = int(np.searchsorted(state.timestamps, t1, side="right")
+                      - np.searchsorted(state.timestamps, t0, side="left")
+                      + np.searchsorted(act.timestamps, t1, side="right")
+                      - np.searchsorted(act.timestamps, t0, side="left"))
+        cap = _GRID_PER_SAMPLE * present
+        if n > cap:
+            n = cap
+            step = (t1 - t0) / 1e9 / (n - 1)
+        if n < 10 or search / step < 2:
+            continue  # too few points, or too sparse to resolve a lag inside the search window
         # both signals differenced on one grid, only the kept channels: no copy of a stream
         da = resample_diff(act.timestamps, contiguous(act.values), ai[keep], t0, step * 1e9, n)
         ds = resample_diff(state.timestamps, contiguous(state.values), si[keep], t0, step * 1e9, n)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.kernels.motion import active_span, rms_jerk
-from checks.kernels.shared import stream_scan
+from checks.kernels.shared import bounded_count, stream_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
 
@@ -41,7 +41,9 @@ def idle(ctx: EpisodeContext) -> Iterator[Finding]:
     s = ctx.episode.primary_state
     if s is None or s.n_samples < 3:
         return
-    k = max(int(round(base_s * s.rate_hz)), 1)
+    # samples per baseline, bounded by the samples present (a rate of 1e300 Hz declares more
+    # than an int64 holds; the kernel needs k < n to find anything anyway)
+    k = bounded_count(base_s * s.rate_hz, 1, s.n_samples)
     a, b = active_span(s.timestamps, np.ascontiguousarray(s.values), speed, k)
     t0, t1 = int(s.timestamps[0]), int(s.timestamps[-1])
     total = (t1 - t0) / 1e9

@@ -52,7 +52,9 @@ def gap(ctx: EpisodeContext) -> Iterator[Finding]:
     for name, (r, ts, rate) in _scans(ctx).items():
         if r[2] <= 0:
             continue
-        missing = int(r[3])
+        # a gap's missing count is its length over the declared period: bounded so that an
+        # absurd rate_hz (1e300 Hz) reports a huge count rather than crashing on infinity
+        missing = int(min(r[3], 2.0**62))
         share = missing / (len(ts) + missing)
         i = int(r[4])
         sev = Severity.ERROR if share > err_share else s.severity

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.shared import contiguous, stream_scan, within
+from checks.kernels.shared import bounded_count, contiguous, stream_scan, within
 from checks.kernels.values import limit_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Stream
@@ -136,7 +136,9 @@ def stale(ctx: EpisodeContext) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
         if s.kind not in _SENSOR_KINDS or s.n_samples < 3:
             continue
-        min_len = max(int(min_s * s.rate_hz * 0.5), 2)
+        # rows a stale run needs, bounded by the rows present (an absurd rate_hz would
+        # otherwise overflow the kernel's int64 argument)
+        min_len = bounded_count(min_s * s.rate_hz * 0.5, 2, s.n_samples + 1, floor=True)
         runs = repeat_runs(contiguous(s.values), min_len)
         stale_rows, longest = 0, None
         for a, b in runs:
@@ -169,7 +171,7 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
         if not (s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)):
             continue
-        half = max(int(round(window_s * s.rate_hz / 2)), 1)
+        half = bounded_count(window_s * s.rate_hz / 2, 1, s.n_samples)
         if s.n_samples < 2 * half + 1:
             continue
         vals = contiguous(s.values)

@@ -27,6 +27,17 @@ def stream_scan(cache: dict[str, Any], name: str,
     return cache[key]
 
 
+def bounded_count(x: float, lo: int, hi: int, *, floor: bool = False) -> int:
+    """``round(x)`` (or its floor) clipped to ``[lo, hi]``; NaN gives ``lo``. Sample counts
+    derived from a declared rate (``window_s * rate_hz``) go through here so that an absurd rate
+    can never become an integer larger than the data, or than the int64 a kernel takes."""
+    if not x >= lo:
+        return lo
+    if not x <= hi:
+        return hi
+    return int(x) if floor else int(round(x))
+
+
 def within(bounds: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
     """True when every column's finite min and max lie inside ``[lo, hi]`` (NaN limits and
     columns without finite values count as inside): no sample can be out of range."""

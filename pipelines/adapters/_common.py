@@ -11,7 +11,8 @@ import numpy as np
 
 from pipelines.mapping import default_mapping
 from schemas.episode import EpisodeMetadata
-from schemas.findings import Finding, Severity
+from schemas.findings import Finding, Severity, encodable
+from schemas.recording import started_at_problem, valid_text
 
 EPOCH_UNKNOWN = "1970-01-01T00:00:00+00:00"
 _DEFAULTS = {"robot_serial": "unknown", "operator_id": "unknown", "site": "unknown",
@@ -53,8 +54,31 @@ def build_metadata(layout: str, mapping: dict, given: dict[str, Any],
             vals[key] = ""
     opt = {k: given.get(k) or mapping.get(k) for k in ("task_id", "scene")}
     success = given.get("success", mapping.get("success"))
-    extra = {k: v for k, v in given.items() if k not in vals and k not in opt and k != "success"}
+    extra = {encodable(str(k)): encodable(v) if isinstance(v, str) else v
+             for k, v in given.items() if k not in vals and k not in opt and k != "success"}
+    _refuse_unpublishable(layout, vals, opt, findings)
     return EpisodeMetadata(**vals, success=success, extra=extra, **opt)
+
+
+def _refuse_unpublishable(layout: str, vals: dict[str, Any], opt: dict[str, Any],
+                          findings: list[Finding]) -> None:
+    """The recording format's text and ``started_at`` rules, for metadata from other layouts:
+    a value no Parquet file can hold (undecodable text, a time outside the published range) is
+    an error finding and is blanked, so it never reaches the published tables."""
+    for table in (vals, opt):
+        for key, v in table.items():
+            if isinstance(v, str) and not valid_text(v):
+                findings.append(Finding(
+                    "schema.metadata", Severity.ERROR, f"the {layout} source's '{key}' is "
+                    f"{v!r}; it must be UTF-8 text (valid UTF-8, no NUL)", stream=key))
+                table[key] = "" if table is vals else None
+    started = vals.get("started_at")
+    problem = started_at_problem(started) if isinstance(started, str) and started else None
+    if problem is not None:
+        findings.append(Finding("schema.metadata", Severity.ERROR,
+                                f"the {layout} source's 'started_at' {problem}",
+                                stream="started_at"))
+        vals["started_at"] = ""
 
 
 def implicit_clock(n: int, rate_hz: float, start_ns: int = 0) -> np.ndarray:

@@ -1,0 +1,168 @@
+"""Hostile content through the real pipeline: one bad recording must never block a dataset.
+
+Each hostile recording (written with h5py over a clean synthetic one) is ingested into its own
+dataset of a fresh store; then a clean recording is ingested into the same dataset and must
+publish. The hostile one is quarantined with its ``schema.*`` finding, and nothing it declared
+reaches the published tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.runner import ingest
+from pipelines.store import Store
+from pipelines.synthetic import CameraPlan, EpisodePlan, generate_episode
+from robots.profile import get_profile
+from schemas.recording_writer import write_recording
+
+UTF8 = h5py.string_dtype("utf-8")
+
+
+def _recording(folder: Path, seed: int) -> Path:
+    plan = EpisodePlan(seed=seed, duration_s=3.0,
+                       cameras=(CameraPlan("cam_head", "rgb8", width=32, height=24),))
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_recording(generate_episode(get_profile("unitree-h1"), plan),
+                           folder / f"episode_{seed:03d}.h5")
+
+
+def _set(obj, key: str, value, dtype=None) -> None:
+    if key in obj.attrs:
+        del obj.attrs[key]
+    obj.attrs.create(key, value, dtype=dtype)
+
+
+def _site(f):
+    _set(f, "site", b"tg\xff\xfe01", UTF8)
+
+
+def _early(f):
+    _set(f, "started_at", "0001-01-01T00:00:00+14:00")
+
+
+def _late(f):
+    _set(f, "started_at", "9999-12-31T23:59:59-14:00")
+
+
+def _joint(f):
+    g = f["streams/joint_pos"]
+    names = [n.encode() if isinstance(n, str) else bytes(n) for n in g.attrs["names"]]
+    names[0] = b"left_hip_yaw\xed\xa0\x80joint"
+    _set(g, "names", names, UTF8)
+
+
+def _joint_bytes(f):
+    g = f["streams/action"]
+    names = [n.encode() if isinstance(n, str) else bytes(n) for n in g.attrs["names"]]
+    names[1] = b"left_hip_\xffroll_joint"
+    _set(g, "names", np.array(names, dtype=f"S{max(map(len, names))}"))
+
+
+def _slow_rate(f):
+    """rate_hz 1.9e-4 with 20 samples 1/rate apart: consistent with itself, so no timing check
+    objected, and the 30 fps dataset clock made 3,000,000 frames of the 10^5 s span."""
+    t0 = int(f["streams/joint_pos/timestamps"][0])
+    t = t0 + (np.arange(20) * (1e9 / 1.9e-4)).astype(np.int64)
+    for name, g in list(f["streams"].items()):
+        d = g["values"].shape[1]
+        values = np.sin(np.arange(20)[:, None] * np.linspace(0.1, 0.2, d)) * 0.1
+        del g["timestamps"], g["values"]
+        g["timestamps"], g["values"] = t + (200_000 if name == "action" else 0), values
+        g.attrs["rate_hz"] = 1.9e-4
+    del f["cameras"], f["events"]
+
+
+CASES = {
+    "site": (_site, "schema.metadata", "site"),
+    "early": (_early, "schema.metadata", "started_at"),
+    "late": (_late, "schema.metadata", "started_at"),
+    "joint": (_joint, "schema.stream", "joint_pos"),
+    "joint-bytes": (_joint_bytes, "schema.stream", "action"),
+    "slow-rate": (_slow_rate, "schema.stream", "joint_pos"),
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Store:
+    return Store(tmp_path_factory.mktemp("store"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_hostile_recording_is_quarantined_and_the_dataset_still_publishes(
+        store, tmp_path, case):
+    mutate, check_id, stream = CASES[case]
+    dataset = f"hostile-{case}"
+    seed = 10 + list(CASES).index(case)
+    bad = _recording(tmp_path / "bad", seed)
+    with h5py.File(bad, "r+") as f:
+        mutate(f)
+
+    first = ingest(store, [bad.parent], dataset, write_report=False)
+    [out] = first.outcomes
+    assert out.grade == "F" and out.quarantined_to, (out, first.publish_error)
+    assert first.publish_error is None
+    findings = json.loads((Path(out.quarantined_to) / "findings.json").read_text())
+    hits = [f for f in findings["findings"]
+            if f["check_id"] == check_id and f["stream"] == stream]
+    assert hits, [(f["check_id"], f["message"]) for f in findings["findings"]]
+
+    _recording(tmp_path / "good", 100 + seed)
+    second = ingest(store, [tmp_path / "good"], dataset, write_report=False)
+    assert second.publish_error is None and not second.run_failed, second.publish_error
+    assert [o.grade in "AB" for o in second.outcomes] == [True]
+    vdir = store.version_dir(dataset)
+    episodes = pl.read_parquet(vdir / "episodes.parquet")
+    assert episodes.height == 2 and episodes["passed"].to_list().count(True) == 1
+    hostile = episodes.filter(~pl.col("passed")).row(0, named=True)
+    assert hostile["n_frames"] == 0
+    for key in ("site", "task", "robot_model", "operator_id"):
+        assert hostile[key] is None or "\udcff" not in hostile[key]
+    assert hostile["started_at"] is None or hostile["started_at"].year >= 1970
+    # every published table reads back, and the frames come only from the clean episode
+    frames = pl.scan_parquet(vdir / "frames" / "*.parquet").collect()
+    assert frames.height == episodes["n_frames"].sum() < 200
+    pl.read_parquet(vdir / "findings.parquet")
+    sha = hashlib.sha256(bad.read_bytes()).hexdigest()
+    assert store.quarantine_path(sha).is_dir()
+
+
+def _sparse(f):
+    """rate_hz 0.1 (the slowest allowed) and 20 samples 10 s apart: every check agrees with the
+    declared rate, but a 30 fps clock would make 5,700 frames out of 20 samples."""
+    t0 = int(f["streams/joint_pos/timestamps"][0])
+    t = t0 + np.arange(20, dtype=np.int64) * 10_000_000_000
+    for name, g in list(f["streams"].items()):
+        d = g["values"].shape[1]
+        values = np.sin(np.arange(20)[:, None] * np.linspace(0.1, 0.2, d)) * 0.1
+        del g["timestamps"], g["values"]
+        g["timestamps"], g["values"] = t + (200_000 if name == "action" else 0), values
+        g.attrs["rate_hz"] = 0.1
+    del f["cameras"], f["events"]
+
+
+@pytest.mark.slow
+def test_curation_invents_no_frames_the_samples_do_not_support(store, tmp_path):
+    bad = _recording(tmp_path / "bad", 40)
+    with h5py.File(bad, "r+") as f:
+        _sparse(f)
+    first = ingest(store, [bad.parent], "sparse", write_report=False)
+    [out] = first.outcomes
+    assert out.passed and not out.run_ok  # passed its checks, refused at curation
+    assert "would need 5,700 frames" in out.error and "at most 10 frames per sample" in \
+        out.error, out.error
+    assert first.version is None  # nothing else to publish yet; certainly no 5,700 frames
+    _recording(tmp_path / "good", 41)
+    second = ingest(store, [tmp_path / "good"], "sparse", write_report=False)
+    assert second.publish_error is None and not second.run_failed
+    vdir = store.version_dir("sparse")
+    episodes = pl.read_parquet(vdir / "episodes.parquet")
+    assert episodes.height == 1 and episodes["n_frames"].sum() < 200  # the clean one only
