@@ -91,3 +91,18 @@ def test_sidecar_link_to_a_file_outside_is_refused(good, tmp_path_factory):
     hits = _refused(good, "schema.unsafe", "attr 'video' names 'cam_wrist.mp4', a symbolic link")
     assert hits[0].stream == "cam_wrist" and "not a symbolic link" in hits[0].message
 
+
+
+def test_video_swapped_for_a_link_after_reading_is_not_opened(good, tmp_path_factory):
+    """The lazy frame source refuses a link even when it appears after the reader checked."""
+    res = read_recording(good)
+    cam = res.episode.cameras["cam_wrist"]
+    secret = tmp_path_factory.mktemp("secret") / "secret.mp4"
+    os.replace(cam.video_path, secret)
+    cam.video_path.symlink_to(secret)
+    with pytest.raises(OSError, match="is a symbolic link; it is not opened"):
+        next(iter(cam.frames.iter_frames()))
+    from schemas.frame_sources import probe_video
+
+    with pytest.raises(OSError, match="is a symbolic link"):
+        probe_video(cam.video_path)
