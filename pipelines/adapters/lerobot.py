@@ -131,12 +131,12 @@ def _check_template(key: str, template: str, allowed: set[str]) -> None:
         sample = template.format(**{a: ("x" if a == "video_key" else 0) for a in allowed})
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise BadInfo(f"'{key}' {template!r} is not a path template ({exc})") from None
-    if not is_relative_template(sample):
+    if not _is_relative_template(sample):
         raise BadInfo(f"'{key}' {template!r} is absolute or climbs out with '..': files must "
                       "lie inside the dataset folder", "schema.unsafe")
 
 
-def is_relative_template(path: str) -> bool:
+def _is_relative_template(path: str) -> bool:
     p = PurePosixPath(path.replace("\\", "/"))
     return not (p.is_absolute() or ".." in p.parts or re.match(r"[A-Za-z]:", path)
                 or "\0" in path)
