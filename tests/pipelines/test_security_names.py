@@ -455,3 +455,16 @@ def test_hostile_demo_name_is_refused_and_quarantined_under_a_safe_name(tmp_path
     names = sorted(p.name for p in qdir.iterdir())
     assert names[0] == "files" and names[1].startswith("findings-key-") and len(names) == 2
     assert json.loads((qdir / names[1]).read_text())["source_name"] == hostile_ref.display_name
+
+
+def test_aloha_image_dataset_name_is_refused_as_a_camera_name(tmp_path):
+    from tests.pipelines.test_adapter_aloha import write_act
+
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
+    with h5py.File(path, "r+") as f:
+        first = sorted(f["observations/images"])[0]
+        f.move(f"observations/images/{first}", "observations/images/..hidden cam")
+    res = read_source(discover([path])[0][0])
+    (f,) = [f for f in res.findings if f.check_id == "schema.camera"]
+    assert "'..hidden cam' is not a safe name" in f.message
+    assert "..hidden cam" not in res.episode.cameras and res.episode.cameras
