@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS
+from schemas.names import name_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS_DIR = REPO_ROOT / "datasets" / "mappings"
@@ -57,6 +58,12 @@ def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
     for table in ("streams", "topics"):
         for name, spec in data.get(table, {}).items():
             _check_stream(spec, f"{where}: {table}.\"{name}\"")
+    for name, val in data.get("cameras", {}).items():  # source camera -> camera name
+        for v in (val,) if not isinstance(val, dict) else \
+                [val[k] for k in ("name", "camera") if k in val]:
+            problem = name_problem(v, "camera name")
+            if problem is not None:
+                raise MappingError(f"{where}: cameras.\"{name}\": {problem}")
     for topic, spec in data.get("topics", {}).items():
         if not {"stream", "camera", "skip"} & set(spec):
             raise MappingError(f"{where}: topics.\"{topic}\" needs 'stream', 'camera' or "
@@ -72,6 +79,11 @@ def _check_stream(spec: Any, where: str) -> None:
     if unknown:
         raise MappingError(f"{where}: unknown key '{sorted(unknown)[0]}' (known: "
                            f"{', '.join(sorted(_STREAM_KEYS))})")
+    for key in ("name", "stream", "camera"):  # these become stream and camera names
+        if key in spec:
+            problem = name_problem(spec[key], f"{key} value")
+            if problem is not None:
+                raise MappingError(f"{where}: {problem}")
     if "kind" in spec and spec["kind"] not in STREAM_KINDS:
         raise MappingError(f"{where}: 'kind' must be one of {', '.join(STREAM_KINDS)}")
     if "space" in spec and spec["space"] not in ACTION_SPACES:

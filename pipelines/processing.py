@@ -23,6 +23,7 @@ from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, s
 from robots.profile import ProfileCatalog, RobotProfile
 from schemas.episode import Episode
 from schemas.findings import Finding, Severity
+from schemas.names import check_safe_name, contained_problem, is_safe_name
 from schemas.quality_profile import QualityProfile
 
 
@@ -70,7 +71,10 @@ def register_source(store: Store, ref: SourceRef, dataset: str,
     """Hash the episode's files and record them under a stable partition key (idempotent)."""
     check_name(dataset)
     dig = digest_source(ref)
-    key = f"{dataset}/{ref.display_name}@{dig.episode_uid.removeprefix('ep-')[:10]}"
+    shown = ref.display_name
+    if not shown.isprintable() or "..." in shown:  # characters a partition key may not hold
+        shown = f"source-{hashlib.sha256(shown.encode()).hexdigest()[:12]}"
+    key = f"{dataset}/{shown}@{dig.episode_uid.removeprefix('ep-')[:10]}"
     path = _record_path(store, key)
     if path.is_file():
         old = SourceRecord.from_dict(json.loads(path.read_text()))
@@ -281,15 +285,18 @@ def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
     base = Path(rec.path) if Path(rec.path).is_dir() else primary.parent
     for p in rec.files:
         src = Path(p)
-        try:
-            rel = src.relative_to(base)
-        except ValueError:
-            rel = Path(src.name)
-        dst = qdir / "files" / rel if rec.episode_key else qdir / rel
+        if contained_problem(base, src) is not None or not src.is_file():
+            continue  # never copy a file from outside the source or through a symbolic link
+        rel = src.relative_to(base) if src.is_relative_to(base) else \
+            src.relative_to(base.resolve())
+        dst = store.contained(qdir / "files" / rel if rec.episode_key else qdir / rel)
         if not (dst.is_file() and dst.stat().st_size == src.stat().st_size):
             atomic_copy(src, dst)
-    name = f"findings-{rec.episode_key}.json" if rec.episode_key else "findings.json"
-    atomic_write_json(qdir / name, {
+    key = rec.episode_key
+    if key is not None and not is_safe_name(key):  # a hostile key never becomes a file name
+        key = "key-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+    name = f"findings-{key}.json" if key else "findings.json"
+    atomic_write_json(store.contained(qdir / name), {
         "source": rec.path, "source_name": rec.display_name, "source_sha256": rec.primary_sha256,
         "files": rec.files, "episode_uid": a.episode_uid, "dataset": rec.dataset,
         "grade": a.grade, "quality_score": a.quality_score, "profile": a.profile_name,
@@ -322,9 +329,10 @@ def curate(store: Store, dataset: str, episode: Episode, episode_uid: str,
         for name, cam in episode.cameras.items():
             if cam.frames is None:
                 continue
-            n = write_camera_video(cam, res.grid, tmp / "videos" / f"{name}.mp4")
+            video = store.contained(tmp / "videos" / f"{check_safe_name(name, 'camera name')}.mp4")
+            n = write_camera_video(cam, res.grid, video)
             if n < res.grid.n:  # fewer frames decoded than the grid needs: keep no video
-                (tmp / "videos" / f"{name}.mp4").unlink()
+                video.unlink()
                 continue
             cams.append(name)
         cur = Curated(episode_uid, res.grid.n, fps, res.grid.t0_ns, cams,

@@ -77,8 +77,8 @@ def quarantine_unrecognised(store: Store, bad: Unrecognised) -> str | None:
         return None
     sha = sha256_file(p)
     qdir = store.quarantine_path(sha)
-    atomic_copy(p, qdir / p.name)
-    atomic_write_json(qdir / "findings.json", {
+    atomic_copy(p, store.contained(qdir / p.name))
+    atomic_write_json(store.contained(qdir / "findings.json"), {
         "source": str(p), "source_sha256": sha, "quarantined_at": utc_now(),
         "grade": "F", "findings": [bad.finding().to_dict()]})
     return str(qdir)
@@ -101,6 +101,10 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
            on_progress: Callable[[str, int, int], None] | None = None) -> IngestSummary:
     """Register, validate, judge, quarantine or curate, then publish — through Dagster."""
     check_name(dataset)
+    if mapping is not None:  # a bad mapping is a usage error, before any recording is read
+        from pipelines.mapping import load_mapping
+
+        load_mapping(mapping)
     store.ensure()
     refs, unknown = discover(paths, layout=layout)
     summary = IngestSummary(dataset=dataset)

@@ -17,6 +17,7 @@ from pathlib import Path
 from pipelines.adapters.base import Adapter
 from robots.stamping import episode_uid_for
 from schemas.findings import Finding, Severity
+from schemas.names import contained_problem
 from schemas.read_result import ReadResult
 from schemas.recording import sha256_file
 
@@ -61,8 +62,18 @@ class SourceRef:
     def adapter(self) -> Adapter:
         return adapters()[self.layout]
 
+    @property
+    def root(self) -> Path:
+        """The folder every file of the source must lie in: the source folder itself (a LeRobot
+        dataset), else the folder of the source file."""
+        return self.path if self.path.is_dir() else self.path.parent
+
     def files(self) -> list[Path]:
-        return self.adapter.source_files(self.path, self.episode_key)
+        """The adapter's files for this episode, less any outside :attr:`root` or reached
+        through a symbolic link: those are never hashed or copied (the reader reports them)."""
+        root = self.root
+        return [f for f in self.adapter.source_files(self.path, self.episode_key)
+                if f == self.path or contained_problem(root, f) is None]
 
     def read(self, mapping: dict | None = None) -> ReadResult:
         return read_source(self, mapping)
@@ -121,23 +132,49 @@ def discover(paths: Iterable[Path | str], layout: str | None = None
             return "embodiq"  # a broken or foreign HDF5 file: the reader says what is wrong
         return None
 
+    # (st_dev, st_ino) of every real folder walked and file reported: a symbolic link back up
+    # the tree (or two links to one file) never makes a folder walked twice or a file reported
+    # twice, so a link loop ends and no duplicate is invented
+    seen: set[tuple[int, int]] = set()
+
+    def first_visit(p: Path) -> bool:
+        try:
+            st = p.stat()
+        except OSError:
+            return True  # unreadable: reported below, once per path given
+        ident = (st.st_dev, st.st_ino)
+        if ident in seen:
+            return False
+        seen.add(ident)
+        return True
+
     def add(p: Path, name: str) -> None:
         for key in registry[name].episode_keys(p):
             refs.append(SourceRef(p.resolve(), name, key))
 
     def walk(p: Path, top: bool) -> None:
         if p.is_dir():
+            if not first_visit(p):
+                return
             name = claim(p)
             if name:
                 add(p, name)
                 return
-            for child in sorted(p.iterdir()):
+            try:
+                children = sorted(p.iterdir())
+            except OSError as exc:
+                bad.append(Unrecognised(p, f"the folder cannot be listed ({exc.strerror})"))
+                return
+            for child in children:
                 if child.name.startswith("."):
                     continue
                 walk(child, False)
             return
         if not p.exists():
-            bad.append(Unrecognised(p, "no such file or folder"))
+            bad.append(Unrecognised(p, "no such file or folder" if not p.is_symlink() else
+                                    "a symbolic link to nothing (or a link loop)"))
+            return
+        if not first_visit(p):
             return
         name = claim(p)
         if name:

@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from schemas.names import name_problem
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_ENV = "EMBODIQ_STORE"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class StoreError(RuntimeError):
@@ -47,9 +48,10 @@ def default_store_root() -> Path:
 
 
 def check_name(name: str, what: str = "dataset name") -> str:
-    if not _NAME_RE.match(name):
-        raise StoreError(
-            f"'{name}' is not a valid {what}: use letters, digits, '_', '-', '.' (max 64)")
+    """``name`` when it is safe as one path component (the rule of :mod:`schemas.names`)."""
+    problem = name_problem(name, what)
+    if problem is not None:
+        raise StoreError(problem)
     return name
 
 
@@ -158,6 +160,18 @@ class Store:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    def contained(self, path: Path) -> Path:
+        """``path`` itself, once proven to lie under the root after resolving links and ``..``.
+
+        Every path the store hands out for writing goes through here, so a name that slipped
+        past validation still cannot make a write land outside the store.
+        """
+        resolved = Path(path).resolve()
+        if not resolved.is_relative_to(self.root):
+            raise StoreError(f"refusing to write {path}: it resolves to {resolved}, outside the "
+                             f"store {self.root}")
+        return path
+
     def ensure(self) -> Store:
         for d in (self.inbox_dir, self.sources_dir, self.staging_dir, self.quarantine_dir,
                   self.datasets_dir, self.registry_path.parent, self.dagster_home):
@@ -166,7 +180,8 @@ class Store:
 
     # staging -----------------------------------------------------------------------------
     def staging_episode_dir(self, dataset: str, episode_uid: str) -> Path:
-        return self.staging_dir / check_name(dataset) / episode_uid
+        return self.contained(self.staging_dir / check_name(dataset)
+                              / check_name(episode_uid, "episode uid"))
 
     def staged_episodes(self, dataset: str) -> list[Path]:
         """Staged episode folders of ``dataset`` that hold a finished ``report.json``."""
@@ -180,11 +195,11 @@ class Store:
 
     # quarantine --------------------------------------------------------------------------
     def quarantine_path(self, source_sha256: str) -> Path:
-        return self.quarantine_dir / source_sha256
+        return self.contained(self.quarantine_dir / check_name(source_sha256, "source sha256"))
 
     # published datasets ------------------------------------------------------------------
     def dataset_dir(self, name: str) -> Path:
-        return self.datasets_dir / check_name(name)
+        return self.contained(self.datasets_dir / check_name(name))
 
     def dataset_names(self) -> list[str]:
         if not self.datasets_dir.is_dir():

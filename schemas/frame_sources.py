@@ -62,6 +62,17 @@ class H5Frames:
         return f"{self.path}:{self.dataset_path}"
 
 
+def _plain_video(path: Path | str) -> Path:
+    """``path`` when it is a regular file; a symbolic link is never opened, even if it was
+    swapped in after the reader checked the recording."""
+    path = Path(path)
+    if path.is_symlink():
+        raise OSError(f"{path}: the video is a symbolic link; it is not opened")
+    if not path.is_file():
+        raise OSError(f"{path}: the video file does not exist")
+    return path
+
+
 def decode_video(path: Path, grey: bool = False, start: int = 0,
                  count: int | None = None) -> Iterator[np.ndarray]:
     """Frames ``start .. start+count`` of a video, RGB (or grey), one at a time.
@@ -71,9 +82,7 @@ def decode_video(path: Path, grey: bool = False, start: int = 0,
     """
     import cv2
 
-    path = Path(path)
-    if not path.is_file():
-        raise OSError(f"{path}: the video file does not exist")
+    path = _plain_video(path)
     cap = cv2.VideoCapture(str(path))
     ok, frame = (False, None)
     if cap.isOpened():
@@ -151,9 +160,7 @@ def probe_video(path: Path | str) -> tuple[int, int, int, float]:
     """
     import cv2
 
-    path = Path(path)
-    if not path.is_file():
-        raise OSError(f"{path}: the video file does not exist")
+    path = _plain_video(path)
     cap = cv2.VideoCapture(str(path))
     try:
         if cap.isOpened():

@@ -19,6 +19,7 @@ findings for the parts left out.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,7 @@ from schemas.episode import (
 from schemas.findings import Finding, Severity, encodable
 from schemas.frame_sources import H5Frames, VideoFrames, probe_video
 from schemas.limits import EARLIEST_STARTED_AT, LATEST_STARTED_AT, Limits
+from schemas.names import is_plain_file_name, is_safe_name
 from schemas.read_result import ReadResult
 
 FORMAT = "embodiq.recording"
@@ -238,11 +240,28 @@ def _walk_links(f: h5py.File) -> tuple[dict[str, _Node], list[Finding]]:
             else:
                 index[path] = _Node("other")
     for path, node in sorted(index.items()):
-        if node.kind == "soft" and _resolve(index, path, 0) is None:
+        if node.kind != "soft":
+            continue
+        try:
+            target = _resolve(index, path, 0)
+        except _LinkLoop:
+            out.append(_err("schema.unsafe", f"{path} is a soft link to '{node.target}', which "
+                            f"loops (a chain of more than {MAX_LINK_DEPTH} soft links never "
+                            "reaches a group or dataset; links must not form a cycle)"))
+            continue
+        if target is None:
             out.append(_err("schema.unsafe", f"{path} is a soft link to '{node.target}', which "
                             "does not resolve inside the file (links must stay inside the "
                             "recording)"))
+        elif path == target or path.startswith("/" if target == "/" else f"{target}/"):
+            out.append(_err("schema.unsafe", f"{path} is a soft link to '{node.target}', a "
+                            "group that contains the link itself: following it never ends "
+                            "(links must not form a cycle)"))
     return index, out
+
+
+class _LinkLoop(Exception):
+    """A chain of soft links longer than :data:`MAX_LINK_DEPTH`: a cycle."""
 
 
 def _dataset_storage(path: str, ds: h5py.Dataset) -> list[Finding]:
@@ -258,9 +277,9 @@ def _dataset_storage(path: str, ds: h5py.Dataset) -> list[Finding]:
 
 def _resolve(index: dict[str, _Node], path: str, depth: int) -> str | None:
     """The hard path a link path leads to, following soft links on the index only; None when it
-    leaves the file, dangles or loops."""
+    leaves the file or dangles; raises :class:`_LinkLoop` when it loops."""
     if depth > MAX_LINK_DEPTH:
-        return None
+        raise _LinkLoop(path)
     node = index.get(path)
     if node is None:
         return None
@@ -420,30 +439,35 @@ def _camera_declarations(name: str, g: h5py.Group, path: Path, limits: Limits) -
     raw = _attr(g.attrs, "video")
     if raw is None:
         return out
-    sidecar, problem = _sidecar(raw, path)
+    sidecar, problem, check_id = _sidecar(raw, path)
     if problem is not None:
-        out.append(_err("schema.camera", f"{p} attr 'video' {problem}", name))
+        out.append(_err(check_id, f"{p} attr 'video' {problem}", name))
     elif sidecar is not None and sidecar.is_file():
         out += _video_header(p, sidecar, limits)
     return out
 
 
-def _sidecar(raw: Any, path: Path) -> tuple[Path | None, str | None]:
-    """The sidecar's absolute path, or why the name is refused (it must not leave the folder)."""
+def _sidecar(raw: Any, path: Path) -> tuple[Path | None, str | None, str]:
+    """The sidecar's absolute path, or why it is refused and the finding's check id.
+
+    A bad name is a ``schema.camera`` error; a name that is a symbolic link (wherever it points)
+    is ``schema.unsafe``: following it would make the pipeline read, hash and copy a file the
+    recording does not hold.
+    """
     vname = _text(raw)
     if vname is None:
-        return None, f"is {_shown(raw)}, not a file name (a UTF-8 string is required)"
+        return None, f"is {_shown(raw)}, not a file name (a UTF-8 string is required)", \
+            "schema.camera"
     rule = ("a sidecar must be a plain file name in the recording's folder (no path separator, "
-            "no '..', not absolute)")
-    if (not vname.strip() or "/" in vname or "\\" in vname or ".." in vname or "\0" in vname
-            or Path(vname).is_absolute() or re.match(r"[A-Za-z]:", vname)):
-        return None, f"is {vname!r}: {rule}"
+            "no '..', not absolute, not a symbolic link)")
+    if not is_plain_file_name(vname):
+        return None, f"is {vname!r}: {rule}", "schema.camera"
     folder = path.resolve().parent
     candidate = folder / vname
-    if candidate.is_symlink() and candidate.resolve().parent != folder:
-        return None, (f"names '{vname}', a symbolic link to {candidate.resolve()}, outside the "
-                      f"recording's folder: {rule}")
-    return candidate.resolve(), None
+    if candidate.is_symlink():
+        return None, (f"names '{vname}', a symbolic link to {os.readlink(candidate)!r}: {rule}"), \
+            "schema.unsafe"
+    return candidate, None, "schema.camera"
 
 
 def _video_header(p: str, sidecar: Path, limits: Limits) -> list[Finding]:
@@ -632,8 +656,8 @@ def _read_stream(name: str, g: Any, limits: Limits) -> tuple[Stream | None, list
         problems.append(f"{p} is a dataset; a stream must be a group holding 'timestamps' and "
                         "'values'")
         return result()
-    if not STREAM_NAME.fullmatch(name):
-        problems.append(f"{p}: the stream name '{name}' does not match [a-z][a-z0-9_.]{{0,63}}")
+    if not STREAM_NAME.fullmatch(name) or not is_safe_name(name):
+        problems.append(f"{p}: the stream name {name!r} does not match [a-z][a-z0-9_.]{{0,63}}")
     ts_ds = _dataset(g, "timestamps", f"{p}/timestamps", "an int64 [T] dataset of nanoseconds",
                      problems)
     v_ds = _dataset(g, "values", f"{p}/values", "a float32 or float64 [T, D] dataset", problems)
@@ -712,6 +736,11 @@ def _read_camera(name: str, g: Any, path: Path,
 
     if not isinstance(g, h5py.Group):
         problems.append(f"{p} is a dataset; a camera must be a group")
+        return result()
+    if not STREAM_NAME.fullmatch(name) or not is_safe_name(name):
+        # the name becomes a file name in the store (videos/<camera>.mp4): it is refused here,
+        # never used as a path
+        problems.append(f"{p}: the camera name {name!r} does not match [a-z][a-z0-9_.]{{0,63}}")
         return result()
     ts_ds = _dataset(g, "timestamps", f"{p}/timestamps", "an int64 [N] dataset, one per frame",
                      problems)
@@ -813,7 +842,7 @@ def _video_sidecar(p: str, raw: Any, enc: str | None, path: Path,
         problems.append(f"{p} attr 'video' names a sidecar but attr 'encoding' is '{enc}', "
                         "not 'video' (encoding must match what is stored)")
         return None
-    sidecar, problem = _sidecar(raw, path)
+    sidecar, problem, _check_id = _sidecar(raw, path)
     if problem is not None:
         problems.append(f"{p} attr 'video' {problem}")
         return None

@@ -12,6 +12,7 @@ import numpy as np
 from pipelines.mapping import default_mapping
 from schemas.episode import EpisodeMetadata
 from schemas.findings import Finding, Severity, encodable
+from schemas.names import name_problem
 from schemas.recording import started_at_problem, valid_text
 
 EPOCH_UNKNOWN = "1970-01-01T00:00:00+00:00"
@@ -79,6 +80,21 @@ def _refuse_unpublishable(layout: str, vals: dict[str, Any], opt: dict[str, Any]
                                 f"the {layout} source's 'started_at' {problem}",
                                 stream="started_at"))
         vals["started_at"] = ""
+
+
+def drop_unsafe_names(where: str, streams: dict[str, Any], cameras: dict[str, Any],
+                      findings: list[Finding]) -> None:
+    """Leave out every stream and camera whose name is not a safe name (:mod:`schemas.names`),
+    with one error finding each: a name from a source or mapping becomes a file or column name
+    downstream, so a hostile one is refused here and never reaches a path."""
+    for table, what, check_id in ((streams, "stream name", "schema.stream"),
+                                  (cameras, "camera name", "schema.camera")):
+        for key in list(table):
+            problem = name_problem(key, what) or name_problem(table[key].name, what)
+            if problem is not None:
+                findings.append(Finding(check_id, Severity.ERROR,
+                                        f"{where}: {problem}; it is left out"))
+                del table[key]
 
 
 def implicit_clock(n: int, rate_hz: float, start_ns: int = 0) -> np.ndarray:

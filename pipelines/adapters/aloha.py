@@ -14,6 +14,7 @@ import numpy as np
 from pipelines.adapters._common import (
     EncodedFrames,
     build_metadata,
+    drop_unsafe_names,
     implicit_clock,
     inferred,
     rename,
@@ -165,6 +166,7 @@ class AlohaAdapter:
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:
             return ReadResult(None, [unreadable(path, f"is not a readable ALOHA episode ({exc})")])
         given = {"collection_mode": "scripted" if sim else None}
+        drop_unsafe_names(str(path), streams, cameras, findings)
         md = build_metadata(self.name, m | {"robot_model": model}, given, findings)
         ep = Episode(md, streams, cameras,
                      source=SourceInfo(path.resolve(), sha256_file(path), path.stat().st_size,

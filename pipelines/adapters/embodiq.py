@@ -7,6 +7,7 @@ from pathlib import Path
 
 import h5py
 
+from schemas.names import contained_problem, is_plain_file_name
 from schemas.read_result import ReadResult
 from schemas.recording import read_recording
 
@@ -47,10 +48,10 @@ class EmbodiqAdapter:
                         video = cam.attrs.get("video") if isinstance(cam, h5py.Group) else None
                         if isinstance(video, bytes):
                             video = video.decode("utf-8", "replace")
-                        if isinstance(video, str) and "/" not in video and "\\" not in video \
-                                and ".." not in video:
-                            side = path.parent / video
-                            if side.is_file():
+                        if isinstance(video, str) and is_plain_file_name(video):
+                            side = path.resolve().parent / video
+                            # never a link: the reader refuses it, nothing is hashed or copied
+                            if contained_problem(side.parent, side) is None and side.is_file():
                                 files.append(side)
         except Exception:
             pass

@@ -7,9 +7,11 @@ findings; a missing video is a finding for that camera only.
 from __future__ import annotations
 
 import json
+import re
+import string
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ import pyarrow.parquet as pq
 from pipelines.adapters._common import (
     VideoSegment,
     build_metadata,
+    drop_unsafe_names,
     inferred,
     rename,
     resolve_mapping,
@@ -27,6 +30,7 @@ from pipelines.adapters._common import (
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import VideoFrames
+from schemas.names import contained_problem, name_problem
 from schemas.read_result import ReadResult
 
 _INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
@@ -41,17 +45,112 @@ def _stamp(*paths: Path) -> tuple[int, ...]:
     return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in paths)
 
 
+class BadInfo(ValueError):
+    """``meta/info.json`` cannot be used; the message says which key and why."""
+
+    def __init__(self, message: str, check_id: str = "schema.unreadable",
+                 foreign: bool = False) -> None:
+        super().__init__(message)
+        self.check_id = check_id
+        #: an object naming another codebase version: not a LeRobot dataset this reads
+        self.foreign = foreign
+
+
+#: The placeholders each path template may use, per major version.
+_PLACEHOLDERS = {
+    ("v2", "data_path"): {"episode_chunk", "episode_index"},
+    ("v2", "video_path"): {"episode_chunk", "episode_index", "video_key"},
+    ("v3", "data_path"): {"chunk_index", "file_index"},
+    ("v3", "video_path"): {"chunk_index", "file_index", "video_key"},
+}
+
+
 def _info(root: Path) -> dict[str, Any]:
+    """``meta/info.json``, checked: a malformed one raises :class:`BadInfo`, never a
+    ``TypeError`` or ``AttributeError`` from deep inside the reader."""
     return _info_at(root, _stamp(root / "meta" / "info.json"))
 
 
 @lru_cache(maxsize=32)
 def _info_at(root: Path, stamp: tuple[int, ...]) -> dict[str, Any]:
-    return json.loads((root / "meta" / "info.json").read_text())
+    try:
+        info = json.loads((root / "meta" / "info.json").read_text())
+    except UnicodeDecodeError as exc:
+        raise BadInfo(f"is not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise BadInfo(f"is not valid JSON ({exc})") from None
+    _check_info(info)
+    return info
+
+
+def _check_info(info: Any) -> None:
+    if not isinstance(info, dict):
+        raise BadInfo(f"holds {type(info).__name__} {json.dumps(info)[:40]}, not a JSON object")
+    version = info.get("codebase_version")
+    if not isinstance(version, str) or not version.startswith(("v2", "v3")):
+        raise BadInfo(f"'codebase_version' is {version!r}; v2.x and v3.x are read",
+                      foreign=True)
+    features = info.get("features", {})
+    if not isinstance(features, dict) or not all(isinstance(v, dict)
+                                                 for v in features.values()):
+        raise BadInfo("'features' must be an object of feature objects "
+                      f"(it is {type(features).__name__})")
+    for key in ("chunks_size", "total_frames", "total_episodes"):
+        v = info.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0
+                              or (key == "chunks_size" and v == 0)):
+            need = "> 0" if key == "chunks_size" else ">= 0"
+            raise BadInfo(f"'{key}' is {v!r}; it must be an integer {need}")
+    fps = info.get("fps")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))
+                            or not fps > 0):
+        raise BadInfo(f"'fps' is {fps!r}; it must be a number > 0")
+    if info.get("splits") is not None and not isinstance(info["splits"], dict):
+        raise BadInfo("'splits' must be an object")
+    major = version[:2]
+    for key in ("data_path", "video_path"):
+        template = info.get(key)
+        if template is None and key == "video_path":
+            continue
+        if not isinstance(template, str) or not template.strip():
+            raise BadInfo(f"'{key}' is {template!r}; it must be a path template")
+        _check_template(key, template, _PLACEHOLDERS[(major, key)])
+
+
+def _check_template(key: str, template: str, allowed: set[str]) -> None:
+    try:
+        fields = [f for _lit, f, _spec, _conv in string.Formatter().parse(template)
+                  if f is not None]
+    except ValueError as exc:
+        raise BadInfo(f"'{key}' {template!r} is not a path template ({exc})") from None
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise BadInfo(f"'{key}' {template!r} uses the unknown placeholder {{{unknown[0]}}} "
+                      f"(known: {', '.join('{' + a + '}' for a in sorted(allowed))})")
+    try:
+        sample = template.format(**{a: ("x" if a == "video_key" else 0) for a in allowed})
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise BadInfo(f"'{key}' {template!r} is not a path template ({exc})") from None
+    if not _is_relative_template(sample):
+        raise BadInfo(f"'{key}' {template!r} is absolute or climbs out with '..': files must "
+                      "lie inside the dataset folder", "schema.unsafe")
+
+
+def _is_relative_template(path: str) -> bool:
+    p = PurePosixPath(path.replace("\\", "/"))
+    return not (p.is_absolute() or ".." in p.parts or re.match(r"[A-Za-z]:", path)
+                or "\0" in path)
 
 
 def _version(root: Path) -> str:
-    return str(_info(root).get("codebase_version", ""))
+    return str(_info(root)["codebase_version"])
+
+
+def _inside(root: Path, f: Path, what: str) -> None:
+    """Refuse a file a template led to that is outside the dataset or reached through a link."""
+    problem = contained_problem(root, f)
+    if problem is not None:
+        raise BadInfo(f"{what}: {problem}", "schema.unsafe")
 
 
 def _v2_episodes(root: Path) -> dict[int, dict]:
@@ -103,18 +202,28 @@ class LeRobotAdapter:
     name = "lerobot"
 
     def detect(self, path: Path) -> bool:
+        """A folder with ``meta/info.json`` of version 2 or 3, or one whose ``info.json`` is
+        malformed (reading it then reports what is wrong, rather than skipping the folder)."""
         try:
-            return path.is_dir() and (path / "meta" / "info.json").is_file() and \
-                _version(path.resolve()).startswith(("v2", "v3"))
-        except (OSError, ValueError):
+            if not (path.is_dir() and (path / "meta" / "info.json").is_file()):
+                return False
+            _info(path.resolve())
+            return True
+        except BadInfo as exc:
+            return not exc.foreign
+        except Exception:  # a sniff never raises
             return False
 
     def episode_keys(self, path: Path) -> Sequence[str | None]:
         root = path.resolve()
         try:
+            _info(root)
+        except Exception:
+            return [None]  # one entry for the whole folder: reading it says what is wrong
+        try:
             eps = _v3_episodes(root) if _version(root).startswith("v3") else _v2_episodes(root)
             return [_key(i) for i in sorted(eps)]
-        except (OSError, ValueError, KeyError, TypeError):
+        except Exception:
             # unreadable episode metadata: the data files still say which episodes exist, and
             # reading each then reports what is wrong
             return [_key(i) for i in self._indices_in_data(root)] or [_key(0)]
@@ -134,10 +243,13 @@ class LeRobotAdapter:
         info = _info(root)
         if _version(root).startswith("v3"):
             ep = _v3_episodes(root)[idx]
-            return root / info["data_path"].format(chunk_index=ep["data/chunk_index"],
-                                                   file_index=ep["data/file_index"])
-        chunk = idx // int(info.get("chunks_size", 1000))
-        return root / info["data_path"].format(episode_chunk=chunk, episode_index=idx)
+            f = root / info["data_path"].format(chunk_index=int(ep["data/chunk_index"]),
+                                                file_index=int(ep["data/file_index"]))
+        else:
+            chunk = idx // int(info.get("chunks_size") or 1000)
+            f = root / info["data_path"].format(episode_chunk=chunk, episode_index=idx)
+        _inside(root, f, f"{_key(idx)}'s data file")
+        return f
 
     def _video_file(self, root: Path, idx: int, vkey: str) -> Path | None:
         info = _info(root)
@@ -148,24 +260,37 @@ class LeRobotAdapter:
             ci, fi = ep.get(f"videos/{vkey}/chunk_index"), ep.get(f"videos/{vkey}/file_index")
             if ci is None:
                 return None
-            return root / info["video_path"].format(video_key=vkey, chunk_index=ci,
-                                                    file_index=fi)
-        chunk = idx // int(info.get("chunks_size", 1000))
-        return root / info["video_path"].format(episode_chunk=chunk, video_key=vkey,
-                                                episode_index=idx)
+            f = root / info["video_path"].format(video_key=vkey, chunk_index=int(ci),
+                                                 file_index=int(fi))
+        else:
+            chunk = idx // int(info.get("chunks_size") or 1000)
+            f = root / info["video_path"].format(episode_chunk=chunk, video_key=vkey,
+                                                 episode_index=idx)
+        _inside(root, f, f"the video of '{vkey}'")
+        return f
 
     def source_files(self, path: Path, key: str | None) -> list[Path]:
+        """Every file of the episode that lies inside the dataset (never through a link);
+        just ``meta/info.json`` when the metadata is too broken to say more."""
         root = path.resolve()
-        idx = _index(key)
-        files = [self._data_file(root, idx), root / "meta" / "info.json"]
-        if _version(root).startswith("v3"):
-            files += [_v3_episodes(root)[idx]["_meta_file"], root / "meta" / "tasks.parquet"]
-        for vkey, feat in _info(root).get("features", {}).items():
-            if feat.get("dtype") == "video":
-                v = self._video_file(root, idx, vkey)
-                if v is not None and v.is_file():
-                    files.append(v)
-        return [f for f in files if f.is_file()] or [root / "meta" / "info.json"]
+        info_file = root / "meta" / "info.json"
+        try:
+            idx = _index(key)
+            files = [self._data_file(root, idx), info_file]
+            if _version(root).startswith("v3"):
+                files += [_v3_episodes(root)[idx]["_meta_file"], root / "meta" / "tasks.parquet"]
+            for vkey, feat in _info(root).get("features", {}).items():
+                if feat.get("dtype") == "video":
+                    try:
+                        v = self._video_file(root, idx, vkey)
+                    except BadInfo:
+                        continue  # reading the episode reports it
+                    if v is not None:
+                        files.append(v)
+        except Exception:  # broken metadata: reading the episode reports what is wrong
+            files = [info_file]
+        return [f for f in files if contained_problem(root, f) is None and f.is_file()] \
+            or [info_file]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         root = path.resolve()
@@ -173,6 +298,15 @@ class LeRobotAdapter:
         findings: list[Finding] = []
         try:
             info = _info(root)
+        except BadInfo as exc:
+            return ReadResult(None, [Finding(exc.check_id, Severity.ERROR,
+                                             f"{root / 'meta' / 'info.json'}: {exc}")])
+        except (OSError, ValueError) as exc:
+            return ReadResult(None, [unreadable(root / "meta" / "info.json",
+                                                f"cannot be read ({exc})")])
+        if key is None:
+            return ReadResult(None, [unreadable(root, "the dataset lists no episodes")])
+        try:
             idx = _index(key)
             v3 = _version(root).startswith("v3")
             listing = "meta/episodes/" if v3 else "meta/episodes.jsonl"
@@ -185,7 +319,11 @@ class LeRobotAdapter:
                 return ReadResult(None, [unreadable(root, f"{_key(idx)} is not listed in "
                                                           f"{listing}")])
             meta = all_meta[idx]
-            data_file = self._data_file(root, idx)
+            try:
+                data_file = self._data_file(root, idx)
+            except BadInfo as exc:
+                return ReadResult(None, [Finding(exc.check_id, Severity.ERROR,
+                                                 f"{root.name}: {exc}")])
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
                                                                "missing")])
@@ -279,12 +417,22 @@ class LeRobotAdapter:
             if feat.get("dtype") != "video":
                 continue
             cam = vkey.split(".")[-1]
+            problem = name_problem(cam, "camera name")
+            if problem is not None:  # it would become a file name: refused, never a path
+                findings.append(_err("schema.camera", f"{where}: video feature {vkey!r}: "
+                                     f"{problem}; the camera is left out"))
+                continue
             shape = feat.get("shape") or [0, 0, 3]
             names = feat.get("names") or ["height", "width", "channels"]
             dims = dict(zip(names, shape, strict=False))
             h = int(dims.get("height", shape[0]))
             w = int(dims.get("width", shape[1]))
-            vfile = self._video_file(root, idx, vkey)
+            try:
+                vfile = self._video_file(root, idx, vkey)
+            except BadInfo as exc:
+                findings.append(_err(exc.check_id, f"{where}: {exc}; the camera is left out",
+                                     cam))
+                continue
             if vfile is None or not vfile.is_file():
                 findings.append(_err("schema.camera", f"{where}: video of '{vkey}' is missing "
                                      f"({vfile.relative_to(root) if vfile else 'no path'})", cam))
@@ -299,6 +447,7 @@ class LeRobotAdapter:
         tasks = meta.get("tasks") or []
         given = {"task": tasks[0] if tasks else None,
                  "robot_model": None if m.get("robot_model") else info.get("robot_type")}
+        drop_unsafe_names(where, streams, cameras, findings)
         md = build_metadata(self.name, m, given, findings)
         src = self.source_files(path, key)
         ep = Episode(md, streams, cameras, source=SourceInfo(

@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.adapters._common import build_metadata, inferred, rename, resolve_mapping, unreadable
+from pipelines.adapters._common import (
+    build_metadata,
+    drop_unsafe_names,
+    inferred,
+    rename,
+    resolve_mapping,
+    unreadable,
+)
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.read_result import ReadResult
@@ -265,6 +272,7 @@ class McapAdapter:
             cameras[cname] = Camera(cname, ts, "video" if d["compressed"] else "rgb8",
                                     rate_of(ts, topic), first.shape[1], first.shape[0],
                                     frames=McapFrames(path, topic, d["compressed"]))
+        drop_unsafe_names(str(path), streams, cameras, findings)
         md = build_metadata(self.name, m, {}, findings)
         ep = Episode(md, streams, cameras, source=SourceInfo(
             path.resolve(), sha256_file(path), path.stat().st_size, self.name))

@@ -17,6 +17,7 @@ import numpy as np
 
 from pipelines.adapters._common import (
     build_metadata,
+    drop_unsafe_names,
     implicit_clock,
     inferred,
     rename,
@@ -25,8 +26,9 @@ from pipelines.adapters._common import (
 )
 from pipelines.adapters.embodiq import is_hdf5
 from schemas.episode import Camera, Episode, SourceInfo, Stream
-from schemas.findings import Finding
+from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
+from schemas.names import name_problem
 from schemas.read_result import ReadResult
 from schemas.recording import sha256_file
 
@@ -114,6 +116,10 @@ class RobomimicAdapter:
         return [path]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
+        problem = name_problem(key, "demo name")
+        if problem is not None:  # the key names the episode's files in the store: refused
+            return ReadResult(None, [Finding("schema.unsafe", Severity.ERROR,
+                                             f"{path}: /data/{key!r}: {problem}")])
         m = resolve_mapping(self.name, mapping)
         src = m.get("_source", "the robomimic defaults")
         findings: list[Finding] = []
@@ -196,6 +202,7 @@ class RobomimicAdapter:
                                                       f"({exc})")])
         if not m.get("task") and env_name:
             given["task"] = f"robosuite {env_name}"
+        drop_unsafe_names(f"{path}#{key}", streams, cameras, findings)
         md = build_metadata(self.name, m, given, findings)
         ep = Episode(md, streams, cameras, source=SourceInfo(
             path.resolve(), sha256_file(path), path.stat().st_size, self.name, episode_key=key))

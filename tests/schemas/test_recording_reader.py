@@ -145,12 +145,14 @@ def test_internal_soft_links_and_userblock_are_accepted(tmp_path, episode):
     assert res.episode is not None and res.findings == []
 
 
-def test_symlinked_sidecar_inside_the_folder_is_accepted(good):
+def test_symlinked_sidecar_inside_the_folder_is_refused(good):
+    """The format refuses a sidecar that is a symbolic link, wherever it points."""
     os.replace(good.parent / "cam_wrist.mp4", good.parent / "real.mp4")
     (good.parent / "cam_wrist.mp4").symlink_to("real.mp4")
     res = read_recording(good)
-    assert res.findings == []
-    assert res.episode.cameras["cam_wrist"].video_path == (good.parent / "real.mp4").resolve()
+    assert res.episode is None
+    assert [(f.check_id, f.stream) for f in res.findings] == [("schema.unsafe", "cam_wrist")]
+    assert "names 'cam_wrist.mp4', a symbolic link to 'real.mp4'" in res.findings[0].message
 
 
 def test_defaults_are_the_documented_limits():

@@ -111,7 +111,7 @@ def test_sidecar_symlink_leaving_the_folder_is_refused(good, tmp_path_factory):
     outside = tmp_path_factory.mktemp("elsewhere") / "secret.mp4"
     os.replace(good.parent / "cam_wrist.mp4", outside)
     (good.parent / "cam_wrist.mp4").symlink_to(outside)
-    _refused(good, "schema.camera", "names 'cam_wrist.mp4', a symbolic link to")
+    _refused(good, "schema.unsafe", "names 'cam_wrist.mp4', a symbolic link to")
 
 
 # ------------------------------------------------------------------------------------ limits
