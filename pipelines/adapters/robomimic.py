@@ -363,7 +363,7 @@ class RobomimicAdapter:
         the state after the time (``nq >= nv``), so ``n`` columns are known to be ``qpos``
         only when ``2n`` fit; otherwise nothing is recovered."""
         n = len(arm)
-        if 1 + 2 * n > states.shape[1]:
+        if 1 + 2 * n > states.shape[1] or len(states) == 0:
             return
         name = "joint_position"
         while name in streams:
