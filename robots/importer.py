@@ -135,11 +135,22 @@ def _expand_includes(el: ET.Element, base: Path, depth: int, where: Path,
             el.insert(i + k, sub)
 
 
-def read_mjcf(path: Path) -> Description:
+#: The angle units an MJCF ``<compiler angle=...>`` may declare.
+ANGLE_UNITS = ("radian", "degree")
+
+
+def read_mjcf(path: Path, angle: str | None = None) -> Description:
     """Joints of an MJCF model: hinge and slide joints in body order, with default classes and
     the compiler's angle unit applied (MuJoCo's default unit for ranges is the degree).
     ``<include>`` files are read from the model's folder; a file that is itself an include
-    (root ``<mujocoinclude>``) is read as if it were the whole model."""
+    (root ``<mujocoinclude>``) is read as if it were the whole model.
+
+    ``angle`` overrides the file's unit: robot models written to be merged into a larger
+    scene (robosuite's ``robot.xml``) give radians without declaring it, because the scene's
+    compiler does."""
+    if angle is not None and angle not in ANGLE_UNITS:
+        raise ProfileError(f"{path}: angle must be one of {', '.join(ANGLE_UNITS)}, "
+                           f"not '{angle}'")
     root = _parse_xml(path)
     if root.tag not in ("mujoco", "mujocoinclude"):
         raise ProfileError(f"{path}: the root element is <{root.tag}>, not <mujoco>")
@@ -153,8 +164,8 @@ def read_mjcf(path: Path) -> Description:
     # an include file is written for a model whose compiler it cannot see; such files (like
     # most published arm models) give ranges in radians, which is what they are read as
     default_angle = "degree" if root.tag == "mujoco" else "radian"
-    degrees = (compiler.get("angle", default_angle) if compiler is not None
-               else default_angle) == "degree"
+    declared = compiler.get("angle", default_angle) if compiler is not None else default_angle
+    degrees = (angle or declared) == "degree"
     defaults = _mjcf_defaults(root)
     joints: list[JointSpec] = []
 
@@ -198,14 +209,18 @@ def read_mjcf(path: Path) -> Description:
                        tuple(f"<include file='{n}'> not found: skipped" for n in skipped), path)
 
 
-def read_description(path: Path | str) -> Description:
-    """A URDF (``.urdf``) or MJCF (``.xml``, root ``<mujoco>``) file's joints."""
+def read_description(path: Path | str, angle: str | None = None) -> Description:
+    """A URDF (``.urdf``) or MJCF (``.xml``, root ``<mujoco>``) file's joints. ``angle``
+    (``radian`` or ``degree``) overrides an MJCF's angle unit; a URDF is always in radians."""
     path = Path(path)
     root_tag = _parse_xml(path).tag
     if root_tag == "robot":
+        if angle is not None and angle != "radian":
+            raise ProfileError(f"{path}: a URDF gives angles in radians; --angle {angle} "
+                               "applies to MJCF files only")
         return read_urdf(path)
     if root_tag in ("mujoco", "mujocoinclude"):
-        return read_mjcf(path)
+        return read_mjcf(path, angle)
     raise ProfileError(f"{path}: neither a URDF (<robot>) nor an MJCF (<mujoco>) file")
 
 

@@ -34,6 +34,9 @@ def import_(
     alias: Annotated[list[str] | None, typer.Option(
         help="Another name recordings use for this model (repeatable), e.g. a LeRobot "
              "robot_type.")] = None,
+    angle: Annotated[str | None, typer.Option(
+        help="radian or degree: the unit of an MJCF's joint ranges when the file does not "
+             "declare it (default: the file's <compiler angle>, else MuJoCo's degree).")] = None,
     dest: Annotated[Path | None, typer.Option(
         "--out", help="Where to write the profile (default: <store>/robots/<id>.toml).")] = None,
     force: Annotated[bool, typer.Option(help="Replace an existing profile file.")] = False,
@@ -42,17 +45,19 @@ def import_(
     """Write a robot profile from a robot description: joint names, position, velocity and
     effort limits and units, exactly as the file gives them."""
     from pipelines.store import StoreError, atomic_write_bytes, check_name
-    from robots.importer import profile_toml, read_description
+    from robots.importer import ANGLE_UNITS, profile_toml, read_description
     from robots.profile import ProfileError
 
     try:
         check_name(profile_id, "profile id")
     except StoreError as exc:
         raise fail(str(exc), 2) from None
+    if angle is not None and angle not in ANGLE_UNITS:
+        raise fail(f"--angle must be one of {', '.join(ANGLE_UNITS)}, not '{angle}'", 2)
     if not description.is_file():
         raise fail(f"{description}: no such file", 2)
     try:
-        desc = read_description(description)
+        desc = read_description(description, angle)
         text = profile_toml(
             desc, profile_id, kind=kind, manufacturer=manufacturer, model_name=model_name,
             source=source or str(description), licence=licence,

@@ -122,3 +122,165 @@ def test_real_robosuite_files(shared_data, name, demos):
         assert all(s.values.shape[1] > 0 for s in ep.streams.values())
         assert ep.metadata.started_at.startswith(("2018-10-24", "2020-09-04"))
         assert any(f.stream == "started_at" for f in res.findings)
+
+
+# ------------------------------------------------- joints recovered from robosuite's states
+#: sample file -> (robot profile, joints robosuite's robot model puts first in qpos, nq: the
+#: qpos width, so that the state's qvel starts at column 1 + nq)
+ROBOSUITE = {
+    "SawyerLift.hdf5": ("sawyer", 8, 17),  # 8 arm/head + 2 fingers + 7 (the cube's free joint)
+    "BaxterPegInHole.hdf5": ("baxter", 15, 15),
+    "door-panda.hdf5": ("franka-panda", 7, 11),  # 7 arm + 2 fingers + door hinge and latch
+    "wipe-panda.hdf5": ("franka-panda", 7, 7),  # no gripper joints at all
+}
+
+
+def _states(path: Path, key: str) -> np.ndarray:
+    with h5py.File(path, "r") as f:
+        return f[f"data/{key}/states"][()]
+
+
+@pytest.mark.parametrize("name", sorted(ROBOSUITE))
+def test_robosuite_joints_are_recovered_from_the_states(shared_data, name):
+    pid, n, nq = ROBOSUITE[name]
+    path = shared_data / "robomimic-robosuite-demos" / name
+    prof = get_profile(pid)
+    tol = float(PROFILE.settings("value.joint_limit")["tolerance_rad"])
+    for ref in discover([path])[0]:
+        res = read_source(ref)
+        ep = res.episode
+        assert ep.metadata.robot_model == pid
+        js = ep.streams["joint_position"]
+        assert js.kind == "joint_position" and js.names == prof.joint_names[:n]
+        states = _states(path, ref.episode_key)
+        np.testing.assert_array_equal(js.values, states[:, 1:1 + n])
+        # they are the joints: inside the profile's limits (MuJoCo's soft limits let Baxter's
+        # wrists pass by 4 mrad, inside the check's tolerance) ...
+        lo, hi, _ = prof.limits_for(js.names)
+        assert np.all(js.values >= lo - tol) and np.all(js.values <= hi + tol), ref.episode_key
+        # ... continuous, and each column moves as the state's qvel of the same joint says
+        assert np.abs(np.diff(js.values, axis=0)).max() < 0.1
+        qvel = states[:, 1 + nq:1 + nq + n]
+        for i in range(n):
+            step = np.diff(js.values[:, i])
+            if step.std() > 0:
+                assert np.corrcoef(step, qvel[1:, i])[0, 1] > 0.9, (ref.episode_key, js.names[i])
+        said = {f.stream: f.message for f in res.findings if f.check_id == "schema.inferred"}
+        assert f"states[:, 1:{1 + n}]" in said["joint_position"] and pid in said["robot_model"]
+        findings = _checks(ep)
+        assert not [f for f in findings if f.check_id in ("schema.robot", "value.joint_limit")]
+        errors = {f.check_id for f in findings if f.severity.value == "error"}
+        # Baxter's demos hold nothing but states: no action (the only error); the others pass
+        assert errors == ({"schema.stream"} if pid == "baxter" else set()), ref.episode_key
+
+
+def test_a_joint_beyond_its_limit_in_the_states_fails_the_demo(shared_data, tmp_path):
+    """The recovered joints are what the grade is decided on: push Sawyer's right_j1 past its
+    upper limit in a copy of the file and the demo fails on value.joint_limit."""
+    path = tmp_path / "SawyerLift.hdf5"
+    path.write_bytes((shared_data / "robomimic-robosuite-demos" / "SawyerLift.hdf5").read_bytes())
+    upper = get_profile("sawyer").joint("right_j1").upper
+    with h5py.File(path, "r+") as f:
+        states = f["data/demo_1/states"]
+        rows = states[100:130]
+        rows[:, 3] = upper + 0.2  # qpos: right_j0, head_pan, right_j1
+        states[100:130] = rows
+    ep = ADAPTER.read(path, "demo_1").episode
+    bad = [f for f in _checks(ep) if f.check_id == "value.joint_limit"]
+    assert bad and bad[0].severity.value == "error" and "right_j1" in bad[0].message
+    assert ep.streams["joint_position"].timestamps[100] == round(
+        _states(path, "demo_1")[100, 0] * 1e9)
+
+
+def test_robosuite_clock_is_the_simulation_time_when_it_increases(shared_data):
+    base = shared_data / "robomimic-robosuite-demos"
+    door = read_source(discover([base / "door-panda.hdf5"])[0][0])
+    t = _states(base / "door-panda.hdf5", "demo_1")[:, 0]
+    ep = door.episode
+    assert all(np.array_equal(s.timestamps, np.round(t * 1e9).astype(np.int64))
+               for s in ep.streams.values())
+    assert ep.streams["joint_position"].rate_hz == 20.0  # env_info's control_freq
+    clock = [f.message for f in door.findings if f.stream == "clock"]
+    assert clock and "simulation time" in clock[0]
+    # robosuite 0.1's SawyerLift: no control_freq; the rate is the simulation time's mean
+    sawyer = read_source(discover([base / "SawyerLift.hdf5"])[0][0]).episode
+    js = sawyer.streams["joint_position"]
+    assert js.rate_hz == pytest.approx((js.n_samples - 1) / ((js.timestamps[-1] -
+                                                               js.timestamps[0]) / 1e9))
+    # BaxterPegInHole's simulation time repeats steps: the control-frequency clock, and why
+    baxter = read_source(discover([base / "BaxterPegInHole.hdf5"])[0][0])
+    assert np.any(np.diff(_states(base / "BaxterPegInHole.hdf5", "demo_1")[:, 0]) <= 0)
+    assert baxter.episode.streams["joint_position"].rate_hz == 20.0
+    clock = [f.message for f in baxter.findings if f.stream == "clock"]
+    assert "does not increase" in clock[0]
+
+
+def test_robosuite_actions_are_not_joint_space_unless_they_are(shared_data):
+    base = shared_data / "robomimic-robosuite-demos"
+    for name in ("door-panda.hdf5", "wipe-panda.hdf5"):  # OSC_POSE: end-effector deltas
+        ep = read_source(discover([base / name])[0][0]).episode
+        act = ep.primary_action
+        assert act.name == "actions" and act.space == "ee" and not act.is_joint_space
+        assert ep.streams["joint_torques"].names == get_profile("franka-panda").joint_names[:7]
+    # robosuite 0.1 stored what the teleoperation commanded: joint velocities of the arm (not
+    # the head, which it never drives), end-effector deltas and the gripper
+    ep = read_source(discover([base / "SawyerLift.hdf5"])[0][0]).episode
+    act = ep.primary_action
+    assert act.name == "joint_velocities" and act.space == "joint_velocity"
+    assert act.names == ["right_j0"] + [f"right_j{i}" for i in range(1, 7)]
+    assert {ep.streams[n].space for n in ("right_dpos", "right_dquat")} == {"ee"}
+    assert ep.streams["gripper_actuations"].kind == "action"
+
+
+def _raw_demo(path: Path, env_info: dict | None, width: int, env: str | None = None) -> Path:
+    """A raw robosuite demo: states (increasing time first) and OSC actions only."""
+    with h5py.File(path, "w") as f:
+        data = f.create_group("data")
+        if env_info is not None:
+            data.attrs["env_info"] = json.dumps(env_info)
+        if env:
+            data.attrs["env"] = env
+        g = data.create_group("demo_1")
+        states = np.zeros((40, width))
+        states[:, 0] = 0.05 * np.arange(1, 41)
+        states[:, 1:8] = 0.1 * np.sin(np.arange(40)[:, None] / 10 + np.arange(7)) - 1.0
+        g["states"] = states
+        g["actions"] = np.zeros((40, 7))
+    return path
+
+
+def test_recovery_needs_a_profile_and_room_for_qpos(tmp_path):
+    panda = {"env_name": "Lift", "robots": ["Panda"], "control_freq": 20,
+             "controller_configs": {"type": "OSC_POSE"}}
+    ok = ADAPTER.read(_raw_demo(tmp_path / "ok.hdf5", panda, 1 + 9 + 9), "demo_1").episode
+    assert ok.metadata.robot_model == "franka-panda"
+    assert ok.streams["joint_position"].values.shape == (40, 7)
+    # 1 + 7 + 6 columns: qpos may be as short as 7 (nq >= nv) but the 7th column could be a
+    # velocity too; nothing is guessed
+    narrow = ADAPTER.read(_raw_demo(tmp_path / "n.hdf5", panda, 1 + 7 + 6), "demo_1").episode
+    assert "joint_position" not in narrow.streams
+    # a robot without a profile: no joints, no robot_model, and the gate says so
+    iiwa = {**panda, "robots": "IIWA"}
+    res = ADAPTER.read(_raw_demo(tmp_path / "i.hdf5", iiwa, 1 + 9 + 9), "demo_1")
+    assert "joint_position" not in res.episode.streams and not res.episode.metadata.robot_model
+    assert any(f.check_id == "schema.stream" for f in _checks(res.episode))
+    # robosuite 0.1 names the robot in the environment's name only
+    old = ADAPTER.read(_raw_demo(tmp_path / "o.hdf5", None, 1 + 9 + 9, env="PandaLift"),
+                       "demo_1").episode
+    assert old.metadata.robot_model == "franka-panda"
+    # the mapping's robot_model wins over the file's, through the aliases too
+    mapped = ADAPTER.read(tmp_path / "i.hdf5", "demo_1", {"robot_model": "Panda"})
+    assert mapped.episode.metadata.robot_model == "franka-panda"
+    assert "joint_position" in mapped.episode.streams
+
+
+def test_robomimic_joint_obs_take_the_profile_joint_names(tmp_path):
+    """robomimic's obs/robot0_joint_pos holds the robot's joints in model order: with the
+    robot resolved (env_args robots ["Panda"]) the columns are the profile's joints."""
+    path = write_robomimic(tmp_path / "lift.hdf5", n_demos=1)
+    res = ADAPTER.read(path, "demo_0")
+    ep = res.episode
+    assert ep.metadata.robot_model == "franka-panda"
+    assert ep.streams["robot0_joint_pos"].names == get_profile("franka-panda").joint_names[:7]
+    assert "joint_position" not in ep.streams  # a joint-position dataset exists: no recovery
+    assert not [f for f in _checks(ep) if f.check_id == "schema.robot"]

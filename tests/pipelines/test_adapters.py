@@ -93,8 +93,15 @@ def test_robomimic_real_demos(shared_data):
     # zero-width datasets (the unused left arm) are tolerated, not streams
     assert "left_dpos" not in ep.streams and "right_dpos" in ep.streams
     assert any(f.check_id == "schema.inferred" and "clock" in f.message for f in res.findings)
-    # robosuite's demos carry no joint positions: the gate says so, naming the layout
-    assert any(f.check_id == "schema.stream" and "robomimic" in f.message for f in _check(ep))
+    # no joint-position dataset: the Sawyer's joints come from the simulator state
+    assert ep.metadata.robot_model == "sawyer" and ep.streams["joint_position"].names[0] == (
+        "right_j0")
+    assert not [f for f in _check(ep) if f.check_id == "schema.stream"]
+    # BaxterPegInHole holds nothing but states: no action, and the gate says so, naming the
+    # layout
+    baxter = read_source(next(r for r in refs if r.path.name == "BaxterPegInHole.hdf5")).episode
+    assert any(f.check_id == "schema.stream" and "robomimic" in f.message and "action" in
+               f.message for f in _check(baxter))
 
 
 def test_robomimic_mapping_names_the_state(shared_data, tmp_path):

@@ -140,3 +140,106 @@ def test_robots_import_command_writes_a_user_profile(tmp_path, shared_data):
     assert bad.exit_code == 2 and not (tmp_path / "escape.toml").exists()
     listed = runner.invoke(app, ["robots", "list", "--store", str(tmp_path), "--json"])
     assert listed.exit_code == 0 and "my-panda" in listed.stdout
+
+
+def test_mjcf_angle_override(tmp_path):
+    """robosuite's robot models give radians without declaring it (the scene's compiler does):
+    ``angle`` overrides the unit the file declares or MuJoCo's default."""
+    undeclared = tmp_path / "robot.xml"
+    undeclared.write_text("<mujoco model='r'><worldbody><body name='b'>"
+                          "<joint name='j' range='-3.0503 3.0503'/>"
+                          "<joint name='s' type='slide' range='0 0.04'/></body></worldbody>"
+                          "</mujoco>")
+    declared = tmp_path / "declared.xml"
+    declared.write_text(undeclared.read_text().replace(
+        "<worldbody>", "<compiler angle='degree'/><worldbody>"))
+    as_degrees = read_description(undeclared).joints[0]
+    assert as_degrees.upper == pytest.approx(math.radians(3.0503))  # MuJoCo's default unit
+    for path in (undeclared, declared):
+        j, s = read_description(path, angle="radian").joints
+        assert (j.lower, j.upper) == (-3.0503, 3.0503)
+        assert (s.lower, s.upper) == (0.0, 0.04)  # lengths are never converted
+    radian = tmp_path / "radian.xml"
+    radian.write_text(undeclared.read_text().replace(
+        "<worldbody>", "<compiler angle='radian'/><worldbody>"))
+    assert read_description(radian, angle="degree").joints[0].upper == pytest.approx(
+        math.radians(3.0503))
+    with pytest.raises(ProfileError, match="angle must be one of radian, degree"):
+        read_description(undeclared, angle="grad")
+    urdf = tmp_path / "r.urdf"
+    urdf.write_text("<robot name='r'><joint name='a' type='revolute'>"
+                    "<limit lower='-1' upper='1'/></joint></robot>")
+    assert read_description(urdf, angle="radian").joints[0].upper == 1.0
+    with pytest.raises(ProfileError, match="MJCF files only"):
+        read_description(urdf, angle="degree")
+
+
+#: The joints of robosuite 0.1's robot models (wx-b/robosuite @ db4a44ff, the commit the
+#: SawyerLift and BaxterPegInHole demonstrations come from, and hartikainen/robosuite @
+#: 32bef3f0 / 14db5d81, the same files), in body order with their ``range`` text: the files
+#: themselves are not in the sample data. Each chain is nested body in body; a ``+`` entry
+#: opens a sibling branch that closes before the next entry (the head beside the arm).
+ROBOSUITE_01 = {
+    "sawyer": [("right_j0", "-3.0503 3.0503"), ("+head_pan", "-5.0952 0.9064"),
+               ("right_j1", "-3.8095 2.2736"), ("right_j2", "-3.0426 3.0426"),
+               ("right_j3", "-3.0439 3.0439"), ("right_j4", "-2.9761 2.9761"),
+               ("right_j5", "-2.9761 2.9761"), ("right_j6", "-4.7124 4.7124")],
+    "baxter": [("+head_pan", "-1.5708 1.5708")] + [
+        (f"{side}_{j}", r) for side in ("right", "left") for j, r in (
+            ("s0", "-1.70168 1.70168"), ("s1", "-2.147 1.047"), ("e0", "-3.05418 3.05418"),
+            ("e1", "-0.05 2.618"), ("w0", "-3.059 3.059"), ("w1", "-1.5708 2.094"),
+            ("w2", "-3.059 3.059"))],
+}
+#: robosuite's Panda (robots/panda/robot.xml at 05a0adcf and c7d0b51d, the door and wipe
+#: demonstrations' commits): the same arm ranges as the shipped franka-panda profile.
+ROBOSUITE_PANDA = [("joint1", "-2.8973 2.8973"), ("joint2", "-1.7628 1.7628"),
+                   ("joint3", "-2.8973 2.8973"), ("joint4", "-3.0718 -0.0698"),
+                   ("joint5", "-2.8973 2.8973"), ("joint6", "-0.0175 3.7525"),
+                   ("joint7", "-2.8973 2.8973")]
+
+
+def _robosuite_like_mjcf(path, joints) -> None:
+    """An MJCF shaped like robosuite's robot.xml: no <compiler>, ranges in radians."""
+    body, depth = [], 0
+    for i, (name, rng) in enumerate(joints):
+        joint = f"<joint axis='0 0 1' limited='true' name='{name.lstrip('+')}' range='{rng}'/>"
+        if name.startswith("+"):
+            body.append(f"<body name='b{i}'>{joint}</body>")
+        else:
+            body.append(f"<body name='b{i}'>{joint}")
+            depth += 1
+    path.write_text("<mujoco model='m'><worldbody><body name='base'>" + "".join(body)
+                    + "</body>" * depth + "</body></worldbody></mujoco>")
+
+
+@pytest.mark.parametrize("robot", sorted(ROBOSUITE_01))
+def test_importer_with_angle_radian_reproduces_the_robosuite_profiles(tmp_path, robot):
+    from pipelines.cli.main import app
+
+    xml = tmp_path / "robot.xml"
+    _robosuite_like_mjcf(xml, ROBOSUITE_01[robot])
+    shipped = get_profile(robot)
+    out = tmp_path / f"{robot}.toml"
+    kind = "bimanual" if robot == "baxter" else "arm"
+    res = CliRunner().invoke(app, ["robots", "import", str(xml), "--id", robot, "--kind", kind,
+                                   "--angle", "radian", "--source", "test", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    got = parse_profile(tomllib.loads(out.read_text()), robot)
+    assert got.joint_names == shipped.joint_names
+    for a, b in zip(got.joints, shipped.joints, strict=True):
+        assert a == b, a.name
+    assert "robosuite" in shipped.source and shipped.licence == "MIT" and shipped.uid
+    assert ProfileCatalog().resolve(robot.capitalize()).id == robot  # robosuite's name
+    # read as MuJoCo's default degrees, the same file gives limits 57 times too narrow
+    assert read_description(xml).joints[-1].upper == pytest.approx(
+        math.radians(shipped.joints[-1].upper))
+
+
+def test_robosuite_panda_arm_is_the_franka_panda_profile(tmp_path):
+    xml = tmp_path / "robot.xml"
+    _robosuite_like_mjcf(xml, ROBOSUITE_PANDA)
+    desc = read_description(xml, angle="radian")
+    franka = get_profile("franka-panda")
+    for got, shipped in zip(desc.joints, franka.joints[:7], strict=True):
+        assert (got.lower, got.upper) == (shipped.lower, shipped.upper), shipped.name
+    assert ProfileCatalog().resolve("Panda").id == "franka-panda"
