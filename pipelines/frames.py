@@ -9,6 +9,9 @@ Resampling, recorded per stream in the manifest with the largest alignment error
   force/torque, tactile) are interpolated linearly between the two neighbouring samples;
 - ``nearest``: commands and discrete or rotation-valued signals (actions, grippers, end-effector
   poses, ``other``) and camera frames take the nearest sample in time, so no value is invented.
+
+A camera's video is re-encoded only when re-timing changes it: a sidecar already on the clock
+is copied or remuxed as it is (:mod:`pipelines.video_copy`).
 """
 
 from __future__ import annotations
