@@ -3,8 +3,8 @@
 Frames are decoded one at a time and only scalars are kept (mean luma, change from the previous
 frame, sharpness; all three taken in one pass over the grey frame scaled down to at most 640 px
 wide), so memory does not grow with the video. The cameras of an episode are scanned
-side by side, one thread each (decoding and the OpenCV figures release the GIL), so a two-camera
-take costs about one camera's time on two cores. The passes are shared by the seven checks
+side by side, one thread each (the decoder and the figures' kernel release the GIL), so two
+cameras on two cores take about the time of one. The passes are shared by the seven checks
 through the episode context's cache. Depth cameras get the decode, count and frozen checks only.
 """
 
@@ -22,7 +22,9 @@ from checks.kernels.video import (
     blur_input,
     frame_figures,
     iter_grey_planes,
+    laplacian_variance,
     mean_abs_diff,
+    mean_level,
 )
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Camera
@@ -53,16 +55,16 @@ def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
     prev = None
     try:
         for plane in iter_grey_planes(cam.frames, depth=cam.is_depth):
+            g = plane.pixels
             if out.first_shape is None:
-                out.first_shape = tuple(plane.pixels.shape)
-            if plane.pixels.dtype != np.uint8:  # depth: only the change, on all 16 bits
-                g = plane.pixels
-                diff(float("inf") if prev is None else mean_abs_diff(g, prev) * plane.gain)
-                prev = g
-                out.decoded += 1
-                continue
-            g = blur_input(plane.pixels)  # every figure on the same plane, <= 640 px wide
-            level, change, lap = frame_figures(g, prev)
+                out.first_shape = tuple(g.shape)
+            if g.dtype == np.uint8:
+                g = blur_input(g)  # every figure on the same plane, <= 640 px wide
+                level, change, lap = frame_figures(g, prev)
+            else:  # 16-bit (depth): the change on all 16 bits, at full size
+                change = float("inf") if prev is None else mean_abs_diff(g, prev)
+                level = mean_level(g) if want_luma else 0.0
+                lap = laplacian_variance(blur_input(g)) if want_blur else 0.0
             prev = g
             diff(change * plane.gain)
             if want_luma:

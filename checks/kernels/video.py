@@ -162,7 +162,7 @@ def frame_figures(grey: np.ndarray,
     if grey.ndim != 2 or grey.dtype != np.uint8 or grey.size == 0:
         raise ValueError(f"frame_figures needs a non-empty 8-bit grey frame, not "
                          f"{grey.dtype}{list(grey.shape)}")
-    same = prev is not None and prev.shape == grey.shape
+    same = prev is not None and prev.shape == grey.shape and prev.dtype == grey.dtype
     g = np.ascontiguousarray(grey)  # a decoder's plane may have padded rows
     p = np.ascontiguousarray(prev) if same else g
     mean, diff, lap = _figures(g, p)

@@ -201,6 +201,7 @@ def test_heavily_blurred_frames(clean_frames, tmp_path, store):
 
 
 def test_large_frames_are_measured_at_640_wide(clean_frames):
+    """Every figure is taken on the frame scaled down to 640 px wide (area average)."""
     big = np.stack([cv2.resize(f, (1280, 960), interpolation=cv2.INTER_NEAREST)
                     for f in clean_frames[:5]])
     sc = scan_camera(array_camera(big), want_luma=True, want_blur=True)
@@ -210,6 +211,11 @@ def test_large_frames_are_measured_at_640_wide(clean_frames):
     small = cv2.resize(grey, (640, 480), interpolation=cv2.INTER_AREA)
     assert sc.sharpness[2] == pytest.approx(laplacian_variance(small))
     assert sc.sharpness[2] != pytest.approx(laplacian_variance(grey), rel=0.05)
+    # luma and the change from the previous frame are taken on the same 640-wide plane
+    before = cv2.resize(cv2.cvtColor(big[1], cv2.COLOR_RGB2GRAY), (640, 480),
+                        interpolation=cv2.INTER_AREA)
+    assert sc.luma[2] == pytest.approx(float(small.mean()))
+    assert sc.diff[2] == pytest.approx(float(np.abs(small.astype(int) - before).mean()))
 
 
 # --- decoding, counts and sizes ---------------------------------------------------------------
