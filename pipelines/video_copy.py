@@ -20,6 +20,7 @@ is re-timed and re-encoded by :func:`pipelines.frames.write_camera_video`.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -118,10 +119,16 @@ def publish_mode(cam: Camera, grid_ns: np.ndarray, fps: float) -> Mode:
 
 
 def copy_video(src: Path, dst: Path) -> None:
-    """``src`` byte for byte at ``dst``, via a temporary name (atomic)."""
-    from pipelines.store import atomic_copy
-
-    atomic_copy(src, dst)
+    """``src`` byte for byte at ``dst``, via a temporary name (atomic). The bytes only: the
+    published file gets the store's own permissions, not the source's (often read-only)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.stem}.copy.tmp{dst.suffix}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def remux_video(src: Path, dst: Path, limit: int | None = None) -> int:
