@@ -168,5 +168,11 @@ def publish_without_encoding(cam: Camera, grid_ns: np.ndarray, fps: float,
         copy_video(Path(cam.frames.path), path)
         return mode, len(grid_ns)
     if mode == "remux":
-        return mode, remux_video(Path(cam.frames.path), path, limit=len(grid_ns))
-    return mode, 0
+        try:
+            n = remux_video(Path(cam.frames.path), path, limit=len(grid_ns))
+        except Exception:  # PyAV's errors vary; a stream MP4 refuses is simply re-encoded
+            n = -1
+        if n == len(grid_ns):
+            return mode, n
+        path.unlink(missing_ok=True)
+    return "encode", 0

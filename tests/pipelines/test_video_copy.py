@@ -124,7 +124,8 @@ def test_video_on_the_clock_is_copied_byte_for_byte(tmp_path):
 
 
 @pytest.mark.parametrize(("suffix", "codec", "bframes"),
-                         [(".avi", "mpeg4", 0), (".mkv", "libx264", 2)])
+                         [(".avi", "mpeg4", 0), (".mkv", "libx264", 2),
+                          (".h264", "libx264", 0)])  # a raw stream: packets without times
 def test_video_on_the_clock_in_another_container_is_remuxed(tmp_path, suffix, codec, bframes):
     src = tmp_path / f"cam_wrist{suffix}"
     encode_with_pyav(src, scene(N), codec, bframes)
