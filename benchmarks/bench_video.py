@@ -38,7 +38,7 @@ from schemas.quality_profile import load_quality_profile  # noqa: E402
 from schemas.recording_writer import write_video  # noqa: E402
 
 W, H, FPS, SECONDS = 640, 480, 30.0, 30
-ROUNDS_CHECKS, ROUNDS_VERDICT = 5, 3
+ROUNDS_CHECKS, ROUNDS_VERDICT = 7, 3
 TAKE_SECONDS = 60.0
 
 
