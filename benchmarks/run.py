@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_checks.py", "bench_video.py", "bench_memory.py"]
 HEADLINE = ("checks_gbps", "checks_speedup_vs_numpy", "checks_time_vs_hdf5_read",
-            "video_decode_fps", "video_checks_fps", "video_checks_vs_decode",
+            "video_decode_fps", "video_checks_fps", "video_checks_vs_decode", "verdict_vs_decode",
             "check_peak_rss_mb_1h", "check_peak_rss_mb_15min", "check_rss_growth_vs_arrays")
 
 

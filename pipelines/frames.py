@@ -12,6 +12,9 @@ Resampling, recorded per stream in the manifest with the largest alignment error
   force/torque, tactile) are interpolated linearly between the two neighbouring samples;
 - ``nearest``: commands and discrete or rotation-valued signals (actions, grippers, end-effector
   poses, ``other``) and camera frames take the nearest sample in time, so no value is invented.
+
+A camera's video is re-encoded only when re-timing changes it: a sidecar already on the clock
+is copied or remuxed as it is (:mod:`pipelines.video_copy`).
 """
 
 from __future__ import annotations
@@ -165,9 +168,17 @@ def depth_to_grey(frame: np.ndarray) -> np.ndarray:
 
 
 def write_camera_video(cam: Camera, grid: Grid, path: Path) -> int:
-    """Encode ``cam`` re-timed to ``grid`` as MP4 at ``path``; returns frames written."""
+    """``cam`` re-timed to ``grid`` as MP4 at ``path``; returns frames written.
+
+    A sidecar video already on the clock (frame ``k`` is row ``k``'s nearest, one to one) is
+    copied or remuxed as it is (:mod:`pipelines.video_copy`); any other is re-timed and
+    encoded."""
+    from pipelines.video_copy import publish_without_encoding
     from schemas.recording_writer import write_video
 
+    mode, n = publish_without_encoding(cam, grid.times_ns, grid.fps, path)
+    if mode != "encode":
+        return n
     frames = resampled_frames(cam, grid)
     if cam.is_depth:
         frames = (depth_to_grey(f) for f in frames)

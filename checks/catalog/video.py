@@ -1,13 +1,18 @@
 """Video checks: one streaming pass per camera computes every per-frame figure.
 
 Frames are decoded one at a time and only scalars are kept (mean luma, change from the previous
-frame, sharpness), so memory does not grow with the video. The pass is shared by the seven checks
+frame, sharpness; all three taken in one pass over the grey frame scaled down to at most 640 px
+wide), so memory does not grow with the video. The cameras of an episode are scanned
+side by side, one thread each (the decoder and the figures' kernel release the GIL), so two
+cameras on two cores take about the time of one. The passes are shared by the seven checks
 through the episode context's cache. Depth cameras get the decode, count and frozen checks only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +20,7 @@ import numpy as np
 from checks.kernels.video import (
     FrameDecodeError,
     blur_input,
+    frame_figures,
     iter_grey_planes,
     laplacian_variance,
     mean_abs_diff,
@@ -50,20 +56,51 @@ def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
     try:
         for plane in iter_grey_planes(cam.frames, depth=cam.is_depth):
             g = plane.pixels
-            if prev is None:
+            if out.first_shape is None:
                 out.first_shape = tuple(g.shape)
-                diff(float("inf"))
-            else:
-                diff(mean_abs_diff(g, prev) * plane.gain)
+            if g.dtype == np.uint8:
+                g = blur_input(g)  # every figure on the same plane, <= 640 px wide
+                level, change, lap = frame_figures(g, prev)
+            else:  # 16-bit (depth): the change on all 16 bits, at full size
+                change = float("inf") if prev is None else mean_abs_diff(g, prev)
+                level = mean_level(g) if want_luma else 0.0
+                lap = laplacian_variance(blur_input(g)) if want_blur else 0.0
             prev = g
+            diff(change * plane.gain)
             if want_luma:
-                luma((mean_level(g) - plane.offset) * plane.gain)
+                luma((level - plane.offset) * plane.gain)
             if want_blur:
-                sharp(laplacian_variance(blur_input(g)) * plane.gain * plane.gain)
+                sharp(lap * plane.gain * plane.gain)
             out.decoded += 1
     except FrameDecodeError as exc:
         out.error = str(exc)
     return out
+
+
+def _cores() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not on Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def scan_cameras(cams: Sequence[Camera], want_luma: bool, want_blur: bool,
+                 workers: int | None = None) -> list[CameraScan]:
+    """:func:`scan_camera` for each of ``cams``, in that order, up to ``workers`` (default: the
+    cores) at once. Each pass streams its own frames, so memory grows with the number of
+    cameras scanned at once, never with their length.
+
+    The decoders keep FFmpeg's frame threads even when the cameras alone could fill the
+    cores: a scan thread then and again waits for the GIL (its per-frame Python), and the
+    decoder threads keep the cores busy meanwhile. Measured on two loaded cores, two cameras
+    side by side with frame threads took half the wall time of the same without them, for
+    about 5% more CPU."""
+    workers = min(len(cams), workers or _cores())
+    if workers <= 1:
+        return [scan_camera(c, want_luma, want_blur) for c in cams]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="video-scan") as pool:
+        futures = [pool.submit(scan_camera, c, want_luma, want_blur) for c in cams]
+        return [f.result() for f in futures]
 
 
 def _enabled(ctx: EpisodeContext, check_id: str) -> bool:
@@ -71,11 +108,16 @@ def _enabled(ctx: EpisodeContext, check_id: str) -> bool:
 
 
 def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
-    """The camera's pass, made by whichever video check runs first and shared by the rest."""
+    """The camera's pass, shared by every video check: whichever runs first scans all the
+    episode's cameras at once."""
     key = f"video.scan.{cam.name}"
     if key not in ctx.cache:
         luma = _enabled(ctx, "video.dark") or _enabled(ctx, "video.overexposed")
-        ctx.cache[key] = scan_camera(cam, luma, _enabled(ctx, "video.blur"))
+        todo = [c for c in ctx.episode.cameras.values()
+                if f"video.scan.{c.name}" not in ctx.cache]
+        for c, sc in zip(todo, scan_cameras(todo, luma, _enabled(ctx, "video.blur")),
+                         strict=True):
+            ctx.cache[f"video.scan.{c.name}"] = sc
     return ctx.cache[key]
 
 
@@ -224,4 +266,4 @@ def blur(ctx: EpisodeContext) -> Iterator[Finding]:
                             "blurred, Laplacian variance below")
 
 
-__all__ = ["CameraScan", "scan_camera"]
+__all__ = ["CameraScan", "scan_camera", "scan_cameras"]

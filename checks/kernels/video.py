@@ -1,11 +1,13 @@
 """Per-frame video figures, and the grey frames they are taken on.
 
-Every video check works on grey levels, so frames are reduced to a grey plane once and the
-figures (mean luma, change from the previous frame, Laplacian variance) are a few vectorised
-OpenCV calls on it. A compressed video is the common case and the costly one: its decoder
-already holds the luma plane, so :func:`iter_grey_planes` hands that plane over as is (no colour
-conversion at all) together with the affine map from its code values to full-range grey levels,
-and the figures are mapped instead of the pixels.
+Every video check works on grey levels, so frames are reduced to a grey plane once, scaled down
+to at most :data:`BLUR_MAX_WIDTH` pixels wide (never up), and the figures (mean luma, change
+from the previous frame, Laplacian variance) are taken in one fused pass over that plane
+(:func:`frame_figures`: each pixel is read once, instead of once per OpenCV call). A compressed
+video is the common case and the costly one: its decoder already holds the luma plane, so
+:func:`iter_grey_planes` hands that plane over as is (no colour conversion at all) together with
+the affine map from its code values to full-range grey levels, and the figures are mapped
+instead of the pixels.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from numba import njit
 
 from schemas.episode import FrameSource
 from schemas.frame_sources import VideoFrames
@@ -85,6 +88,85 @@ def laplacian_variance(grey: np.ndarray) -> float:
     n = lap.size
     mean = cv2.sumElems(lap)[0] / n
     return max(float(cv2.norm(lap, cv2.NORM_L2SQR)) / n - mean * mean, 0.0)
+
+
+#: Columns summed in 32-bit integers before being added to the 64-bit totals: a squared
+#: 8-bit Laplacian is at most 1020², and 2048 of those stay below 2³¹.
+_CHUNK = 2048
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _span_sums(up, left, mid, right, dn, pr):
+    """Sums over one run of interior pixels (``left`` and ``right``: the same run shifted by
+    one column): grey level, absolute change from ``pr`` and the 4-neighbour Laplacian and
+    its square, in 32-bit integers. Every index starts at 0, so the loop vectorises."""
+    a = np.int32(0)
+    b = np.int32(0)
+    c = np.int32(0)
+    e = np.int32(0)
+    for x in range(mid.shape[0]):
+        v = np.int32(mid[x])
+        a += v
+        b += abs(v - np.int32(pr[x]))
+        lap = (np.int32(up[x]) + np.int32(dn[x]) + np.int32(left[x]) + np.int32(right[x])
+               - 4 * v)
+        c += lap
+        e += lap * lap
+    return a, b, c, e
+
+
+@njit(cache=True, nogil=True)
+def _figures(g, prev):
+    """Mean, mean absolute change from ``prev`` and Laplacian variance of ``g``."""
+    h, w = g.shape
+    s = np.int64(0)
+    d = np.int64(0)
+    sl = np.int64(0)
+    sl2 = np.int64(0)
+    for y in range(h):
+        row = g[y]
+        pr = prev[y]
+        # borders reflected without repeating the edge (OpenCV's default, BORDER_REFLECT_101)
+        up = g[y - 1] if y > 0 else g[min(1, h - 1)]
+        dn = g[y + 1] if y < h - 1 else g[max(h - 2, 0)]
+        for x0 in range(1, w - 1, _CHUNK):
+            x1 = min(x0 + _CHUNK, w - 1)
+            a, b, c, e = _span_sums(up[x0:x1], row[x0 - 1:x1 - 1], row[x0:x1],
+                                    row[x0 + 1:x1 + 1], dn[x0:x1], pr[x0:x1])
+            s += a
+            d += b
+            sl += c
+            sl2 += e
+        for k in range(2 if w > 1 else 1):  # the first and last columns
+            x = 0 if k == 0 else w - 1
+            v = np.int64(row[x])
+            left = row[x - 1] if x > 0 else row[min(1, w - 1)]
+            right = row[x + 1] if x < w - 1 else row[max(w - 2, 0)]
+            lap = np.int64(up[x]) + np.int64(dn[x]) + np.int64(left) + np.int64(right) - 4 * v
+            s += v
+            d += abs(v - np.int64(pr[x]))
+            sl += lap
+            sl2 += lap * lap
+    n = h * w
+    mean_lap = sl / n
+    return s / n, d / n, max(sl2 / n - mean_lap * mean_lap, 0.0)
+
+
+def frame_figures(grey: np.ndarray,
+                  prev: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Mean grey level, mean absolute difference from ``prev`` (inf without one, or when the
+    sizes differ) and Laplacian variance of an 8-bit grey frame, in one pass.
+
+    The same figures as :func:`mean_level`, :func:`mean_abs_diff` and
+    :func:`laplacian_variance`, exactly, for about the cost of the Laplacian alone."""
+    if grey.ndim != 2 or grey.dtype != np.uint8 or grey.size == 0:
+        raise ValueError(f"frame_figures needs a non-empty 8-bit grey frame, not "
+                         f"{grey.dtype}{list(grey.shape)}")
+    same = prev is not None and prev.shape == grey.shape and prev.dtype == grey.dtype
+    g = np.ascontiguousarray(grey)  # a decoder's plane may have padded rows
+    p = np.ascontiguousarray(prev) if same else g
+    mean, diff, lap = _figures(g, p)
+    return float(mean), float(diff) if same else float("inf"), float(lap)
 
 
 def _plane_view(frame) -> np.ndarray:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from checks.catalog.video import scan_camera
+from checks.catalog.video import scan_camera, scan_cameras
 from checks.registry import run_episode_checks
 from schemas.episode import ArrayFrames, Camera, Episode, EpisodeMetadata, Stream
 from schemas.findings import Finding, Severity
@@ -201,6 +201,7 @@ def test_heavily_blurred_frames(clean_frames, tmp_path, store):
 
 
 def test_large_frames_are_measured_at_640_wide(clean_frames):
+    """Every figure is taken on the frame scaled down to 640 px wide (area average)."""
     big = np.stack([cv2.resize(f, (1280, 960), interpolation=cv2.INTER_NEAREST)
                     for f in clean_frames[:5]])
     sc = scan_camera(array_camera(big), want_luma=True, want_blur=True)
@@ -210,6 +211,11 @@ def test_large_frames_are_measured_at_640_wide(clean_frames):
     small = cv2.resize(grey, (640, 480), interpolation=cv2.INTER_AREA)
     assert sc.sharpness[2] == pytest.approx(laplacian_variance(small))
     assert sc.sharpness[2] != pytest.approx(laplacian_variance(grey), rel=0.05)
+    # luma and the change from the previous frame are taken on the same 640-wide plane
+    before = cv2.resize(cv2.cvtColor(big[1], cv2.COLOR_RGB2GRAY), (640, 480),
+                        interpolation=cv2.INTER_AREA)
+    assert sc.luma[2] == pytest.approx(float(small.mean()))
+    assert sc.diff[2] == pytest.approx(float(np.abs(small.astype(int) - before).mean()))
 
 
 # --- decoding, counts and sizes ---------------------------------------------------------------
@@ -348,6 +354,25 @@ def test_one_pass_per_camera_for_all_video_checks(clean_frames):
     ep.cameras["cam_wrist"] = replace(array_camera(clean_frames, name="cam_wrist"), frames=wrist)
     assert serious(video_findings(ep)) == []
     assert (head.passes, wrist.passes) == (1, 1)
+
+
+def test_cameras_scanned_side_by_side_equal_one_by_one(clean_frames, tmp_path):
+    """Parallel scans give each camera exactly the figures of its own sequential scan, in
+    order, and a broken camera spoils no other."""
+    dark = clean_frames.copy()
+    dark[40:80] //= 20
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 100)
+    cams = [mp4_camera(tmp_path, clean_frames, "cam_a"), mp4_camera(tmp_path, dark, "cam_b"),
+            array_camera(clean_frames[:, ::-1], name="cam_c"), array_camera(_depth(), "cam_d"),
+            Camera("cam_e", CAM_TS, "video", FPS, W, H, frames=VideoFrames(broken),
+                   video_path=broken)]
+    one_by_one = [scan_camera(c, True, True) for c in cams]
+    side_by_side = scan_cameras(cams, True, True, workers=len(cams))
+    assert side_by_side == one_by_one
+    assert [sc.decoded for sc in side_by_side] == [N, N, N, N, 0]
+    assert "broken.mp4" in side_by_side[4].error
+    assert scan_cameras(cams[:2], True, True, workers=2) == one_by_one[:2]
 
 
 def test_disabled_checks_are_neither_run_nor_measured(clean_frames, tmp_path):

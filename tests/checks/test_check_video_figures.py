@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import arrays
 from checks.catalog.video import scan_camera
 from checks.kernels.video import (
     blur_input,
+    frame_figures,
     iter_grey_planes,
     laplacian_variance,
     mean_abs_diff,
@@ -70,6 +71,53 @@ def test_mean_level_and_difference_match_numpy(a, seed):
     assert mean_level(a) == pytest.approx(float(a.mean()))
     assert mean_abs_diff(a, b) == pytest.approx(ref_mean_abs_diff(a, b))
     assert mean_abs_diff(a, a) == 0.0
+
+
+grey_pairs = st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1)).map(
+    lambda hws: tuple(np.random.default_rng(hws[2]).integers(0, 256, (2, hws[0], hws[1]),
+                                                              dtype=np.uint8)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(grey_pairs)
+def test_fused_frame_figures_match_numpy(pair):
+    a, b = pair
+    level, change, lap = frame_figures(a, b)
+    assert level == pytest.approx(float(a.mean()), rel=1e-12)
+    assert change == pytest.approx(ref_mean_abs_diff(a, b), rel=1e-12)
+    if min(a.shape) > 1:  # numpy's reflect padding needs two pixels; one row is checked below
+        assert lap == pytest.approx(ref_laplacian_variance(a), rel=1e-9, abs=1e-9)
+    assert lap == pytest.approx(laplacian_variance(a), rel=1e-9, abs=1e-9)  # OpenCV's
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 1), (3, 2)])
+def test_fused_frame_figures_on_one_pixel_wide_or_high_frames(shape):
+    a = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    level, change, lap = frame_figures(a)
+    assert level == pytest.approx(float(a.mean())) and change == float("inf")
+    assert lap == pytest.approx(laplacian_variance(a), abs=1e-9)
+
+
+def test_fused_frame_figures_on_rows_wider_than_a_chunk_and_padded_rows():
+    """Rows longer than the 32-bit partial sums' chunk, extreme values (the largest squared
+    Laplacian everywhere), and a decoder-like view whose rows are padded."""
+    checker = (np.indices((6, 5000)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    level, _, lap = frame_figures(checker)
+    assert level == pytest.approx(float(checker.mean()))
+    assert lap == pytest.approx(ref_laplacian_variance(checker), rel=1e-12)
+    padded = np.random.default_rng(4).integers(0, 256, (2, 50, 72), dtype=np.uint8)
+    a, b = padded[0][:, :61], padded[1][:, :61]
+    assert frame_figures(a, b) == pytest.approx(
+        (float(a.mean()), ref_mean_abs_diff(a, b), ref_laplacian_variance(a)))
+
+
+def test_fused_frame_figures_refuse_other_frames():
+    with pytest.raises(ValueError, match="8-bit grey"):
+        frame_figures(np.zeros((4, 4), np.uint16))
+    with pytest.raises(ValueError, match="8-bit grey"):
+        frame_figures(np.zeros((0, 4), np.uint8))
+    assert frame_figures(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))[1] == \
+        float("inf")
 
 
 def test_difference_of_frames_of_other_sizes_is_infinite():
