@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import filelock
 
 from pipelines.definitions import build_definitions
 from pipelines.processing import (
@@ -27,7 +26,14 @@ from pipelines.processing import (
 from pipelines.publish import PublishError
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
 from pipelines.sources import Unrecognised, discover
-from pipelines.store import Store, atomic_copy, atomic_write_bytes, atomic_write_json, check_name
+from pipelines.store import (
+    Store,
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_name,
+    file_lock,
+)
 from schemas.recording import sha256_file
 
 _DAGSTER_YAML = """\
@@ -48,7 +54,7 @@ def instance_for(store: Store) -> dg.DagsterInstance:
     """
     home = store.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(home / ".instance.lock"):
+    with file_lock(home / ".instance.lock"):
         cfg = home / "dagster.yaml"
         if not cfg.is_file():
             atomic_write_bytes(cfg, _DAGSTER_YAML.encode())

@@ -36,6 +36,11 @@ from typing import Any
 
 import filelock
 
+try:
+    import fcntl
+except ImportError:  # not a POSIX system
+    fcntl = None  # type: ignore[assignment]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_ENV = "EMBODIQ_STORE"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
@@ -191,6 +196,26 @@ _RENAME_NOREPLACE = 1
 _renameat2 = _load_renameat2() if sys.platform.startswith("linux") else None
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``path`` (created if missing) for the ``with`` block.
+
+    A blocking ``flock``: a waiter sleeps in the kernel until the holder releases the lock, and
+    a holder that dies releases it with its file. Where ``flock`` does not exist, ``filelock``
+    stands in.
+    """
+    if fcntl is None:
+        with filelock.FileLock(path):
+            yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the file releases the lock
+
+
 class Store:
     """Paths and atomic operations of one store root."""
 
@@ -273,13 +298,12 @@ class Store:
         return sorted(p.name for p in self.datasets_dir.iterdir()
                       if p.is_dir() and (p / "LATEST").is_file())
 
-    def publish_lock(self, name: str) -> filelock.FileLock:
+    def publish_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
         """The lock held from choosing a version number to moving LATEST, so two publishers of
-        one dataset (two ingests, a sensor run) take turns instead of claiming the same number.
-        It is an OS lock (``flock``): a publisher that dies releases it."""
+        one dataset (two ingests, a sensor run) take turns instead of claiming the same number."""
         d = self.dataset_dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(d / ".publish.lock")
+        return file_lock(d / ".publish.lock")
 
     def versions(self, name: str) -> list[int]:
         d = self.dataset_dir(name)

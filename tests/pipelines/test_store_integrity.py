@@ -118,7 +118,7 @@ def test_concurrent_publishes_never_replace_a_version(demo_recordings, tmp_path)
         assert list(store.dataset_dir("race").glob(".v0002.*.tmp"))
         b = _ingest_proc(store, inbox_b, "race")
         lock = store.dataset_dir("race") / ".publish.lock"
-        # the second ingest either finishes or waits for its turn to publish
+        # the second ingest either finishes or waits (holding the lock file open) for its turn
         _wait_for(lambda: b.poll() is not None or _has_open(b.pid, lock),
                   "the second ingest to publish or to wait for its turn")
     finally:
