@@ -273,34 +273,64 @@ def read_report(path: Path) -> Assessment:
     return Assessment.from_dict(json.loads(Path(path).read_text()))
 
 
-def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
-    """Copy the source files byte for byte into ``quarantine/<sha256>/`` with the findings.
+def quarantine_dir_for(store: Store, files: dict[str, str]) -> Path:
+    """The quarantine folder of a source: named after the uid of *all* its files' content
+    (for a one-episode source that is its ``episode_uid``), so the same main file with other
+    sidecars gets a folder of its own, while the episodes of one multi-episode source share it."""
+    from robots.stamping import episode_uid_for
 
-    Multi-episode sources (a LeRobot dataset) keep one copy of the files and one
-    ``findings-<episode>.json`` per rejected episode.
+    return store.quarantine_path(episode_uid_for(sorted(files.values()), None))
+
+
+def quarantine_record_name(dataset: str, episode_key: str | None) -> str:
+    """One findings record per dataset (and per episode of a multi-episode source): the same
+    recording rejected by two datasets keeps both records. ``@`` never occurs in a dataset
+    name, so the two parts cannot be confused."""
+    return (f"findings-{check_name(dataset)}@{episode_key}.json" if episode_key
+            else f"findings-{check_name(dataset)}.json")
+
+
+def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
+    """Copy the source files byte for byte into its quarantine folder with the findings.
+
+    Multi-episode sources (a LeRobot dataset) keep one copy of the files under ``files/``.
+    Each dataset that rejects the episode writes its own record (:func:`quarantine_record_name`).
+    A file that is gone, or whose bytes changed since registration, is not copied (the copy
+    would not be the evidence) and is listed under ``not_copied``.
     """
-    qdir = store.quarantine_path(rec.primary_sha256)
+    from schemas.recording import sha256_file
+
+    qdir = quarantine_dir_for(store, rec.files)
     primary = Path(next(iter(rec.files))) if rec.files else Path(rec.path)
     # a folder source (a LeRobot dataset) keeps its own layout under files/
     base = Path(rec.path) if Path(rec.path).is_dir() else primary.parent
-    for p in rec.files:
+    not_copied: dict[str, str] = {}
+    for p, sha in rec.files.items():
         src = Path(p)
-        if contained_problem(base, src) is not None or not src.is_file():
+        if contained_problem(base, src) is not None:
+            not_copied[p] = "outside the source or reached through a symbolic link"
             continue  # never copy a file from outside the source or through a symbolic link
+        if not src.is_file():
+            not_copied[p] = "missing"
+            continue
         rel = src.relative_to(base) if src.is_relative_to(base) else \
             src.relative_to(base.resolve())
         dst = store.contained(qdir / "files" / rel if rec.episode_key else qdir / rel)
-        if not (dst.is_file() and dst.stat().st_size == src.stat().st_size):
-            atomic_copy(src, dst)
+        if dst.is_file() and sha256_file(dst) == sha:
+            continue
+        atomic_copy(src, dst)
+        if sha256_file(dst) != sha:
+            dst.unlink()
+            not_copied[p] = "changed since it was registered"
     key = rec.episode_key
     if key is not None and not is_safe_name(key):  # a hostile key never becomes a file name
         key = "key-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    name = f"findings-{key}.json" if key else "findings.json"
-    atomic_write_json(store.contained(qdir / name), {
+    atomic_write_json(store.contained(qdir / quarantine_record_name(rec.dataset, key)), {
         "source": rec.path, "source_name": rec.display_name, "source_sha256": rec.primary_sha256,
         "files": rec.files, "episode_uid": a.episode_uid, "dataset": rec.dataset,
         "grade": a.grade, "quality_score": a.quality_score, "profile": a.profile_name,
         "quarantined_at": utc_now(), "findings": [f.to_dict() for f in a.findings],
+        **({"not_copied": not_copied} if not_copied else {}),
     })
     return qdir
 

@@ -2,14 +2,18 @@
 
 The version is assembled under a temporary name and renamed into place; ``LATEST`` is replaced
 atomically afterwards. A crash at any point leaves the previous version whole and readable, and
-at worst a hidden temporary folder behind.
+at worst a hidden temporary folder behind. Publishers of one dataset take turns under a lock,
+and the rename never replaces a folder already there: a published version is never replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +25,16 @@ import pyarrow.parquet as pq
 from checks.grading import grade_of, quality_score
 from checks.registry import run_dataset_checks
 from pipelines.frames import write_table
-from pipelines.processing import Assessment, read_curated, read_report, utc_now
+from pipelines.processing import (
+    Assessment,
+    SourceRecord,
+    load_source_record,
+    quarantine,
+    quarantine_dir_for,
+    read_curated,
+    read_report,
+    utc_now,
+)
 from pipelines.store import Store, atomic_copy, atomic_write_json, staged_dir
 from schemas.findings import Finding
 from schemas.quality_profile import QualityProfile
@@ -31,7 +44,8 @@ FORMAT = "embodiq.dataset"
 FORMAT_VERSION = "1.0"
 #: Rows per frames part file; parts stay well under a few hundred MB.
 MAX_ROWS_PER_PART = 500_000
-#: Set to a stage name to make publish stop dead there (crash-safety tests only).
+#: Set to a stage name to make publish die there, or to ``<stage>:stop`` to make it pause
+#: there (crash-safety and concurrency tests only).
 FAULT_ENV = "EMBODIQ_FAULT_PUBLISH"
 
 
@@ -53,8 +67,11 @@ class PublishResult:
 
 
 def _fault(stage: str) -> None:
+    """``<stage>`` dies there; ``<stage>:stop`` stops there (SIGSTOP) until continued."""
     if os.environ.get(FAULT_ENV) == stage:
         os._exit(86)
+    if os.environ.get(FAULT_ENV) == f"{stage}:stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _sha256(path: Path) -> str:
@@ -108,16 +125,77 @@ def _order_key(a: Assessment) -> tuple[float, str, str]:
     return (when, a.source_name, a.episode_uid)
 
 
-def publish(store: Store, name: str, profile: QualityProfile, fps: float,
-            run_id: str | None = None) -> PublishResult:
-    """Publish every staged episode of ``name`` as a new version (or reuse LATEST if equal)."""
-    reports: list[tuple[Assessment, Any]] = []
+def _staged(store: Store, name: str) -> list[tuple[Assessment, Any]]:
+    """The staged episodes to publish, less those a newer recording superseded.
+
+    A staged episode is superseded when the same source (same path, same episode key) was
+    assessed again later with other content: the file was corrected and re-ingested, so its old
+    content is no longer what the source holds and must not count (as a duplicate of its new
+    self above all). It stays in staging and in the versions already published.
+    """
+    newest: dict[tuple[str, str], tuple[str, str]] = {}
+    found = []
     for ep_dir in store.staged_episodes(name):
         a = read_report(ep_dir / "report.json")
-        cur = read_curated(ep_dir) if a.passed else None
+        found.append(a)
+        src = (a.source_path, a.source_name)
+        when = (a.assessed_at, a.episode_uid)
+        if src not in newest or when > newest[src]:
+            newest[src] = when
+    reports: list[tuple[Assessment, Any]] = []
+    for a in found:
+        if newest[(a.source_path, a.source_name)][1] != a.episode_uid:
+            continue
+        cur = read_curated(store.staging_episode_dir(name, a.episode_uid)) if a.passed else None
         if a.passed and cur is None:
             continue  # gate passed but curation has not finished: next publish picks it up
         reports.append((a, cur))
+    return reports
+
+
+def _source_record(store: Store, name: str, a: Assessment) -> SourceRecord:
+    """The registered record of a staged episode (its files), looked up by the partition key
+    :func:`~pipelines.processing.register_source` gave it; when the record is gone, the main
+    file alone."""
+    key = f"{name}/{a.source_name}@{a.episode_uid.removeprefix('ep-')[:10]}"
+    try:
+        return load_source_record(store, key)
+    except (FileNotFoundError, ValueError, TypeError):
+        return SourceRecord(key=key, dataset=name, path=a.source_path, layout=a.layout,
+                            episode_key=None, display_name=a.source_name,
+                            files={a.source_path: a.source_sha256},
+                            primary_sha256=a.source_sha256, size=0,
+                            episode_uid=a.episode_uid, registered_at=a.assessed_at)
+
+
+@contextlib.contextmanager
+def _new_version_dir(final: Path) -> Iterator[Path]:
+    """A version folder claimed by its rename: one that appeared meanwhile is never replaced."""
+    try:
+        with staged_dir(final, replace=False) as tmp:
+            yield tmp
+    except FileExistsError:
+        if not final.exists():
+            raise
+        raise PublishError(f"{final} appeared while this version was being written (by a "
+                           "publisher that did not take the lock); it is kept as it is: "
+                           "publish again for the next version") from None
+
+
+def publish(store: Store, name: str, profile: QualityProfile, fps: float,
+            run_id: str | None = None) -> PublishResult:
+    """Publish every staged episode of ``name`` as a new version (or reuse LATEST if equal).
+
+    Publishers of one dataset take turns (:meth:`Store.publish_lock`) from reading the staged
+    episodes to moving LATEST, and a version folder is claimed by its rename, never replaced.
+    """
+    with store.publish_lock(name):
+        return _publish_locked(store, name, profile, fps, run_id)
+
+
+def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float,
+                    run_id: str | None) -> PublishResult:
+    reports = _staged(store, name)
     if not reports:
         raise PublishError(f"dataset '{name}' has no staged episodes in "
                            f"{store.staging_dir / name}; ingest recordings first")
@@ -166,18 +244,25 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             per_episode_extra.setdefault(f.episode_uids[0], []).append(f)
     # a dataset error on one episode (a duplicate) fails that episode: no frames for it
     judged = []
+    quarantined: dict[str, str] = {}  # episode_uid -> its quarantine folder's name
     for a, cur in reports:
         extra = per_episode_extra.get(a.episode_uid)
+        was_passed = a.passed
         if extra:
             a.findings = [*a.findings, *extra]
             a.grade = grade_of(a.findings)
             a.passed = a.grade != "F"
             a.quality_score = quality_score(a.findings)
+        if not a.passed:
+            rec = _source_record(store, name, a)
+            if was_passed:  # failed here, not at the gate: quarantined like any failure
+                quarantine(store, rec, a)
+            quarantined[a.episode_uid] = quarantine_dir_for(store, rec.files).name
         judged.append((a, cur if a.passed else None))
     reports = judged
 
     kv = {"embodiq.dataset": name, "embodiq.version": str(version)}
-    with staged_dir(final) as tmp:
+    with _new_version_dir(final) as tmp:
         rows, finding_rows, sources = [], [], []
         frames_total = 0
         streams: dict[str, dict[str, Any]] = {}
@@ -190,7 +275,9 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
                                      cur.t0_ns if cur else a.t0_ns))
             finding_rows += findings_rows(a.episode_uid, a.findings)
             sources.append({"episode_uid": a.episode_uid, "robot_uid": a.robot_uid,
-                            "source_name": a.source_name, "source_sha256": a.source_sha256})
+                            "source_name": a.source_name, "source_sha256": a.source_sha256,
+                            **({"quarantine": quarantined[a.episode_uid]}
+                               if a.episode_uid in quarantined else {})})
             if cur:
                 for k, v in cur.resampling.items():
                     prev = resampling.get(k)

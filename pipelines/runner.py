@@ -15,11 +15,25 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.definitions import build_definitions
-from pipelines.processing import SourceRecord, read_report, register_source, utc_now
+from pipelines.processing import (
+    SourceRecord,
+    quarantine_dir_for,
+    quarantine_record_name,
+    read_report,
+    register_source,
+    utc_now,
+)
 from pipelines.publish import PublishError
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
 from pipelines.sources import Unrecognised, discover
-from pipelines.store import Store, atomic_copy, atomic_write_json, check_name
+from pipelines.store import (
+    Store,
+    atomic_copy,
+    atomic_write_bytes,
+    atomic_write_json,
+    check_name,
+    file_lock,
+)
 from schemas.recording import sha256_file
 
 _DAGSTER_YAML = """\
@@ -31,13 +45,20 @@ telemetry:
 
 
 def instance_for(store: Store) -> dg.DagsterInstance:
-    """The store's persistent Dagster instance (created on first use)."""
+    """The store's persistent Dagster instance (created on first use).
+
+    Opening it creates and stamps its SQLite databases when they are new; two processes doing
+    that at once can stamp one database twice, which breaks every later run ("more than one
+    head"). So it is opened under a lock in the store: the first opener creates, the others wait
+    and then find the databases ready.
+    """
     home = store.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if not cfg.is_file():
-        cfg.write_text(_DAGSTER_YAML)
-    return dg.DagsterInstance.from_config(str(home))
+    with file_lock(home / ".instance.lock"):
+        cfg = home / "dagster.yaml"
+        if not cfg.is_file():
+            atomic_write_bytes(cfg, _DAGSTER_YAML.encode())
+        return dg.DagsterInstance.from_config(str(home))
 
 
 @dataclass
@@ -70,17 +91,21 @@ class IngestSummary:
         return any(not o.run_ok for o in self.outcomes) or self.publish_error is not None
 
 
-def quarantine_unrecognised(store: Store, bad: Unrecognised) -> str | None:
-    """A file no adapter reads is still kept: copied to quarantine with the reason."""
+def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> str | None:
+    """A file no adapter reads is still kept: copied to quarantine with the reason, in the
+    same layout as a rejected recording (one findings record per dataset)."""
     p = bad.path
     if not p.is_file():
         return None
     sha = sha256_file(p)
-    qdir = store.quarantine_path(sha)
-    atomic_copy(p, store.contained(qdir / p.name))
-    atomic_write_json(store.contained(qdir / "findings.json"), {
-        "source": str(p), "source_sha256": sha, "quarantined_at": utc_now(),
-        "grade": "F", "findings": [bad.finding().to_dict()]})
+    qdir = quarantine_dir_for(store, {str(p): sha})
+    dst = store.contained(qdir / p.name)
+    if not (dst.is_file() and sha256_file(dst) == sha):
+        atomic_copy(p, dst)
+    atomic_write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+        "source": str(p), "source_name": p.name, "source_sha256": sha, "files": {str(p): sha},
+        "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
+        "findings": [bad.finding().to_dict()]})
     return str(qdir)
 
 
@@ -93,6 +118,26 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
             msg = getattr(err, "message", None) or str(ev.message)
             return f"{ev.step_key}: {msg.strip().splitlines()[0]}" if msg else "step failed"
     return None
+
+
+def _failed_at_publish(store: Store, summary: IngestSummary, vdir: Path, manifest: dict,
+                       by_key: dict[str, SourceRecord]) -> None:
+    """Episodes that passed the gate but that a dataset check failed when publishing (a
+    duplicate) are failures like any other: their outcome says so, with their quarantine."""
+    import pyarrow.parquet as pq
+
+    eps = pq.read_table(vdir / "episodes.parquet",
+                        columns=["episode_uid", "grade", "passed"]).to_pylist()
+    published = {r["episode_uid"]: r for r in eps}
+    where = {s["episode_uid"]: s["quarantine"] for s in manifest.get("sources", [])
+             if s.get("quarantine")}
+    for o in summary.outcomes:
+        row = published.get(o.episode_uid)
+        if o.passed and row is not None and row["passed"] is False:
+            o.passed, o.grade = False, row["grade"]
+            o.quarantined_to = str(store.quarantine_path(where[o.episode_uid])
+                                   if o.episode_uid in where
+                                   else quarantine_dir_for(store, by_key[o.key].files))
 
 
 def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = "default",
@@ -109,7 +154,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     refs, unknown = discover(paths, layout=layout)
     summary = IngestSummary(dataset=dataset)
     for bad in unknown:
-        summary.unrecognised.append((str(bad.path), quarantine_unrecognised(store, bad) or ""))
+        summary.unrecognised.append((str(bad.path),
+                                     quarantine_unrecognised(store, bad, dataset) or ""))
     records: list[SourceRecord] = []
     for i, ref in enumerate(refs):
         if on_progress:
@@ -132,7 +178,7 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         a = read_report(report) if report.is_file() else None
         qdir = None
         if a is not None and not a.passed:
-            qdir = str(store.quarantine_path(rec.primary_sha256))
+            qdir = str(quarantine_dir_for(store, rec.files))
         # a failing blocking gate is the expected outcome for a bad recording, not a run error
         err = _first_error(result)
         run_ok = a is not None and (a.passed is False or err is None)
@@ -147,13 +193,16 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         result = pub.execute_in_process(partition_key=dataset, instance=instance,
                                         raise_on_error=False)
         if result.success:
-            v = store.latest_version(dataset)
+            mats = result.asset_materializations_for_node("published_dataset")
+            # the version this run published (another ingest may have moved LATEST since)
+            v = (int(mats[-1].metadata["version"].value) if mats
+                 else store.latest_version(dataset))
             summary.version = v
             vdir = store.version_dir(dataset, v)
             summary.version_path = str(vdir)
             man = json.loads((vdir / "manifest.json").read_text())
             summary.counts = man["counts"]
-            mats = result.asset_materializations_for_node("published_dataset")
+            _failed_at_publish(store, summary, vdir, man, by_key)
             summary.new_version = bool(mats and mats[-1].metadata["new_version"].value)
             if mats and "report" in mats[-1].metadata:
                 summary.report_path = str(mats[-1].metadata["report"].value)

@@ -167,6 +167,15 @@ def _plot_from_source(view: EpisodeView, ref, t0: int | None) -> None:
         view.frame_at[cam.name] = camera_frame_getter(cam, t0)
 
 
+def _quarantine_of(quarantine: Path | None, row: dict, where: dict[str, str]) -> Path | None:
+    """A rejected episode's quarantine folder: the one its version's manifest names, else
+    (versions published before the manifest named it) the one named after its main file."""
+    if quarantine is None:
+        return None
+    name = where.get(row["episode_uid"]) or row["source_sha256"]
+    return quarantine / name if name else None
+
+
 def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
                    on_progress: Progress | None = None) -> ReportData:
     """Read a published version; rejected episodes are plotted from the quarantine."""
@@ -179,6 +188,8 @@ def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
     streams = manifest.get("features", {}).get("streams", {})
     state = next((n for n, s in streams.items() if s.get("kind") == "joint_position"), None)
     action = next((n for n, s in streams.items() if s.get("kind") == "action"), None)
+    where = {s.get("episode_uid"): s["quarantine"] for s in manifest.get("sources", [])
+             if s.get("quarantine")}
     views, plotted = [], 0
     ordered = eps.sort(["passed", "quality_score", "source_name"], nulls_last=True)
     for i, row in enumerate(ordered.iter_rows(named=True)):
@@ -196,8 +207,7 @@ def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
         elif row["passed"] and frames is not None:
             _plot_published(view, frames, row, vdir, streams, (state, action))
         else:
-            qdir = quarantine / row["source_sha256"] if quarantine and row["source_sha256"] \
-                else None
+            qdir = _quarantine_of(quarantine, row, where)
             ref = quarantined_ref(qdir, name) if qdir is not None and qdir.is_dir() else None
             if ref is None:
                 view.note = "no frames: the episode was rejected and its recording is not in " \

@@ -187,5 +187,5 @@ def test_ingest_a_lerobot_dataset_quarantines_per_episode(shared_data, tmp_path)
     assert all(o.grade == "F" for o in summary.outcomes)  # its info.json contradicts the data
     qdirs = list(store.quarantine_dir.iterdir())
     assert len(qdirs) == 1  # one copy of the shared files, one findings file per episode
-    assert len(list(qdirs[0].glob("findings-episode_*.json"))) == 3
+    assert len(list(qdirs[0].glob("findings-reachy2@episode_*.json"))) == 3
     assert (qdirs[0] / "files" / "meta" / "info.json").is_file()

@@ -58,12 +58,15 @@ def test_inputs_are_never_modified(published):
 
 
 def test_quarantine_keeps_exact_bytes_and_findings(published):
-    store, inbox, _summary, _ = published
+    store, inbox, summary, _ = published
+    where = {o.source_name: o.quarantined_to for o in summary.outcomes}
     for rec in (NAN, TRUNCATED):
         src = inbox / rec.file
-        qdir = store.quarantine_path(_sha(src))
+        qdir = Path(where[rec.file])
+        assert qdir.parent == store.quarantine_dir
         assert (qdir / rec.file).read_bytes() == src.read_bytes()
-        findings = json.loads((qdir / "findings.json").read_text())
+        findings = json.loads((qdir / "findings-lab.json").read_text())
+        assert findings["dataset"] == "lab"
         ids = {f["check_id"] for f in findings["findings"]}
         expected = "value.nonfinite" if rec is NAN else "schema.unreadable"
         assert expected in ids
