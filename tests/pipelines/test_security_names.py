@@ -222,7 +222,7 @@ def test_symlinked_sidecar_is_refused_and_not_copied(hostile):
     unsafe = [f for f in findings if f["check_id"] == "schema.unsafe"]
     assert unsafe and "a symbolic link to" in unsafe[0]["message"]
     qdir = Path(_outcome(hostile, CLEAN[1].file)["quarantined_to"])
-    assert sorted(p.name for p in qdir.iterdir()) == ["findings.json", CLEAN[1].file]
+    assert sorted(p.name for p in qdir.iterdir()) == sorted([CLEAN[1].file, "findings-lab.json"])
 
 
 def test_no_secret_is_hashed_or_copied_into_the_store(hostile):
@@ -453,7 +453,7 @@ def test_hostile_demo_name_is_refused_and_quarantined_under_a_safe_name(tmp_path
     assert f.check_id == "schema.unsafe" and "is not a safe name" in f.message
     qdir = quarantine(store, rec, a)
     names = sorted(p.name for p in qdir.iterdir())
-    assert names[0] == "files" and names[1].startswith("findings-key-") and len(names) == 2
+    assert names[0] == "files" and names[1].startswith("findings-lab@key-") and len(names) == 2
     assert json.loads((qdir / names[1]).read_text())["source_name"] == hostile_ref.display_name
 
 
