@@ -22,10 +22,12 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from pipelines.processing import (
+    Assessment,
     RecordingOutcome,
     RecordingTask,
     SourceRecord,
     load_source_record,
+    read_report,
     run_recordings,
 )
 from pipelines.publish import publish
@@ -108,15 +110,10 @@ def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
     if o.quarantined_to:
         md["quarantined_to"] = dg.MetadataValue.path(o.quarantined_to)
     yield dg.AssetMaterialization(REPORT, partition=key, metadata=md)
-    errors = [f for f in a.findings if f.severity.value == "error"]
+    r = _gate_result(a)
     yield dg.AssetCheckEvaluation(
-        asset_key=REPORT, check_name=GATE, passed=a.passed, partition=key, blocking=False,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"grade {a.grade}, score {a.quality_score}" if a.passed else
-                     f"grade F: {len(errors)} error(s), first: {errors[0].message}; "
-                     "quarantined, not curated"),
-        metadata={"grade": a.grade, "quality_score": a.quality_score,
-                  "error_checks": dg.MetadataValue.json(sorted({f.check_id for f in errors}))})
+        asset_key=REPORT, check_name=GATE, passed=r.passed, partition=key, blocking=False,
+        severity=r.severity, description=r.description, metadata=r.metadata)
     cur = o.curated
     if cur is not None:
         yield dg.AssetMaterialization(CURATED, partition=key, metadata={
@@ -124,6 +121,17 @@ def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
             "staged_at": dg.MetadataValue.path(cur.path),
             "max_alignment_error_ms": round(max(
                 (r["max_error_ns"] for r in cur.resampling.values()), default=0) / 1e6, 3)})
+
+
+def _gate_result(a: Assessment) -> dg.AssetCheckResult:
+    errors = [f for f in a.findings if f.severity.value == "error"]
+    return dg.AssetCheckResult(
+        passed=a.passed, severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"grade {a.grade}, score {a.quality_score}" if a.passed else
+                     f"grade F: {len(errors)} error(s), first: {errors[0].message}; "
+                     "quarantined, not curated"),
+        metadata={"grade": a.grade, "quality_score": a.quality_score,
+                  "error_checks": dg.MetadataValue.json(sorted({f.check_id for f in errors}))})
 
 
 @dg.multi_asset(
@@ -144,10 +152,6 @@ def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
             "The passed episode on the dataset clock: frames table and re-timed videos, "
             "staged for publishing. Not materialized for a recording that failed the gate.")),
     ],
-    check_specs=[dg.AssetCheckSpec(
-        GATE, asset=REPORT, partitions_def=recordings_partitions, blocking=False,
-        description="The quality gate: an episode with any error finding (grade F) is "
-                    "quarantined and never curated or published as passed.")],
 )
 def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
     """Process the run's recordings (a batch of partitions) on the worker pool."""
@@ -192,6 +196,22 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
                                      f"first: {errors[0]}")
 
 
+@dg.asset_check(asset=REPORT, name=GATE, blocking=False, partitions_def=recordings_partitions,
+                description="The quality gate: an episode with any error finding (grade F) is "
+                            "quarantined, and neither curated nor published as passed. Each "
+                            "ingest run reports it per recording; run on its own, it reads the "
+                            "stored report again.")
+def quality_gate(context: dg.AssetCheckExecutionContext,
+                 embodiq: EmbodiqResource) -> dg.AssetCheckResult:
+    store = embodiq.store
+    rec = load_source_record(store, context.op_execution_context.partition_key)
+    report = store.staging_episode_dir(rec.dataset, rec.episode_uid) / "report.json"
+    if not report.is_file():
+        raise dg.Failure(description=f"{rec.display_name} has no quality report yet; "
+                                     "materialize quality_report first")
+    return _gate_result(read_report(report))
+
+
 @dg.asset(partitions_def=datasets_partitions, group_name="publish",
           deps=[dg.AssetDep(CURATED, partition_mapping=dg.AllPartitionMapping())],
           description="An immutable published version of a dataset (manifest, episodes, "
@@ -223,3 +243,4 @@ def published_dataset(context: AssetExecutionContext,
 
 
 ingest_assets = [ingest_recordings]
+asset_checks = [quality_gate]

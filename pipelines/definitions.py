@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import ingest_assets, published_dataset
+from pipelines.assets import asset_checks, ingest_assets, published_dataset
 from pipelines.processing import DEFAULT_TIMEOUT_S
 from pipelines.resources import EmbodiqResource
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB, inbox_sensor, publish_sensor
 
 ingest_job = dg.define_asset_job(
-    INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets),
+    INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets).without_checks(),
     description="Validate, judge, quarantine or curate a batch of recordings, in parallel.")
 publish_job = dg.define_asset_job(
     PUBLISH_JOB, selection=dg.AssetSelection.assets(published_dataset),
@@ -26,6 +26,7 @@ def build_definitions(store_root: str | None = None, quality_profile: str = "def
                       timeout_s: float = DEFAULT_TIMEOUT_S) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest_assets, published_dataset],
+        asset_checks=asset_checks,
         jobs=[ingest_job, publish_job],
         sensors=[inbox_sensor, publish_sensor],
         resources={"embodiq": EmbodiqResource(store_root=store_root,

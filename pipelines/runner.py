@@ -84,10 +84,13 @@ class IngestSummary:
     counts: dict[str, int] = field(default_factory=dict)
     #: Ingest runs started (one per batch of recordings).
     runs: int = 0
+    #: Why ingest runs failed, if any did.
+    run_errors: list[str] = field(default_factory=list)
 
     @property
     def run_failed(self) -> bool:
-        return any(not o.run_ok for o in self.outcomes) or self.publish_error is not None
+        return (any(not o.run_ok for o in self.outcomes) or self.publish_error is not None
+                or bool(self.run_errors))
 
 
 def quarantine_unrecognised(store: Store, bad: Unrecognised) -> str | None:
@@ -200,6 +203,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
                       ASSET_PARTITION_RANGE_END_TAG: batch[-1]})
             summary.runs += 1
             err = None if result.success else (_first_error(result) or "run failed")
+            if err:
+                summary.run_errors.append(err)
             for key in batch:
                 if key not in done:  # the run stopped before this recording was processed
                     done[key] = _episode_outcome(store, by_key[key], None, run_id, err)
