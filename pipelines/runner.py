@@ -69,6 +69,8 @@ class EpisodeOutcome:
     error: str | None = None
     #: How often the recording was read in its run (the pipeline reads it once).
     reads: int = 0
+    #: The first error finding's check id, for a recording that failed the gate.
+    reason: str | None = None
 
 
 @dataclass
@@ -244,10 +246,12 @@ def _episode_outcome(store: Store, rec: SourceRecord, o: RecordingOutcome | None
     error = (o.error if o is not None else None) or run_error
     if a is None and error is None:
         error = "no quality report was written"
+    first = next((f.check_id for f in (a.findings if a else [])
+                  if f.severity.value == "error"), None)
     return EpisodeOutcome(
         rec.key, rec.display_name, rec.episode_uid, a.grade if a else None,
         a.passed if a else None, run_id, error is None, o.quarantined_to if o else None,
-        error, o.reads if o else 0)
+        error, o.reads if o else 0, first)
 
 
 __all__ = ["IngestSummary", "PublishError", "ingest", "instance_for"]

@@ -51,14 +51,14 @@ def _outcome_text(o) -> str:
         return f"[red]run failed: {escape(o.error or '')}[/]"
     if o.passed:
         return "passed"
-    return f"quarantined → {escape(o.quarantined_to or '')}"
+    return f"quarantined ({escape(o.reason or 'failed the gate')})"
 
 
 def _print_outcome(o) -> None:
     """One line per recording as its run finishes it."""
     style = GRADE_STYLE.get(o.grade or "F", "")
     out.print(f"{escape(o.source_name)}  [{style}]{o.grade or '?'}[/]  {_outcome_text(o)}",
-              highlight=False)
+              highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------- check
@@ -166,8 +166,8 @@ def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
     if not quiet:
         for path, qdir in summary.unrecognised:
             out.print(f"{escape(Path(path).name)}  [bold red]F[/]  " + (
-                f"unreadable or not a recording; quarantined → {escape(qdir)}" if qdir
-                else "not found"), highlight=False)
+                "quarantined (unreadable or not a recording)" if qdir else "not found"),
+                highlight=False, soft_wrap=True)
     if summary.version_path:
         c = summary.counts
         state = "new version" if summary.new_version else "unchanged, still"
