@@ -1,7 +1,7 @@
 """Dagster assets: recordings processed in batches, then one published version per dataset.
 
-``raw_recording`` → ``validated_episode`` → ``quality_report`` (checked by ``quality_gate``) →
-``curated_episode``, partitioned by recording, are materialized together by one multi-asset:
+``quality_report`` (checked by ``quality_gate``) → ``curated_episode``, partitioned by
+recording, are materialized together by one multi-asset:
 a run takes a batch of recordings (``BackfillPolicy.multi_run``; backfills from the UI are cut
 into runs of at most :data:`BATCH_SIZE` recordings) and spreads them over a pool of worker
 processes. Each recording is read once, by :func:`pipelines.processing.process_recording`,
@@ -43,8 +43,6 @@ datasets_partitions = dg.DynamicPartitionsDefinition(name="datasets")
 #: Most recordings one ingest run takes (backfills launched from the UI are cut to this).
 BATCH_SIZE = 32
 
-RAW = dg.AssetKey("raw_recording")
-VALIDATED = dg.AssetKey("validated_episode")
 REPORT = dg.AssetKey("quality_report")
 CURATED = dg.AssetKey("curated_episode")
 GATE = "quality_gate"
@@ -81,30 +79,27 @@ def _counts_md(findings: list[Finding]) -> dict[str, dg.MetadataValue]:
 
 
 def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
-    """One recording's materializations and gate result, each on its own partition."""
-    key = rec.key
-    yield dg.AssetMaterialization(RAW, partition=key, metadata={
-        "path": dg.MetadataValue.path(rec.path), "size_bytes": rec.size,
-        "sha256": rec.primary_sha256, "layout": rec.layout, "dataset": rec.dataset,
-        "episode_uid": rec.episode_uid, "files": dg.MetadataValue.json(rec.files)})
+    """One recording's materializations and gate result, each on its own partition.
+
+    Few events per recording on purpose: each is a write to the instance's database.
+    """
     a = o.assessment
     if a is None:
         return
-    structural = [f for f in a.findings if f.check_id.startswith("schema.")]
-    yield dg.AssetMaterialization(VALIDATED, partition=key, metadata={
-        "readable": bool(a.streams or a.cameras), "robot_model":
-        str(a.metadata.get("robot_model") or ""), "robot_uid": a.robot_uid or "",
-        "structural_findings": len(structural),
-        "streams": ", ".join(sorted(s["name"] for s in a.streams)),
-        "cameras": ", ".join(sorted(c["name"] for c in a.cameras)),
-        "duration_s": round(a.duration_s, 3), "reads": o.reads,
-        "findings": _findings_table(structural), **_counts_md(structural)})
+    key = rec.key
     counts = a.counts()
     md: dict[str, object] = {
         "grade": a.grade, "passed": a.passed, "quality_score": a.quality_score,
         "profile": a.profile_name, "errors": counts["error"], "warnings": counts["warning"],
         "infos": counts["info"], "findings": _findings_table(a.findings),
-        **_counts_md(a.findings)}
+        **_counts_md(a.findings),
+        # the source as read: what it is, where it lies, what was found in it
+        "path": dg.MetadataValue.path(rec.path), "size_bytes": rec.size,
+        "sha256": rec.primary_sha256, "layout": rec.layout, "dataset": rec.dataset,
+        "episode_uid": rec.episode_uid, "robot_model": str(a.metadata.get("robot_model") or ""),
+        "robot_uid": a.robot_uid or "", "duration_s": round(a.duration_s, 3),
+        "streams": ", ".join(sorted(s["name"] for s in a.streams)),
+        "cameras": ", ".join(sorted(c["name"] for c in a.cameras)), "reads": o.reads}
     if o.report_path:
         md["report"] = dg.MetadataValue.path(o.report_path)
     if o.quarantined_to:
@@ -123,6 +118,16 @@ def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
                 (r["max_error_ns"] for r in cur.resampling.values()), default=0) / 1e6, 3)})
 
 
+#: Staged by the same step as the report (the episode is read once), and reported by it for
+#: each recording that passed the gate; declared on its own so that a batch plans one
+#: materialization per recording, not two.
+curated_episode = dg.AssetSpec(
+    CURATED, deps=[REPORT], partitions_def=recordings_partitions, group_name="ingest",
+    description="The passed episode on the dataset clock: frames table and re-timed videos, "
+                "staged for publishing. Materialized by ingest_recordings runs for each "
+                "recording that passed the gate; never for one that failed it.")
+
+
 def _gate_result(a: Assessment) -> dg.AssetCheckResult:
     errors = [f for f in a.findings if f.severity.value == "error"]
     return dg.AssetCheckResult(
@@ -139,18 +144,11 @@ def _gate_result(a: Assessment) -> dg.AssetCheckResult:
     partitions_def=recordings_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BATCH_SIZE),
     specs=[
-        dg.AssetSpec(RAW, skippable=True, description=(
-            "A registered source recording: its files, size and sha256 (verified again "
-            "when it is processed).")),
-        dg.AssetSpec(VALIDATED, deps=[RAW], skippable=True, description=(
-            "The recording read and checked against the data-collection schema, with its "
-            "robot uid resolved or issued.")),
-        dg.AssetSpec(REPORT, deps=[VALIDATED], skippable=True, description=(
-            "Every quality check on the episode, its grade and score; a failing recording "
-            "is quarantined with its findings.")),
-        dg.AssetSpec(CURATED, deps=[REPORT], skippable=True, description=(
-            "The passed episode on the dataset clock: frames table and re-timed videos, "
-            "staged for publishing. Not materialized for a recording that failed the gate.")),
+        dg.AssetSpec(REPORT, skippable=True, description=(
+            "The registered recording (files verified against their sha256) read once and "
+            "checked against the data-collection schema, its robot uid resolved or issued, "
+            "every quality check run, graded and scored; a failing recording is quarantined "
+            "with its findings.")),
     ],
 )
 def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
@@ -181,11 +179,6 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
         yield from _events(rec, o)
         if o.curated is not None:
             embodiq.fix_dataset_fps(rec.dataset, o.curated.fps)
-        if o.stopped:
-            context.log.warning(f"{o.name}: {o.assessment.findings[0].message}")
-        elif o.quarantined_to:
-            context.log.info(f"{o.name} failed the gate (grade F): quarantined to "
-                             f"{o.quarantined_to}")
         if o.error:
             errors.append(o.error)
             context.log.error(o.error)
@@ -242,5 +235,5 @@ def published_dataset(context: AssetExecutionContext,
         "quarantine": dg.MetadataValue.path(str(embodiq.store.quarantine_dir))})
 
 
-ingest_assets = [ingest_recordings]
+ingest_assets = [ingest_recordings, curated_episode]
 asset_checks = [quality_gate]

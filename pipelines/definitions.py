@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import asset_checks, ingest_assets, published_dataset
+from pipelines.assets import (
+    asset_checks,
+    ingest_assets,
+    ingest_recordings,
+    published_dataset,
+)
 from pipelines.processing import DEFAULT_TIMEOUT_S
 from pipelines.resources import EmbodiqResource
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB, inbox_sensor, publish_sensor
 
 ingest_job = dg.define_asset_job(
-    INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets).without_checks(),
+    INGEST_JOB, selection=dg.AssetSelection.assets(ingest_recordings).without_checks(),
     description="Validate, judge, quarantine or curate a batch of recordings, in parallel.")
 publish_job = dg.define_asset_job(
     PUBLISH_JOB, selection=dg.AssetSelection.assets(published_dataset),
