@@ -13,7 +13,6 @@ library costs one worker, never the batch.
 from __future__ import annotations
 
 import atexit
-import functools
 import hashlib
 import json
 import multiprocessing
@@ -427,17 +426,13 @@ class RecordingOutcome:
     stopped: bool = False
 
 
-@functools.lru_cache(maxsize=8)
-def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
-    return ProfileCatalog([Path(d) for d in dirs])
-
-
 def process_recording(task: RecordingTask) -> RecordingOutcome:
     """One recording, read once: schema and uid, checks, grade; then (ingest) the report is
     written and the recording quarantined when it fails, else curated into staging."""
     before = reads_so_far()
     ref, rec = task.ref, task.rec
-    catalog = _catalog(task.robots_dirs)
+    # not cached across tasks: a worker outlives a run, and profiles may be added in between
+    catalog = ProfileCatalog([Path(d) for d in task.robots_dirs])
     if rec is None:
         dig = digest_source(ref)
         a, _ = assess(ref, task.profile, catalog, episode_uid=dig.episode_uid,

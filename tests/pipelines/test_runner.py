@@ -196,3 +196,27 @@ def test_a_recording_that_hangs_while_read_is_quarantined_with_a_report(
                           profile=prof, robots_dirs=(str(store.robots_dir),))
     [(_, o2)] = list(run_recordings([clean], workers=1, timeout=60))
     assert not o2.stopped and o2.assessment.passed and o2.reads == 1
+
+
+# ----------------------------------------------------------------------------- terminal
+def test_ingest_prints_one_line_per_recording_and_keeps_dagster_events_off_the_terminal(
+        inbox, tmp_path):
+    store = tmp_path / "store"
+    res = runner.invoke(app, ["ingest", str(inbox), "--dataset", "lab", "--store", str(store),
+                              "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    for rec in CLEAN:
+        assert any(line.startswith(rec.file) and line.endswith("passed") for line in lines)
+    assert any(line.startswith(NAN.file) and "F  quarantined (value.nonfinite)" in line
+               for line in lines)
+    assert "STEP_START" not in res.output and "RUN_SUCCESS" not in res.output
+    # the events are in the instance all the same
+    from pipelines.runner import instance_for
+
+    instance = instance_for(Store(store))
+    runs = instance.get_runs()
+    assert runs and all(r.is_success for r in runs)  # a rejected recording fails no run
+    events = {e.dagster_event.event_type_value for r in runs
+              for e in instance.all_logs(r.run_id) if e.dagster_event}
+    assert {"STEP_START", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"} <= events
