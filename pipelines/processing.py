@@ -496,6 +496,14 @@ def default_workers() -> int:
 _POOLS: dict[int, Any] = {}
 
 
+def _worker_init() -> None:
+    """Ctrl-C is for the parent: it stops the run; a worker killed by it would otherwise read
+    as a recording that killed its worker, and be quarantined."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pool(workers: int) -> Any:
     """A pool of ``workers`` processes, kept for the life of this process.
 
@@ -509,7 +517,8 @@ def _pool(workers: int) -> Any:
     if pool is None or not pool.active:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["pipelines.processing"])
-        pool = _POOLS[workers] = ProcessPool(max_workers=workers, context=ctx)
+        pool = _POOLS[workers] = ProcessPool(max_workers=workers, context=ctx,
+                                             initializer=_worker_init)
     return pool
 
 
