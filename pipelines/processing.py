@@ -422,7 +422,7 @@ class RecordingOutcome:
     error: str | None = None
     #: How often the recording was read while processing it (the pipeline reads it once).
     reads: int = 0
-    #: The worker was stopped (timeout) or died; the recording counts as unreadable.
+    #: The worker was stopped (timeout), died or raised; the recording counts as unreadable.
     stopped: bool = False
 
 
@@ -592,9 +592,8 @@ def run_recordings(tasks: Sequence[RecordingTask], *, workers: int | None = None
             yield i, res.value
         elif res.status == "stopped":
             yield i, stopped_outcome(task, res.why)
-        else:
-            yield i, RecordingOutcome(task.name, None, key=task.rec.key if task.rec else None,
-                                      error=f"{task.name}: {res.why}")
+        else:  # like an adapter that raises: the recording is unreadable, and kept
+            yield i, stopped_outcome(task, f"processing it failed ({res.why})")
 
 
 # --------------------------------------------------------------------------- guarded discovery
