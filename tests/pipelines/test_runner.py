@@ -220,3 +220,16 @@ def test_ingest_prints_one_line_per_recording_and_keeps_dagster_events_off_the_t
     events = {e.dagster_event.event_type_value for r in runs
               for e in instance.all_logs(r.run_id) if e.dagster_event}
     assert {"STEP_START", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"} <= events
+
+
+def test_a_recording_whose_processing_raises_is_reported_not_lost(demo_recordings):
+    """Whatever goes wrong inside a worker comes back as that recording's unreadable verdict
+    (here a task that cannot even build its robot catalogue), and the pool goes on."""
+    prof = load_quality_profile("default")
+    ref = SourceRef(demo_recordings / CLEAN[0].file, "embodiq")
+    broken = RecordingTask(ref=ref, profile=prof, robots_dirs=(None,))  # type: ignore[arg-type]
+    fine = RecordingTask(ref=ref, profile=prof, robots_dirs=())
+    got = dict(run_recordings([broken, fine], workers=1, timeout=60))
+    assert got[0].stopped and got[0].assessment.grade == "F"
+    assert "processing it failed (TypeError" in got[0].assessment.findings[0].message
+    assert got[1].assessment.passed and got[1].reads == 1
