@@ -28,6 +28,7 @@ from pipelines.processing import (
     SourceRecord,
     load_source_record,
     read_report,
+    robot_dirs,
     run_recordings,
 )
 from pipelines.publish import publish
@@ -155,7 +156,7 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
     """Process the run's recordings (a batch of partitions) on the worker pool."""
     store = embodiq.store
     profile = embodiq.profile()
-    robots = (str(store.robots_dir),)
+    robots = robot_dirs(store)
     tasks: list[RecordingTask] = []
     errors: list[str] = []
     fps: dict[str, float] = {}

@@ -394,6 +394,7 @@ class RecordingTask:
 
     ref: SourceRef
     profile: QualityProfile
+    #: Every folder robot profiles are looked up in, in order (see :func:`robot_dirs`).
     robots_dirs: tuple[str, ...]
     mapping: dict | None = None
     #: For an ingest: the registered record, the store, the dataset clock and the run.
@@ -426,13 +427,27 @@ class RecordingOutcome:
     stopped: bool = False
 
 
+def robot_dirs(store: Store) -> tuple[str, ...]:
+    """The robot profile folders as this process sees them (store, ``EMBODIQ_ROBOTS``,
+    shipped), resolved here because a worker's environment may be older than ours."""
+    from robots.profile import search_dirs
+
+    return tuple(str(d) for d in search_dirs([store.robots_dir]))
+
+
+def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
+    catalog = ProfileCatalog()
+    catalog.dirs = [Path(d) for d in dirs]  # exactly the parent's folders, in its order
+    return catalog
+
+
 def process_recording(task: RecordingTask) -> RecordingOutcome:
     """One recording, read once: schema and uid, checks, grade; then (ingest) the report is
     written and the recording quarantined when it fails, else curated into staging."""
     before = reads_so_far()
     ref, rec = task.ref, task.rec
     # not cached across tasks: a worker outlives a run, and profiles may be added in between
-    catalog = ProfileCatalog([Path(d) for d in task.robots_dirs])
+    catalog = _catalog(task.robots_dirs)
     if rec is None:
         dig = digest_source(ref)
         a, _ = assess(ref, task.profile, catalog, episode_uid=dig.episode_uid,

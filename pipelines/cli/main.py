@@ -77,7 +77,12 @@ def check(
 ) -> None:
     """The quality gate alone: grade recordings, publish nothing. Exit 0 all pass, 1 any fails."""
     from checks.registry import run_dataset_checks
-    from pipelines.processing import RecordingTask, discover_guarded, run_recordings
+    from pipelines.processing import (
+        RecordingTask,
+        discover_guarded,
+        robot_dirs,
+        run_recordings,
+    )
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
     try:
@@ -97,7 +102,7 @@ def check(
                                          timeout=timeout)
     except ValueError as exc:
         raise fail(str(exc), 2) from None
-    robots = (str(open_store(store).robots_dir),)
+    robots = robot_dirs(open_store(store))
     tasks = [RecordingTask(ref=ref, profile=prof, robots_dirs=robots, mapping=mapping_dict)
              for ref in refs]
     assessments: list = [None] * len(tasks)

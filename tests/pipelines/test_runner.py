@@ -20,6 +20,7 @@ from pipelines.processing import (
     RecordingTask,
     SourceRecord,
     reads_so_far,
+    robot_dirs,
     run_recordings,
 )
 from pipelines.runner import batches, ingest
@@ -182,7 +183,7 @@ def test_a_recording_that_hangs_while_read_is_quarantined_with_a_report(
         registered_at="2026-01-01T00:00:00")
     ok = SourceRef(hanging, "embodiq")
     prof = load_quality_profile("default")
-    tasks = [RecordingTask(ref=ok, profile=prof, robots_dirs=(str(store.robots_dir),),
+    tasks = [RecordingTask(ref=ok, profile=prof, robots_dirs=robot_dirs(store),
                            rec=rec, store_root=str(store.root), fps=30.0)]
     [(i, o)] = list(run_recordings(tasks, workers=1, timeout=3))
     assert i == 0 and o.stopped and not o.assessment.passed
@@ -193,7 +194,7 @@ def test_a_recording_that_hangs_while_read_is_quarantined_with_a_report(
     assert [_sha(p) for p in copies] == [sha]
     # the pool replaced the stopped worker: the next recording is processed as usual
     clean = RecordingTask(ref=SourceRef(demo_recordings / CLEAN[0].file, "embodiq"),
-                          profile=prof, robots_dirs=(str(store.robots_dir),))
+                          profile=prof, robots_dirs=robot_dirs(store))
     [(_, o2)] = list(run_recordings([clean], workers=1, timeout=60))
     assert not o2.stopped and o2.assessment.passed and o2.reads == 1
 
@@ -222,14 +223,32 @@ def test_ingest_prints_one_line_per_recording_and_keeps_dagster_events_off_the_t
     assert {"STEP_START", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"} <= events
 
 
-def test_a_recording_whose_processing_raises_is_reported_not_lost(demo_recordings):
+def test_a_recording_whose_processing_raises_is_reported_not_lost(demo_recordings, tmp_path):
     """Whatever goes wrong inside a worker comes back as that recording's unreadable verdict
     (here a task that cannot even build its robot catalogue), and the pool goes on."""
     prof = load_quality_profile("default")
     ref = SourceRef(demo_recordings / CLEAN[0].file, "embodiq")
     broken = RecordingTask(ref=ref, profile=prof, robots_dirs=(None,))  # type: ignore[arg-type]
-    fine = RecordingTask(ref=ref, profile=prof, robots_dirs=())
+    fine = RecordingTask(ref=ref, profile=prof, robots_dirs=robot_dirs(Store(tmp_path)))
     got = dict(run_recordings([broken, fine], workers=1, timeout=60))
     assert got[0].stopped and got[0].assessment.grade == "F"
     assert "processing it failed (TypeError" in got[0].assessment.findings[0].message
     assert got[1].assessment.passed and got[1].reads == 1
+
+
+def test_workers_look_up_robot_profiles_where_the_caller_does(demo_recordings, tmp_path,
+                                                             monkeypatch):
+    """Workers outlive the environment they started in: a profile folder named in
+    EMBODIQ_ROBOTS afterwards still decides how the recording is judged."""
+    path = str(demo_recordings / CLEAN[0].file)
+    res = runner.invoke(app, ["check", path, "--json", "--workers", "1"])  # pool started
+    assert res.exit_code == 0, res.output
+    users = tmp_path / "robots"
+    users.mkdir()
+    (users / "unitree-h1.toml").write_text(
+        'id = "unitree-h1"\nkind = "humanoid"\n[[joints]]\nname = "j1"\nlower = 0\nupper = 1\n')
+    monkeypatch.setenv("EMBODIQ_ROBOTS", str(users))
+    res = runner.invoke(app, ["check", path, "--json", "--workers", "1"])
+    assert res.exit_code == 1, res.output
+    [entry] = json.loads(res.stdout)["episodes"]
+    assert entry["grade"] == "F"
