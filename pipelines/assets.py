@@ -42,7 +42,7 @@ recordings_partitions = dg.DynamicPartitionsDefinition(name="recordings")
 datasets_partitions = dg.DynamicPartitionsDefinition(name="datasets")
 
 #: Most recordings one ingest run takes (backfills launched from the UI are cut to this).
-BATCH_SIZE = 32
+BATCH_SIZE = 64
 
 REPORT = dg.AssetKey("quality_report")
 CURATED = dg.AssetKey("curated_episode")
