@@ -1,29 +1,35 @@
-"""Dagster assets: one partition per recording, then one published version per dataset.
+"""Dagster assets: recordings processed in batches, then one published version per dataset.
 
-``raw_recording`` → ``validated_episode`` → ``quality_report`` ⟶ (blocking ``quality_gate``)
-⟶ ``curated_episode`` → ``published_dataset``. A recording that fails the gate is quarantined
-by ``quality_report`` (nothing is lost) and never reaches ``curated_episode``.
+``quality_report`` (checked by ``quality_gate``) → ``curated_episode``, partitioned by
+recording, are materialized together by one multi-asset:
+a run takes a batch of recordings (``BackfillPolicy.multi_run``; backfills from the UI are cut
+into runs of at most :data:`BATCH_SIZE` recordings) and spreads them over a pool of worker
+processes. Each recording is read once, by :func:`pipelines.processing.process_recording`,
+the same function ``embodiq check`` uses. Every recording gets its own materializations and
+gate result, so the UI shows each one; a recording that fails the gate is an expected outcome:
+its gate check fails, it is quarantined, ``curated_episode`` is not materialized for it, and
+the run succeeds. ``published_dataset`` then publishes one version per dataset.
 """
 
 # No `from __future__ import annotations`: Dagster reads these annotations at runtime.
 
+import contextlib
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from pipelines.processing import (
     Assessment,
+    RecordingOutcome,
+    RecordingTask,
     SourceRecord,
-    curate,
-    judge,
     load_source_record,
-    quarantine,
-    validate_source,
-    verify_unchanged,
-    write_report,
+    read_report,
+    robot_dirs,
+    run_recordings,
 )
 from pipelines.publish import publish
 from pipelines.resources import EmbodiqResource
@@ -35,14 +41,24 @@ warnings.filterwarnings("ignore", message="Specifying a partitions_def on an Ass
 recordings_partitions = dg.DynamicPartitionsDefinition(name="recordings")
 datasets_partitions = dg.DynamicPartitionsDefinition(name="datasets")
 
+#: Most recordings one ingest run takes (backfills launched from the UI are cut to this).
+BATCH_SIZE = 64
 
-@dataclass
-class ValidatedEpisode:
-    episode_uid: str
-    readable: bool
-    robot_model: str | None
-    robot_uid: str | None
-    structural_findings: list[Finding]
+REPORT = dg.AssetKey("quality_report")
+CURATED = dg.AssetKey("curated_episode")
+GATE = "quality_gate"
+
+_listeners: list[Callable[[RecordingOutcome], None]] = []
+
+
+@contextlib.contextmanager
+def outcomes_to(listener: Callable[[RecordingOutcome], None]) -> Iterator[None]:
+    """Call ``listener`` with each recording's outcome as an in-process run finishes it."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
 
 
 def _findings_table(findings: list[Finding]) -> dg.TableMetadataValue:
@@ -63,110 +79,135 @@ def _counts_md(findings: list[Finding]) -> dict[str, dg.MetadataValue]:
     return {"findings_by_check": dg.MetadataValue.json(dict(sorted(by.items())))}
 
 
-@dg.asset(partitions_def=recordings_partitions, group_name="ingest",
-          description="A registered source recording: its files, size and sha256.")
-def raw_recording(context: AssetExecutionContext, embodiq: EmbodiqResource) -> SourceRecord:
-    rec = load_source_record(embodiq.store, context.partition_key)
-    problems = verify_unchanged(rec)
-    if problems:
-        raise dg.Failure(
-            description=f"{rec.display_name}: {'; '.join(problems)} — register it again",
-            metadata={"path": rec.path})
-    context.add_output_metadata({
-        "path": dg.MetadataValue.path(rec.path), "size_bytes": rec.size,
-        "sha256": rec.primary_sha256, "layout": rec.layout, "dataset": rec.dataset,
-        "episode_uid": rec.episode_uid, "files": dg.MetadataValue.json(rec.files)})
-    return rec
+def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
+    """One recording's materializations and gate result, each on its own partition.
 
-
-@dg.asset(partitions_def=recordings_partitions, group_name="ingest",
-          description="The recording read and checked against the data-collection schema, "
-                      "with its robot uid resolved or issued.")
-def validated_episode(context: AssetExecutionContext, embodiq: EmbodiqResource,
-                      raw_recording: SourceRecord) -> ValidatedEpisode:
-    rec = raw_recording
-    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run.run_id,
-                        embodiq.mapping_for(rec.mapping))
-    ep = v.episode
-    out = ValidatedEpisode(rec.episode_uid, ep is not None,
-                           ep.metadata.robot_model if ep else None, v.robot_uid, v.findings)
-    context.add_output_metadata({
-        "readable": out.readable, "robot_model": out.robot_model or "",
-        "robot_uid": out.robot_uid or "", "structural_findings": len(v.findings),
-        "streams": ", ".join(sorted(ep.streams)) if ep else "",
-        "cameras": ", ".join(sorted(ep.cameras)) if ep else "",
-        "duration_s": round(ep.duration_s, 3) if ep else 0.0,
-        "findings": _findings_table(v.findings), **_counts_md(v.findings)})
-    return out
-
-
-@dg.asset(partitions_def=recordings_partitions, group_name="ingest",
-          description="Every quality check on the episode, its grade and score; a failing "
-                      "recording is quarantined here with its findings.")
-def quality_report(context: AssetExecutionContext, embodiq: EmbodiqResource,
-                   raw_recording: SourceRecord, validated_episode: ValidatedEpisode
-                   ) -> Assessment:
-    rec = raw_recording
-    profile = embodiq.profile()
-    v = validate_source(rec.ref, embodiq.catalog(), embodiq.registry(), context.run.run_id,
-                        embodiq.mapping_for(rec.mapping))
-    a = judge(v, profile, episode_uid=rec.episode_uid, source_name=rec.display_name,
-              source_path=rec.path, source_sha256=rec.primary_sha256, layout=rec.layout)
-    report_path = write_report(embodiq.store, rec.dataset, a)
+    Few events per recording on purpose: each is a write to the instance's database.
+    """
+    a = o.assessment
+    if a is None:
+        return
+    key = rec.key
+    counts = a.counts()
     md: dict[str, object] = {
         "grade": a.grade, "passed": a.passed, "quality_score": a.quality_score,
-        "profile": a.profile_name, "report": dg.MetadataValue.path(str(report_path)),
-        "errors": a.counts()["error"], "warnings": a.counts()["warning"],
-        "infos": a.counts()["info"], "findings": _findings_table(a.findings),
-        **_counts_md(a.findings)}
-    if not a.passed:
-        qdir = quarantine(embodiq.store, rec, a)
-        md["quarantined_to"] = dg.MetadataValue.path(str(qdir))
-        context.log.warning(f"{rec.display_name} failed the gate (grade F): quarantined to {qdir}")
-    context.add_output_metadata(md)
-    return a
+        "profile": a.profile_name, "errors": counts["error"], "warnings": counts["warning"],
+        "infos": counts["info"], "findings": _findings_table(a.findings),
+        **_counts_md(a.findings),
+        # the source as read: what it is, where it lies, what was found in it
+        "path": dg.MetadataValue.path(rec.path), "size_bytes": rec.size,
+        "sha256": rec.primary_sha256, "layout": rec.layout, "dataset": rec.dataset,
+        "episode_uid": rec.episode_uid, "robot_model": str(a.metadata.get("robot_model") or ""),
+        "robot_uid": a.robot_uid or "", "duration_s": round(a.duration_s, 3),
+        "streams": ", ".join(sorted(s["name"] for s in a.streams)),
+        "cameras": ", ".join(sorted(c["name"] for c in a.cameras)), "reads": o.reads}
+    if o.report_path:
+        md["report"] = dg.MetadataValue.path(o.report_path)
+    if o.quarantined_to:
+        md["quarantined_to"] = dg.MetadataValue.path(o.quarantined_to)
+    yield dg.AssetMaterialization(REPORT, partition=key, metadata=md)
+    r = _gate_result(a)
+    yield dg.AssetCheckEvaluation(
+        asset_key=REPORT, check_name=GATE, passed=r.passed, partition=key, blocking=False,
+        severity=r.severity, description=r.description, metadata=r.metadata)
+    cur = o.curated
+    if cur is not None:
+        yield dg.AssetMaterialization(CURATED, partition=key, metadata={
+            "n_frames": cur.n_frames, "fps": cur.fps, "cameras": ", ".join(cur.cameras),
+            "staged_at": dg.MetadataValue.path(cur.path),
+            "max_alignment_error_ms": round(max(
+                (r["max_error_ns"] for r in cur.resampling.values()), default=0) / 1e6, 3)})
 
 
-@dg.asset_check(asset=quality_report, blocking=True, name="quality_gate",
-                partitions_def=recordings_partitions,
-                description="The quality gate: an episode with any error finding (grade F) "
-                            "is blocked from curation and publishing.")
-def quality_gate(quality_report: Assessment) -> dg.AssetCheckResult:
-    a = quality_report
+#: Staged by the same step as the report (the episode is read once), and reported by it for
+#: each recording that passed the gate; declared on its own so that a batch plans one
+#: materialization per recording, not two.
+curated_episode = dg.AssetSpec(
+    CURATED, deps=[REPORT], partitions_def=recordings_partitions, group_name="ingest",
+    description="The passed episode on the dataset clock: frames table and re-timed videos, "
+                "staged for publishing. Materialized by ingest_recordings runs for each "
+                "recording that passed the gate; never for one that failed it.")
+
+
+def _gate_result(a: Assessment) -> dg.AssetCheckResult:
     errors = [f for f in a.findings if f.severity.value == "error"]
     return dg.AssetCheckResult(
         passed=a.passed, severity=dg.AssetCheckSeverity.ERROR,
         description=(f"grade {a.grade}, score {a.quality_score}" if a.passed else
-                     f"grade F: {len(errors)} error(s), first: {errors[0].message}"),
+                     f"grade F: {len(errors)} error(s), first: {errors[0].message}; "
+                     "quarantined, not curated"),
         metadata={"grade": a.grade, "quality_score": a.quality_score,
                   "error_checks": dg.MetadataValue.json(sorted({f.check_id for f in errors}))})
 
 
-@dg.asset(partitions_def=recordings_partitions, group_name="ingest",
-          description="The passed episode on the dataset clock: frames table and re-timed "
-                      "videos, staged for publishing.")
-def curated_episode(context: AssetExecutionContext, embodiq: EmbodiqResource,
-                    raw_recording: SourceRecord, quality_report: Assessment) -> dict:
-    rec = raw_recording
-    fps = embodiq.dataset_fps(rec.dataset)
-    v = validate_source(rec.ref, embodiq.catalog(), None, None, embodiq.mapping_for(rec.mapping))
-    if v.episode is None:
-        raise dg.Failure(description=f"{rec.display_name}: could not be read again for curation")
-    cur = curate(embodiq.store, rec.dataset, v.episode, rec.episode_uid, fps)
-    if cur is None:
-        raise dg.Failure(description=f"{rec.display_name}: its streams and cameras share no "
-                                     "common time span, so no frame can be built")
-    embodiq.fix_dataset_fps(rec.dataset, fps)
-    context.add_output_metadata({
-        "n_frames": cur.n_frames, "fps": cur.fps, "cameras": ", ".join(cur.cameras),
-        "staged_at": dg.MetadataValue.path(cur.path),
-        "max_alignment_error_ms": round(max(
-            (r["max_error_ns"] for r in cur.resampling.values()), default=0) / 1e6, 3)})
-    return {"episode_uid": cur.episode_uid, "n_frames": cur.n_frames, "path": cur.path}
+@dg.multi_asset(
+    name="ingest_recordings", group_name="ingest",
+    partitions_def=recordings_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BATCH_SIZE),
+    specs=[
+        dg.AssetSpec(REPORT, skippable=True, description=(
+            "The registered recording (files verified against their sha256) read once and "
+            "checked against the data-collection schema, its robot uid resolved or issued, "
+            "every quality check run, graded and scored; a failing recording is quarantined "
+            "with its findings.")),
+    ],
+)
+def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
+    """Process the run's recordings (a batch of partitions) on the worker pool."""
+    store = embodiq.store
+    profile = embodiq.profile()
+    robots = robot_dirs(store)
+    tasks: list[RecordingTask] = []
+    errors: list[str] = []
+    fps: dict[str, float] = {}
+    for key in context.partition_keys:
+        try:
+            rec = load_source_record(store, key)
+        except FileNotFoundError as exc:
+            errors.append(str(exc))
+            continue
+        if rec.dataset not in fps:
+            fps[rec.dataset] = embodiq.dataset_fps(rec.dataset)
+        tasks.append(RecordingTask(
+            ref=rec.ref, profile=profile, robots_dirs=robots,
+            mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=str(store.root),
+            fps=fps[rec.dataset], run_id=context.run.run_id))
+    context.log.info(f"processing {len(tasks)} recording(s) on "
+                     f"{embodiq.worker_count()} worker(s)")
+    for i, o in run_recordings(tasks, workers=embodiq.worker_count(),
+                               timeout=embodiq.timeout_s):
+        rec = tasks[i].rec
+        yield from _events(rec, o)
+        if o.curated is not None:
+            embodiq.fix_dataset_fps(rec.dataset, o.curated.fps)
+        if o.error:
+            errors.append(o.error)
+            context.log.error(o.error)
+        for listener in list(_listeners):
+            listener(o)
+    if errors:
+        raise dg.Failure(description=f"{len(errors)} recording(s) could not be processed; "
+                                     f"first: {errors[0]}")
+
+
+@dg.asset_check(asset=REPORT, name=GATE, blocking=False, partitions_def=recordings_partitions,
+                description="The quality gate: an episode with any error finding (grade F) is "
+                            "quarantined, and neither curated nor published as passed. Each "
+                            "ingest run reports it per recording; run on its own, it reads the "
+                            "stored report again.")
+def quality_gate(context: dg.AssetCheckExecutionContext,
+                 embodiq: EmbodiqResource) -> dg.AssetCheckResult:
+    store = embodiq.store
+    rec = load_source_record(store, context.op_execution_context.partition_key)
+    report = store.staging_episode_dir(rec.dataset, rec.episode_uid) / "report.json"
+    if not report.is_file():
+        raise dg.Failure(description=f"{rec.display_name} has no quality report yet; "
+                                     "materialize quality_report first")
+    return _gate_result(read_report(report))
 
 
 @dg.asset(partitions_def=datasets_partitions, group_name="publish",
-          deps=[dg.AssetDep(curated_episode, partition_mapping=dg.AllPartitionMapping())],
+          deps=[dg.AssetDep(CURATED, partition_mapping=dg.AllPartitionMapping())],
           description="An immutable published version of a dataset (manifest, episodes, "
                       "findings, frames, videos); LATEST names the newest.")
 def published_dataset(context: AssetExecutionContext,
@@ -195,4 +236,5 @@ def published_dataset(context: AssetExecutionContext,
         "quarantine": dg.MetadataValue.path(str(embodiq.store.quarantine_dir))})
 
 
-ingest_assets = [raw_recording, validated_episode, quality_report, curated_episode]
+ingest_assets = [ingest_recordings, curated_episode]
+asset_checks = [quality_gate]

@@ -9,31 +9,35 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import (
+    asset_checks,
     ingest_assets,
+    ingest_recordings,
     published_dataset,
-    quality_gate,
 )
+from pipelines.processing import DEFAULT_TIMEOUT_S
 from pipelines.resources import EmbodiqResource
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB, inbox_sensor, publish_sensor
 
 ingest_job = dg.define_asset_job(
-    INGEST_JOB, selection=dg.AssetSelection.assets(*ingest_assets),
-    description="Validate, judge, quarantine or curate one recording.")
+    INGEST_JOB, selection=dg.AssetSelection.assets(ingest_recordings).without_checks(),
+    description="Validate, judge, quarantine or curate a batch of recordings, in parallel.")
 publish_job = dg.define_asset_job(
     PUBLISH_JOB, selection=dg.AssetSelection.assets(published_dataset),
     description="Publish a new immutable version of one dataset.")
 
 
 def build_definitions(store_root: str | None = None, quality_profile: str = "default",
-                      fps: float | None = None, write_report: bool = True) -> dg.Definitions:
+                      fps: float | None = None, write_report: bool = True, workers: int = 0,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest_assets, published_dataset],
-        asset_checks=[quality_gate],
+        asset_checks=asset_checks,
         jobs=[ingest_job, publish_job],
         sensors=[inbox_sensor, publish_sensor],
         resources={"embodiq": EmbodiqResource(store_root=store_root,
                                               quality_profile=quality_profile, fps=fps,
-                                              write_report=write_report)},
+                                              write_report=write_report, workers=workers,
+                                              timeout_s=timeout_s)},
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipelines.runner import IngestSummary, ingest
 from pipelines.store import Store
@@ -99,8 +100,10 @@ def make_demo_recordings(folder: Path,
 
 
 def run_demo(store_root: Path | str | None = None,
-             on_progress: Callable[[str, int, int], None] | None = None) -> IngestSummary:
+             on_progress: Callable[[str, int, int], None] | None = None,
+             **options: Any) -> IngestSummary:
+    """Write the demo set (once) and ingest it; ``options`` go to :func:`ingest`."""
     store = Store(store_root).ensure()
     folder = store.inbox_dir / DATASET
     make_demo_recordings(folder)
-    return ingest(store, [folder], DATASET, on_progress=on_progress)
+    return ingest(store, [folder], DATASET, on_progress=on_progress, **options)

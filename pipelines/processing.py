@@ -3,13 +3,23 @@
 Dagster assets and the ``embodiq check`` command call the same functions. Each is stateless
 and idempotent: its inputs are the source files (identified by their sha256) and the store, so
 it can run on any machine and be retried safely.
+
+:func:`process_recording` is the one path a recording takes, read once: read → schema and uid
+→ checks → grade → report → quarantine or curate. :func:`run_recordings` runs it over many
+recordings on a pool of worker processes with a watchdog, so one file that hangs the HDF5
+library costs one worker, never the batch.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,13 +28,14 @@ from typing import Any
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
 from pipelines.frames import frames_table, write_camera_video, write_table
-from pipelines.sources import SourceRef, digest_source, read_source
+from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
 from robots.profile import ProfileCatalog, RobotProfile
 from schemas.episode import Episode
 from schemas.findings import Finding, Severity
 from schemas.names import check_safe_name, contained_problem, is_safe_name
 from schemas.quality_profile import QualityProfile
+from schemas.read_result import ReadResult
 
 
 def utc_now() -> str:
@@ -114,6 +125,22 @@ def verify_unchanged(rec: SourceRecord) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------- reading
+#: Recordings read by this process, by display name: the read-once rule is counted here.
+_READS: Counter[str] = Counter()
+
+
+def read_recording(ref: SourceRef, mapping: dict | None = None) -> ReadResult:
+    """Read one episode through its adapter (every read in the pipeline goes through here)."""
+    _READS[ref.display_name] += 1
+    return read_source(ref, mapping)
+
+
+def reads_so_far() -> int:
+    """How many recordings this process has read since it started."""
+    return sum(_READS.values())
+
+
 # --------------------------------------------------------------------------- validation
 @dataclass
 class Validation:
@@ -146,7 +173,7 @@ def validate_source(ref: SourceRef, catalog: ProfileCatalog, registry: Any | Non
     With a ``registry`` the robot uid is resolved or issued (stamping); without one (a dry
     ``check``) a given uid is only validated structurally.
     """
-    rr = read_source(ref, mapping)
+    rr = read_recording(ref, mapping)
     findings = list(rr.findings)
     ep = rr.episode
     if ep is None:
@@ -252,14 +279,25 @@ def judge(v: Validation, profile: QualityProfile, *, episode_uid: str, source_na
     )
 
 
+def assess(ref: SourceRef, profile: QualityProfile, catalog: ProfileCatalog, *,
+           episode_uid: str, source_sha256: str, registry: Any | None = None,
+           run_id: str | None = None, mapping: dict | None = None
+           ) -> tuple[Assessment, Episode | None]:
+    """Read the episode once, validate and judge it; the episode comes back for curation."""
+    v = validate_source(ref, catalog, registry, run_id, mapping)
+    a = judge(v, profile, episode_uid=episode_uid, source_name=ref.display_name,
+              source_path=str(ref.path), source_sha256=source_sha256, layout=ref.layout)
+    return a, v.episode
+
+
 def assess_ref(ref: SourceRef, profile: QualityProfile, catalog: ProfileCatalog,
                registry: Any | None = None, run_id: str | None = None,
                mapping: dict | None = None) -> Assessment:
     """Everything ``embodiq check`` needs for one episode, in one read."""
     dig = digest_source(ref)
-    v = validate_source(ref, catalog, registry, run_id, mapping)
-    return judge(v, profile, episode_uid=dig.episode_uid, source_name=ref.display_name,
-                 source_path=str(ref.path), source_sha256=dig.primary_sha256, layout=ref.layout)
+    return assess(ref, profile, catalog, episode_uid=dig.episode_uid,
+                  source_sha256=dig.primary_sha256, registry=registry, run_id=run_id,
+                  mapping=mapping)[0]
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -380,3 +418,308 @@ def read_curated(episode_dir: Path) -> Curated | None:
 
 def remove_staged(store: Store, dataset: str, episode_uid: str) -> None:
     shutil.rmtree(store.staging_episode_dir(dataset, episode_uid), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- one recording
+#: Seconds one recording may take in its worker (layout detection and reading included)
+#: before the worker is stopped and the recording reported as unreadable.
+DEFAULT_TIMEOUT_S = 300.0
+
+
+@dataclass
+class RecordingTask:
+    """What a worker needs to process one recording; small and picklable."""
+
+    ref: SourceRef
+    profile: QualityProfile
+    #: Every folder robot profiles are looked up in, in order (see :func:`robot_dirs`).
+    robots_dirs: tuple[str, ...]
+    mapping: dict | None = None
+    #: For an ingest: the registered record, the store, the dataset clock and the run.
+    #: Without a record the recording is only judged (``embodiq check``): nothing is written.
+    rec: SourceRecord | None = None
+    store_root: str | None = None
+    fps: float | None = None
+    run_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.ref.display_name
+
+
+@dataclass
+class RecordingOutcome:
+    """What became of one recording: its report, and where it went."""
+
+    name: str
+    assessment: Assessment | None
+    key: str | None = None
+    curated: Curated | None = None
+    report_path: str | None = None
+    quarantined_to: str | None = None
+    #: A problem that is not a grade: files changed since registration, no frame buildable.
+    error: str | None = None
+    #: How often the recording was read while processing it (the pipeline reads it once).
+    reads: int = 0
+    #: The worker was stopped (timeout), died or raised; the recording counts as unreadable.
+    stopped: bool = False
+
+
+def robot_dirs(store: Store) -> tuple[str, ...]:
+    """The robot profile folders as this process sees them (store, ``EMBODIQ_ROBOTS``,
+    shipped), resolved here because a worker's environment may be older than ours."""
+    from robots.profile import search_dirs
+
+    return tuple(str(d) for d in search_dirs([store.robots_dir]))
+
+
+def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
+    catalog = ProfileCatalog()
+    catalog.dirs = [Path(d) for d in dirs]  # exactly the parent's folders, in its order
+    return catalog
+
+
+def process_recording(task: RecordingTask) -> RecordingOutcome:
+    """One recording, read once: schema and uid, checks, grade; then (ingest) the report is
+    written and the recording quarantined when it fails, else curated into staging."""
+    before = reads_so_far()
+    ref, rec = task.ref, task.rec
+    # not cached across tasks: a worker outlives a run, and profiles may be added in between
+    catalog = _catalog(task.robots_dirs)
+    if rec is None:
+        dig = digest_source(ref)
+        a, _ = assess(ref, task.profile, catalog, episode_uid=dig.episode_uid,
+                      source_sha256=dig.primary_sha256, mapping=task.mapping)
+        return RecordingOutcome(task.name, a, reads=reads_so_far() - before)
+    store = Store(task.store_root)
+    problems = verify_unchanged(rec)
+    if problems:
+        return RecordingOutcome(task.name, None, key=rec.key, error=(
+            f"{rec.display_name}: {'; '.join(problems)} — register it again"))
+    from robots.registry import RobotRegistry
+
+    a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
+                        source_sha256=rec.primary_sha256,
+                        registry=RobotRegistry(store.registry_path), run_id=task.run_id,
+                        mapping=task.mapping)
+    out = RecordingOutcome(task.name, a, key=rec.key,
+                           report_path=str(write_report(store, rec.dataset, a)))
+    if not a.passed:
+        out.quarantined_to = str(quarantine(store, rec, a))
+    elif episode is not None:
+        out.curated = curate(store, rec.dataset, episode, rec.episode_uid,
+                             float(task.fps or 30.0))
+        if out.curated is None:
+            out.error = (f"{rec.display_name}: its streams and cameras share no common time "
+                         "span, so no frame can be built")
+    out.reads = reads_so_far() - before
+    return out
+
+
+def stopped_outcome(task: RecordingTask, why: str) -> RecordingOutcome:
+    """The outcome of a recording whose worker was stopped or died: unreadable, and (ingest)
+    reported and quarantined like any failed recording. Runs in the parent: no file is read."""
+    finding = Finding("schema.unreadable", Severity.ERROR,
+                      f"{task.name}: {why}; the file is probably corrupt")
+    rec = task.rec
+    a = Assessment(
+        episode_uid=rec.episode_uid if rec else "", source_name=task.name,
+        source_path=str(task.ref.path), source_sha256=rec.primary_sha256 if rec else "",
+        layout=task.ref.layout, grade=grade_of([finding]), passed=False,
+        quality_score=quality_score([finding]), findings=[finding], metadata={},
+        robot_uid=None, duration_s=0.0, t0_ns=None, profile_name=task.profile.name,
+        profile_digest=task.profile.digest)
+    out = RecordingOutcome(task.name, a, key=rec.key if rec else None, stopped=True)
+    if rec is not None:
+        store = Store(task.store_root)
+        out.report_path = str(write_report(store, rec.dataset, a))
+        out.quarantined_to = str(quarantine(store, rec, a))
+    return out
+
+
+# --------------------------------------------------------------------------- worker pool
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOLS: dict[int, Any] = {}
+
+
+def _worker_init() -> None:
+    """Ctrl-C is for the parent: it stops the run; a worker killed by it would otherwise read
+    as a recording that killed its worker, and be quarantined."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool(workers: int) -> Any:
+    """A pool of ``workers`` processes, kept for the life of this process.
+
+    Workers fork from a server that has imported the pipeline once (``forkserver``), so a
+    replacement for a stopped worker is ready in milliseconds, and no worker inherits the
+    parent's threads (Dagster's, SQLite's) mid-flight.
+    """
+    from pebble import ProcessPool
+
+    pool = _POOLS.get(workers)
+    if pool is None or not pool.active:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["pipelines.processing"])
+        pool = _POOLS[workers] = ProcessPool(max_workers=workers, context=ctx,
+                                             initializer=_worker_init)
+    return pool
+
+
+@atexit.register
+def shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.stop()
+        pool.join()
+    _POOLS.clear()
+
+
+@dataclass
+class TaskResult:
+    status: str  # "ok", "stopped" (timeout or worker death) or "error" (the function raised)
+    value: Any = None
+    why: str = ""
+
+
+def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
+               timeout: float | None = DEFAULT_TIMEOUT_S) -> Iterator[tuple[int, TaskResult]]:
+    """``fn(item)`` for every item on the worker pool, yielded as they finish.
+
+    A task running longer than ``timeout`` seconds has its worker killed and replaced; it and
+    a task whose worker died come back as ``stopped``, and the others go on.
+    """
+    if not items:
+        return
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures import as_completed
+
+    from pebble import ProcessExpired
+
+    pool = _pool(workers or default_workers())
+    futures = {pool.schedule(fn, args=(item,), timeout=timeout): i
+               for i, item in enumerate(items)}
+    for fut in as_completed(futures):
+        i = futures[fut]
+        try:
+            res = TaskResult("ok", fut.result())
+        except FutureTimeout:
+            res = TaskResult("stopped", why=f"reading it did not finish within {timeout:g} s "
+                                            "(the worker was stopped)")
+        except ProcessExpired as exc:
+            res = TaskResult("stopped", why=f"the worker reading it died "
+                                            f"(exit code {exc.exitcode})")
+        except Exception as exc:
+            res = TaskResult("error", exc, f"{type(exc).__name__}: {exc}")
+        yield i, res
+
+
+def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
+              timeout: float | None = DEFAULT_TIMEOUT_S) -> list[TaskResult]:
+    """Like :func:`iter_tasks`, results in the items' order."""
+    out: list[TaskResult] = [TaskResult("error")] * len(items)
+    for i, res in iter_tasks(fn, items, workers=workers, timeout=timeout):
+        out[i] = res
+    return out
+
+
+def run_recordings(tasks: Sequence[RecordingTask], *, workers: int | None = None,
+                   timeout: float | None = DEFAULT_TIMEOUT_S
+                   ) -> Iterator[tuple[int, RecordingOutcome]]:
+    """:func:`process_recording` over many recordings in parallel, yielded as they finish.
+
+    The outcome of a recording does not depend on the others, on the number of workers or on
+    the order they finish in.
+    """
+    for i, res in iter_tasks(process_recording, tasks, workers=workers, timeout=timeout):
+        task = tasks[i]
+        if res.status == "ok":
+            yield i, res.value
+        elif res.status == "stopped":
+            yield i, stopped_outcome(task, res.why)
+        else:  # like an adapter that raises: the recording is unreadable, and kept
+            yield i, stopped_outcome(task, f"processing it failed ({res.why})")
+
+
+# --------------------------------------------------------------------------- guarded discovery
+def _discover_task(item: tuple[str, str | None, bool]) -> tuple[list[SourceRef],
+                                                                   list[Unrecognised]]:
+    from pipelines.sources import _DATA_SUFFIXES, discover
+
+    path, layout, top = item
+    refs, bad = discover([path], layout=layout)
+    if not top:  # inside a walked folder, only data-like files are worth a report
+        bad = [b for b in bad if b.path.suffix.lower() in _DATA_SUFFIXES]
+    return refs, bad
+
+
+def discover_guarded(paths: Iterable[Path | str], layout: str | None = None, *,
+                     workers: int | None = None, timeout: float | None = DEFAULT_TIMEOUT_S
+                     ) -> tuple[list[SourceRef], list[Unrecognised]]:
+    """:func:`pipelines.sources.discover` with layout detection in workers under the watchdog.
+
+    Detecting a layout opens the file, and a corrupt file can hang the HDF5 library there. A
+    folder whose detection is stopped is detected again file by file; a file whose detection
+    is stopped comes back as unrecognised, saying so.
+    """
+    from pipelines.sources import adapters
+
+    if layout is not None and layout not in adapters():
+        raise ValueError(f"unknown layout '{layout}' (known: {', '.join(adapters())})")
+    return _discover_all([(Path(p), True) for p in paths], layout, workers, timeout)
+
+
+def _discover_all(entries: list[tuple[Path, bool]], layout: str | None, workers: int | None,
+                  timeout: float | None) -> tuple[list[SourceRef], list[Unrecognised]]:
+    results = run_tasks(_discover_task, [(str(p), layout, top) for p, top in entries],
+                        workers=workers, timeout=timeout)
+    refs: list[SourceRef] = []
+    bad: list[Unrecognised] = []
+    for (path, _top), res in zip(entries, results, strict=True):
+        if res.status == "ok":
+            refs += res.value[0]
+            bad += res.value[1]
+        elif res.status == "error":
+            raise res.value
+        elif path.is_dir():
+            children = [(c, False) for c in sorted(path.iterdir()) if not c.name.startswith(".")]
+            more_refs, more_bad = _discover_all(children, layout, workers, timeout)
+            refs += more_refs
+            bad += more_bad
+        else:
+            bad.append(Unrecognised(path, res.why.replace("reading it", "detecting its layout")
+                                    + "; the file is probably corrupt"))
+    return refs, bad
+
+
+def _register_task(item: tuple[str, SourceRef, str, str | None]) -> SourceRecord:
+    store_root, ref, dataset, mapping = item
+    return register_source(Store(store_root), ref, dataset, Path(mapping) if mapping else None)
+
+
+def register_guarded(store: Store, refs: Sequence[SourceRef], dataset: str,
+                     mapping: Path | None = None, *, workers: int | None = None,
+                     timeout: float | None = DEFAULT_TIMEOUT_S
+                     ) -> tuple[list[SourceRecord], list[Unrecognised]]:
+    """:func:`register_source` for many recordings in parallel, under the watchdog (listing an
+    episode's files opens it too)."""
+    items = [(str(store.root), ref, dataset, str(mapping) if mapping else None) for ref in refs]
+    records: list[SourceRecord] = []
+    bad: list[Unrecognised] = []
+    for ref, res in zip(refs, run_tasks(_register_task, items, workers=workers,
+                                        timeout=timeout), strict=True):
+        if res.status == "ok":
+            records.append(res.value)
+        elif res.status == "error":
+            raise res.value
+        else:
+            bad.append(Unrecognised(ref.path, res.why + "; the file is probably corrupt"))
+    return records, bad

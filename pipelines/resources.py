@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from pipelines.processing import DEFAULT_TIMEOUT_S, default_workers
 from pipelines.store import Store
 from robots.profile import ProfileCatalog
 from schemas.quality_profile import QualityProfile, load_quality_profile
@@ -24,6 +25,11 @@ class EmbodiqResource(dg.ConfigurableResource):
     fps: float | None = None
     #: Write the HTML quality report of every new published version (<store>/reports/).
     write_report: bool = True
+    #: Worker processes per run (0: one per core).
+    workers: int = 0
+    #: Seconds one recording may take in its worker before it is stopped and reported as
+    #: unreadable (a corrupt file can hang the HDF5 library).
+    timeout_s: float = DEFAULT_TIMEOUT_S
     _profile: QualityProfile | None = PrivateAttr(default=None)
 
     @property
@@ -34,6 +40,9 @@ class EmbodiqResource(dg.ConfigurableResource):
         if self._profile is None:
             self._profile = load_quality_profile(self.quality_profile)
         return self._profile
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else default_workers()
 
     def catalog(self) -> ProfileCatalog:
         return ProfileCatalog([self.store.robots_dir])

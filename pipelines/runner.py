@@ -2,7 +2,8 @@
 
 ``embodiq ingest`` and ``embodiq demo`` go through here, so their runs, materializations and
 asset-check results are recorded in ``<store>/dagster`` and show in the UI afterwards
-(``make ui``).
+(``make ui``). Recordings are found, registered and processed on a pool of worker processes
+under a watchdog; Dagster runs take them in batches.
 """
 
 from __future__ import annotations
@@ -13,19 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from dagster._core.utils import make_new_run_id
 
+from pipelines.assets import BATCH_SIZE, outcomes_to
 from pipelines.definitions import build_definitions
 from pipelines.processing import (
+    DEFAULT_TIMEOUT_S,
+    RecordingOutcome,
     SourceRecord,
+    default_workers,
+    discover_guarded,
     quarantine_dir_for,
     quarantine_record_name,
     read_report,
-    register_source,
+    register_guarded,
     utc_now,
 )
 from pipelines.publish import PublishError
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
-from pipelines.sources import Unrecognised, discover
+from pipelines.sources import Unrecognised
 from pipelines.store import (
     Store,
     atomic_copy,
@@ -72,6 +83,10 @@ class EpisodeOutcome:
     run_ok: bool
     quarantined_to: str | None = None
     error: str | None = None
+    #: How often the recording was read in its run (the pipeline reads it once).
+    reads: int = 0
+    #: The first error finding's check id, for a recording that failed the gate.
+    reason: str | None = None
 
 
 @dataclass
@@ -85,10 +100,15 @@ class IngestSummary:
     new_version: bool = False
     publish_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    #: Ingest runs started (one per batch of recordings).
+    runs: int = 0
+    #: Why ingest runs failed, if any did.
+    run_errors: list[str] = field(default_factory=list)
 
     @property
     def run_failed(self) -> bool:
-        return any(not o.run_ok for o in self.outcomes) or self.publish_error is not None
+        return (any(not o.run_ok for o in self.outcomes) or self.publish_error is not None
+                or bool(self.run_errors))
 
 
 def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> str | None:
@@ -140,58 +160,111 @@ def _failed_at_publish(store: Store, summary: IngestSummary, vdir: Path, manifes
                                    else quarantine_dir_for(store, by_key[o.key].files))
 
 
+def batches(keys: list[str], order: list[str], size: int) -> list[list[str]]:
+    """``keys`` cut into runs of at most ``size`` partitions, each a contiguous range of
+    ``order`` (the instance's partition order), so a range run takes exactly these keys."""
+    pos = {k: i for i, k in enumerate(order)}
+    ranked = sorted(set(keys), key=lambda k: pos[k])
+    out: list[list[str]] = []
+    for k in ranked:
+        cur = out[-1] if out else None
+        if cur is not None and len(cur) < size and pos[k] == pos[cur[-1]] + 1:
+            cur.append(k)
+        else:
+            out.append([k])
+    return out
+
+
+#: Console logging of in-process runs: Dagster's event lines stay in the instance (the UI)
+#: unless asked for.
+_QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _run_config(verbose: bool) -> dict:
+    return {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}} if verbose else _QUIET_RUN
+
+
 def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = "default",
            fps: float | None = None, layout: str | None = None, mapping: Path | None = None,
            write_report: bool = True,
-           on_progress: Callable[[str, int, int], None] | None = None) -> IngestSummary:
-    """Register, validate, judge, quarantine or curate, then publish — through Dagster."""
+           on_progress: Callable[[str, int, int], None] | None = None,
+           on_outcome: Callable[[EpisodeOutcome], None] | None = None,
+           workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_S,
+           batch_size: int = BATCH_SIZE, verbose: bool = False) -> IngestSummary:
+    """Register, validate, judge, quarantine or curate, then publish — through Dagster.
+
+    Recordings go through Dagster in batches of ``batch_size`` per run, each batch spread over
+    ``workers`` processes (default: one per core); a recording whose worker runs longer than
+    ``timeout`` seconds is stopped and quarantined as unreadable. Results do not depend on the
+    batch size or the number of workers.
+    """
     check_name(dataset)
     if mapping is not None:  # a bad mapping is a usage error, before any recording is read
         from pipelines.mapping import load_mapping
 
         load_mapping(mapping)
+    if batch_size < 1:
+        raise ValueError("batch size must be at least 1")
     store.ensure()
-    refs, unknown = discover(paths, layout=layout)
+    workers = workers or default_workers()
     summary = IngestSummary(dataset=dataset)
-    for bad in unknown:
-        summary.unrecognised.append((str(bad.path),
-                                     quarantine_unrecognised(store, bad, dataset) or ""))
-    records: list[SourceRecord] = []
-    for i, ref in enumerate(refs):
-        if on_progress:
-            on_progress(f"registering {ref.display_name}", i, len(refs))
-        records.append(register_source(store, ref, dataset, mapping))
+    if on_progress:
+        on_progress("finding recordings", 0, 0)
+    refs, unknown = discover_guarded(paths, layout=layout, workers=workers, timeout=timeout)
+    if on_progress:
+        on_progress("registering", 0, len(refs))
+    records, unreadable = register_guarded(store, refs, dataset, mapping, workers=workers,
+                                           timeout=timeout)
+    for bad in [*unknown, *unreadable]:
+        summary.unrecognised.append((str(bad.path), quarantine_unrecognised(store, bad, dataset)
+                                     or ""))
     instance = instance_for(store)
-    defs = build_definitions(str(store.root), profile, fps, write_report)
+    defs = build_definitions(str(store.root), profile, fps, write_report, workers, timeout)
     keys = list(dict.fromkeys(r.key for r in records))
     if keys:
         instance.add_dynamic_partitions("recordings", keys)
     job = defs.resolve_job_def(INGEST_JOB)
     by_key = {r.key: r for r in records}
-    for i, key in enumerate(keys):
-        rec = by_key[key]
+    done: dict[str, EpisodeOutcome] = {}
+    run_id = ""
+
+    def record(o: RecordingOutcome) -> None:
+        if o.key not in by_key or o.key in done:
+            return
+        done[o.key] = _episode_outcome(store, by_key[o.key], o, run_id, None)
         if on_progress:
-            on_progress(f"checking {rec.display_name}", i, len(keys))
-        result = job.execute_in_process(partition_key=key, instance=instance,
-                                        raise_on_error=False, tags={"embodiq/dataset": dataset})
-        report = store.staging_episode_dir(dataset, rec.episode_uid) / "report.json"
-        a = read_report(report) if report.is_file() else None
-        qdir = None
-        if a is not None and not a.passed:
-            qdir = str(quarantine_dir_for(store, rec.files))
-        # a failing blocking gate is the expected outcome for a bad recording, not a run error
-        err = _first_error(result)
-        run_ok = a is not None and (a.passed is False or err is None)
-        summary.outcomes.append(EpisodeOutcome(
-            key, rec.display_name, rec.episode_uid, a.grade if a else None,
-            a.passed if a else None, result.run_id, run_ok, qdir, None if run_ok else err))
+            on_progress(o.name, len(done), len(keys))
+        if on_outcome:
+            on_outcome(done[o.key])
+
+    order = instance.get_dynamic_partitions("recordings") if keys else []
+    if on_progress:
+        on_progress("checking", 0, len(keys))
+    with outcomes_to(record):
+        for batch in batches(keys, order, batch_size):
+            run_id = make_new_run_id()
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_id=run_id,
+                run_config=_run_config(verbose),
+                tags={"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
+                      ASSET_PARTITION_RANGE_END_TAG: batch[-1]})
+            summary.runs += 1
+            err = None if result.success else (_first_error(result) or "run failed")
+            if err:
+                summary.run_errors.append(err)
+            for key in batch:
+                if key not in done:  # the run stopped before this recording was processed
+                    done[key] = _episode_outcome(store, by_key[key], None, run_id, err)
+                    if on_outcome:
+                        on_outcome(done[key])
+    summary.outcomes = [done[k] for k in keys]
     if on_progress:
         on_progress("publishing", len(keys), len(keys))
     if keys:
         instance.add_dynamic_partitions("datasets", [dataset])
         pub = defs.resolve_job_def(PUBLISH_JOB)
         result = pub.execute_in_process(partition_key=dataset, instance=instance,
-                                        raise_on_error=False)
+                                        raise_on_error=False, run_config=_run_config(verbose))
         if result.success:
             mats = result.asset_materializations_for_node("published_dataset")
             # the version this run published (another ingest may have moved LATEST since)
@@ -209,6 +282,24 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         else:
             summary.publish_error = _first_error(result) or "publish failed"
     return summary
+
+
+def _episode_outcome(store: Store, rec: SourceRecord, o: RecordingOutcome | None, run_id: str,
+                     run_error: str | None) -> EpisodeOutcome:
+    """A recording's line in the summary: from its outcome, else from its staged report."""
+    a = o.assessment if o is not None else None
+    if a is None and o is None:
+        report = store.staging_episode_dir(rec.dataset, rec.episode_uid) / "report.json"
+        a = read_report(report) if report.is_file() else None
+    error = (o.error if o is not None else None) or run_error
+    if a is None and error is None:
+        error = "no quality report was written"
+    first = next((f.check_id for f in (a.findings if a else [])
+                  if f.severity.value == "error"), None)
+    return EpisodeOutcome(
+        rec.key, rec.display_name, rec.episode_uid, a.grade if a else None,
+        a.passed if a else None, run_id, error is None, o.quarantined_to if o else None,
+        error, o.reads if o else 0, first)
 
 
 __all__ = ["IngestSummary", "PublishError", "ingest", "instance_for"]

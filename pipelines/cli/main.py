@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli.common import (
@@ -35,12 +36,41 @@ app = typer.Typer(
 
 GRADE_STYLE = {"A": "green", "B": "yellow", "C": "dark_orange", "F": "bold red"}
 
+DEFAULT_TIMEOUT = 300.0
+WorkersOpt = Annotated[int | None, typer.Option(
+    min=1, help="Worker processes reading recordings in parallel (default: one per core).")]
+TimeoutOpt = Annotated[float, typer.Option(
+    min=1.0, help="Seconds one recording may take in its worker (layout detection and "
+                  "reading included) before it is stopped and reported as unreadable.")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Also print Dagster's run events (they are always kept in the "
+                            "store's Dagster instance, visible in the UI).")]
+
 
 def _quiet_libraries() -> None:
     logging.getLogger("dagster").setLevel(logging.ERROR)
     for name in ("dagster", "alembic", "numba"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore")
+
+
+def _verbose_libraries() -> None:
+    logging.getLogger("dagster").setLevel(logging.DEBUG)
+
+
+def _outcome_text(o) -> str:
+    if not o.run_ok:
+        return f"[red]run failed: {escape(o.error or '')}[/]"
+    if o.passed:
+        return "passed"
+    return f"quarantined ({escape(o.reason or 'failed the gate')})"
+
+
+def _print_outcome(o) -> None:
+    """One line per recording as its run finishes it."""
+    style = GRADE_STYLE.get(o.grade or "F", "")
+    out.print(f"{escape(o.source_name)}  [{style}]{o.grade or '?'}[/]  {_outcome_text(o)}",
+              highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------- check
@@ -52,14 +82,19 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
+    workers: WorkersOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """The quality gate alone: grade recordings, publish nothing. Exit 0 all pass, 1 any fails."""
     from checks.registry import run_dataset_checks
-    from pipelines.processing import assess_ref
-    from pipelines.sources import discover
-    from robots.profile import ProfileCatalog
+    from pipelines.processing import (
+        RecordingTask,
+        discover_guarded,
+        robot_dirs,
+        run_recordings,
+    )
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
     try:
@@ -75,24 +110,30 @@ def check(
         except (ValueError, OSError) as exc:
             raise fail(str(exc), 2) from None
     try:
-        refs, unknown = discover(paths, layout=layout)
+        refs, unknown = discover_guarded(paths, layout=layout, workers=workers,
+                                         timeout=timeout)
     except ValueError as exc:
         raise fail(str(exc), 2) from None
-    catalog = ProfileCatalog([open_store(store).robots_dir])
-    entries, digests = [], []
+    robots = robot_dirs(open_store(store))
+    tasks = [RecordingTask(ref=ref, profile=prof, robots_dirs=robots, mapping=mapping_dict)
+             for ref in refs]
+    assessments: list = [None] * len(tasks)
     with progress(not quiet and not as_json, "checking") as update:
-        for i, ref in enumerate(refs):
-            update(ref.display_name, i, len(refs))
-            a = assess_ref(ref, prof, catalog, mapping=mapping_dict)
-            if a.digest:
-                from checks.digest import EpisodeDigest
+        update("", 0, len(tasks))
+        for n, (i, o) in enumerate(run_recordings(tasks, workers=workers, timeout=timeout), 1):
+            assessments[i] = o.assessment
+            update(o.name, n, len(tasks))
+    entries, digests = [], []
+    for ref, a in zip(refs, assessments, strict=True):
+        if a.digest:
+            from checks.digest import EpisodeDigest
 
-                digests.append(EpisodeDigest.from_dict(a.digest))
-            entries.append({
-                "source": str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""),
-                "episode_uid": a.episode_uid, "grade": a.grade, "passed": a.passed,
-                "quality_score": a.quality_score,
-                "findings": [f.to_dict() for f in a.findings]})
+            digests.append(EpisodeDigest.from_dict(a.digest))
+        entries.append({
+            "source": str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""),
+            "episode_uid": a.episode_uid or None, "grade": a.grade, "passed": a.passed,
+            "quality_score": a.quality_score,
+            "findings": [f.to_dict() for f in a.findings]})
     for bad in unknown:
         entries.append({"source": str(bad.path), "episode_uid": None, "grade": "F",
                         "passed": False, "quality_score": 0.0,
@@ -138,23 +179,12 @@ def _print_check(doc: dict, quiet: bool) -> None:
 
 # ------------------------------------------------------------------------------ ingest
 def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
-    table = Table(title=f"ingest into '{summary.dataset}'")
-    for col in ("recording", "grade", "outcome"):
-        table.add_column(col, overflow="fold")
-    for o in summary.outcomes:
-        style = GRADE_STYLE.get(o.grade or "F", "")
-        if not o.run_ok:
-            outcome = f"[red]run failed: {o.error}[/]"
-        elif o.passed:
-            outcome = "published"
-        else:
-            outcome = f"quarantined → {o.quarantined_to}"
-        table.add_row(o.source_name, f"[{style}]{o.grade or '?'}[/]", outcome)
-    for path, qdir in summary.unrecognised:
-        table.add_row(Path(path).name, "[bold red]F[/]",
-                      f"not a recording; quarantined → {qdir}" if qdir else "not found")
+    """The result; each recording's line was printed as its run finished it."""
     if not quiet:
-        out.print(table)
+        for path, qdir in summary.unrecognised:
+            out.print(f"{escape(Path(path).name)}  [bold red]F[/]  " + (
+                "quarantined (unreadable or not a recording)" if qdir else "not found"),
+                highlight=False, soft_wrap=True)
     if summary.version_path:
         c = summary.counts
         state = "new version" if summary.new_version else "unchanged, still"
@@ -165,6 +195,8 @@ def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
                   f"  quarantine: {store_root / 'quarantine'}", highlight=False)
         if summary.report_path:
             out.print(f"  report:     {summary.report_path}", highlight=False)
+    for e in dict.fromkeys(summary.run_errors):
+        err.print(f"[red]run failed:[/] {escape(e)}", highlight=False)
     if summary.publish_error:
         err.print(f"[red]publish failed:[/] {summary.publish_error}")
 
@@ -180,6 +212,9 @@ def ingest(
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
+    workers: WorkersOpt = None,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    verbose: VerboseOpt = False,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -198,11 +233,15 @@ def ingest(
     except QualityProfileError as exc:
         raise fail(str(exc), 2) from None
     load_mapping_option(mapping)  # a bad --mapping is bad usage, as in check, not N failures
+    if verbose:
+        _verbose_libraries()
     st = open_store(store)
     try:
         with progress(not quiet and not as_json, "ingest") as update:
             summary = run_ingest(st, paths, dataset, profile=profile, fps=fps, layout=layout,
-                                 mapping=mapping, on_progress=update)
+                                 mapping=mapping, on_progress=update, workers=workers,
+                                 timeout=timeout, verbose=verbose,
+                                 on_outcome=None if quiet or as_json else _print_outcome)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc), 2) from None
     if as_json:
@@ -216,17 +255,21 @@ def ingest(
 
 # -------------------------------------------------------------------------------- demo
 @app.command()
-def demo(store: StoreOpt = None, quiet: QuietOpt = False) -> None:
+def demo(store: StoreOpt = None, quiet: QuietOpt = False, workers: WorkersOpt = None,
+         verbose: VerboseOpt = False) -> None:
     """Make synthetic recordings (some with planted defects) and run the whole pipeline."""
     from pipelines.demo import DATASET, run_demo
 
     _quiet_libraries()
+    if verbose:
+        _verbose_libraries()
     st = open_store(store)
     if not quiet:
         err.print(f"writing demo recordings to {st.inbox_dir / DATASET} and ingesting them "
                   "through Dagster…")
     with progress(not quiet, "demo") as update:
-        summary = run_demo(st.root, on_progress=update)
+        summary = run_demo(st.root, on_progress=update, workers=workers, verbose=verbose,
+                           on_outcome=None if quiet else _print_outcome)
     _print_ingest(summary, st.root, quiet)
     if not quiet:
         out.print("\nnext:\n"
