@@ -27,7 +27,7 @@ from typing import Any
 
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
-from pipelines.frames import frames_table, write_camera_video, write_table
+from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
 from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
 from robots.profile import ProfileCatalog, RobotProfile
@@ -507,8 +507,19 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     if not a.passed:
         out.quarantined_to = str(quarantine(store, rec, a))
     elif episode is not None:
-        out.curated = curate(store, rec.dataset, episode, rec.episode_uid,
-                             float(task.fps or 30.0))
+        try:
+            out.curated = curate(store, rec.dataset, episode, rec.episode_uid,
+                                 float(task.fps or 30.0))
+        except SparseSources as exc:
+            # the dataset clock would invent frames the samples cannot support: a rejection
+            # like any other, quarantined with the reason, never a silently dropped recording
+            a.findings = [*a.findings, Finding("schema.stream", Severity.ERROR, str(exc))]
+            a.grade, a.passed = grade_of(a.findings), False
+            a.quality_score = quality_score(a.findings)
+            out.report_path = str(write_report(store, rec.dataset, a))
+            out.quarantined_to = str(quarantine(store, rec, a))
+            out.reads = reads_so_far() - before
+            return out
         if out.curated is None:
             out.error = (f"{rec.display_name}: its streams and cameras share no common time "
                          "span, so no frame can be built")

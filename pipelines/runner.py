@@ -87,6 +87,8 @@ class EpisodeOutcome:
     reads: int = 0
     #: The first error finding's check id, for a recording that failed the gate.
     reason: str | None = None
+    #: True when the recording passed its own gate but a dataset check failed it at publish.
+    failed_at_publish: bool = False
 
 
 @dataclass
@@ -151,10 +153,16 @@ def _failed_at_publish(store: Store, summary: IngestSummary, vdir: Path, manifes
     published = {r["episode_uid"]: r for r in eps}
     where = {s["episode_uid"]: s["quarantine"] for s in manifest.get("sources", [])
              if s.get("quarantine")}
+    why: dict[str, str] = {}
+    for f in pq.read_table(vdir / "findings.parquet",
+                           columns=["episode_uid", "check_id", "severity"]).to_pylist():
+        if f["severity"] == "error" and f["check_id"].startswith("dataset."):
+            why.setdefault(f["episode_uid"], f["check_id"])
     for o in summary.outcomes:
         row = published.get(o.episode_uid)
         if o.passed and row is not None and row["passed"] is False:
-            o.passed, o.grade = False, row["grade"]
+            o.passed, o.grade, o.failed_at_publish = False, row["grade"], True
+            o.reason = why.get(o.episode_uid, "a dataset check")
             o.quarantined_to = str(store.quarantine_path(where[o.episode_uid])
                                    if o.episode_uid in where
                                    else quarantine_dir_for(store, by_key[o.key].files))

@@ -185,6 +185,11 @@ def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
             out.print(f"{escape(Path(path).name)}  [bold red]F[/]  " + (
                 "quarantined (unreadable or not a recording)" if qdir else "not found"),
                 highlight=False, soft_wrap=True)
+        for o in summary.outcomes:
+            if o.failed_at_publish:  # its line said "passed": the dataset check came later
+                out.print(f"{escape(o.source_name)}  [bold red]F[/]  → quarantined at publish "
+                          f"({escape(o.reason or 'a dataset check')})", highlight=False,
+                          soft_wrap=True)
     if summary.version_path:
         c = summary.counts
         state = "new version" if summary.new_version else "unchanged, still"

@@ -110,7 +110,7 @@ def test_a_hostile_recording_is_quarantined_and_the_dataset_still_publishes(
     [out] = first.outcomes
     assert out.grade == "F" and out.quarantined_to, (out, first.publish_error)
     assert first.publish_error is None
-    findings = json.loads((Path(out.quarantined_to) / "findings.json").read_text())
+    findings = json.loads((Path(out.quarantined_to) / f"findings-{dataset}.json").read_text())
     hits = [f for f in findings["findings"]
             if f["check_id"] == check_id and f["stream"] == stream]
     assert hits, [(f["check_id"], f["message"]) for f in findings["findings"]]
@@ -131,8 +131,9 @@ def test_a_hostile_recording_is_quarantined_and_the_dataset_still_publishes(
     frames = pl.scan_parquet(vdir / "frames" / "*.parquet").collect()
     assert frames.height == episodes["n_frames"].sum() < 200
     pl.read_parquet(vdir / "findings.parquet")
+    qdir = Path(out.quarantined_to)
     sha = hashlib.sha256(bad.read_bytes()).hexdigest()
-    assert store.quarantine_path(sha).is_dir()
+    assert qdir.is_dir() and hashlib.sha256((qdir / bad.name).read_bytes()).hexdigest() == sha
 
 
 def _sparse(f):
@@ -156,13 +157,18 @@ def test_curation_invents_no_frames_the_samples_do_not_support(store, tmp_path):
         _sparse(f)
     first = ingest(store, [bad.parent], "sparse", write_report=False)
     [out] = first.outcomes
-    assert out.passed and not out.run_ok  # passed its checks, refused at curation
-    assert "would need 5,700 frames" in out.error and "at most 10 frames per sample" in \
-        out.error, out.error
-    assert first.version is None  # nothing else to publish yet; certainly no 5,700 frames
+    # passed its checks, refused at curation: quarantined with the reason, like any rejection
+    assert out.run_ok and out.passed is False and out.grade == "F" and out.quarantined_to
+    rec = json.loads((Path(out.quarantined_to) / "findings-sparse.json").read_text())
+    [f] = [f for f in rec["findings"] if f["severity"] == "error"]
+    assert f["check_id"] == "schema.stream", f
+    assert "would need 5,700 frames" in f["message"] and "at most 10 frames per sample" in \
+        f["message"], f
+    assert first.counts["frames"] == 0  # listed as failed; certainly no 5,700 frames
     _recording(tmp_path / "good", 41)
     second = ingest(store, [tmp_path / "good"], "sparse", write_report=False)
     assert second.publish_error is None and not second.run_failed
     vdir = store.version_dir("sparse")
     episodes = pl.read_parquet(vdir / "episodes.parquet")
-    assert episodes.height == 1 and episodes["n_frames"].sum() < 200  # the clean one only
+    assert episodes.height == 2 and episodes["n_frames"].sum() < 200  # frames: the clean one
+    assert episodes["passed"].to_list().count(True) == 1

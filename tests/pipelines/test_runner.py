@@ -166,7 +166,7 @@ def test_ingest_quarantines_a_hanging_file_and_publishes_the_rest(hanging, demo_
     [(path, qdir)] = s.unrecognised
     assert Path(path).name == hanging.name
     assert _sha(Path(qdir) / hanging.name) == _sha(hanging)
-    findings = json.loads((Path(qdir) / "findings.json").read_text())["findings"]
+    findings = json.loads((Path(qdir) / "findings-lab.json").read_text())["findings"]
     assert "did not finish within 5 s" in findings[0]["message"]
     assert s.counts["passed"] == 1
 
