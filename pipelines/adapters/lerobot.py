@@ -7,12 +7,16 @@ findings; a missing video is a finding for that camera only.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -99,8 +103,200 @@ def _index(key: str | None) -> int:
     return int(str(key).rsplit("_", 1)[-1])
 
 
+def _wanted(name: str, features: dict[str, Any], keep: tuple[str, ...] = ()) -> bool:
+    """Whether column ``name`` becomes a stream (or is ``keep``): index columns and video,
+    image and string features are never read."""
+    if name in keep:
+        return True
+    return name not in _INDEX_COLUMNS and \
+        features.get(name, {}).get("dtype") not in ("video", "image", "string")
+
+
+def _matrix(col: pa.ChunkedArray) -> np.ndarray:
+    """A column as a (rows, values) float64 array, vectorised from Arrow's buffers.
+
+    Fixed-size and variable lists of equal length are flattened and reshaped (no Python per
+    row); anything else goes through a per-row stack, which raises ValueError or TypeError on
+    null or ragged rows exactly as before."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    n = len(arr)
+    t = arr.type
+    if arr.null_count == 0:
+        if pa.types.is_fixed_size_list(t) and _numeric(t.value_type):
+            flat = arr.flatten()
+            if flat.null_count == 0 and len(flat) == n * t.list_size:
+                return flat.to_numpy(zero_copy_only=False).reshape(n, t.list_size) \
+                    .astype(np.float64)
+        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and _numeric(t.value_type):
+            lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+            flat = arr.flatten()
+            if n and flat.null_count == 0 and (lengths == lengths[0]).all():
+                return flat.to_numpy(zero_copy_only=False).reshape(n, int(lengths[0])) \
+                    .astype(np.float64)
+        elif _numeric(t):
+            return arr.to_numpy(zero_copy_only=False).astype(np.float64)[:, None]
+    vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
+    return vals[:, None] if vals.ndim == 1 else vals
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+class _OnePass:
+    """Episode tables read ahead in batches, each data file opened once.
+
+    LeRobot v2.1 keeps one small file per episode: the next ``batch`` episodes' files are read
+    together on a few threads, only the columns that become streams. v3.0 keeps many episodes
+    per file: the file is read once and cut per episode by its ``episode_index`` rows. Anything
+    unusual (a file that fails to open, a missing column) leaves the episode out, so the plain
+    per-episode read handles it and reports what is wrong."""
+
+    def __init__(self, batch: int = 64, threads: int | None = None) -> None:
+        self.batch = batch
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._lock = threading.Lock()
+        self._root: Path | None = None
+        self._tables: dict[int, tuple[tuple[int, int], pa.Table]] = {}
+        self._v3_file: tuple[Path, tuple[int, int]] | None = None
+        self._v3_table: pa.Table | None = None
+        self._v3_rows: dict[int, np.ndarray | slice] = {}
+
+    @staticmethod
+    def _sig(f: Path) -> tuple[int, int]:
+        st = f.stat()
+        return st.st_mtime_ns, st.st_size
+
+    @staticmethod
+    def _read(f: Path, features: dict[str, Any], keep: tuple[str, ...] = ()) -> pa.Table | None:
+        try:
+            sig = _OnePass._sig(f)
+            pf = pq.ParquetFile(f)
+            cols = [c for c in pf.schema_arrow.names
+                    if _wanted(c, features, ("timestamp", *keep))]
+            table = pf.read(columns=cols, use_threads=False)
+            return table if _OnePass._sig(f) == sig else None
+        except Exception:  # the per-episode read reports what is wrong with this file
+            return None
+
+    def v2_table(self, adapter: LeRobotAdapter, root: Path, idx: int, order: list[int],
+                 features: dict[str, Any]) -> pa.Table | None:
+        f = adapter._data_file(root, idx)
+        with self._lock:
+            if self._root != root or idx not in self._tables:
+                self._root = root
+                self._tables = {}
+                pos = order.index(idx) if idx in order else -1
+                todo = order[pos:pos + self.batch] if pos >= 0 else [idx]
+                files = [adapter._data_file(root, i) for i in todo]
+                with ThreadPoolExecutor(self.threads) as ex:
+                    tables = list(ex.map(lambda p: (p, self._read(p, features)), files))
+                for i, (p, t) in zip(todo, tables, strict=True):
+                    if t is not None:
+                        try:
+                            self._tables[i] = (self._sig(p), t)
+                        except OSError:
+                            continue
+            got = self._tables.pop(idx, None)
+        if got is None:
+            return None
+        try:
+            return got[1] if self._sig(f) == got[0] else None
+        except OSError:
+            return None
+
+    def v3_table(self, data_file: Path, idx: int, features: dict[str, Any]) -> pa.Table | None:
+        with self._lock:
+            try:
+                sig = self._sig(data_file)
+            except OSError:
+                return None
+            if self._v3_file != (data_file, sig):
+                self._v3_file, self._v3_table, self._v3_rows = (data_file, sig), None, {}
+                table = self._read(data_file, features, keep=("episode_index",))
+                if table is None or "episode_index" not in table.column_names:
+                    return None
+                col = table.column("episode_index")
+                if col.null_count or not pa.types.is_integer(col.type):
+                    return None
+                ei = col.to_numpy()
+                order = None if ei.size < 2 or (np.diff(ei) >= 0).all() else \
+                    np.argsort(ei, kind="stable")
+                sorted_ei = ei if order is None else ei[order]
+                keys, starts = np.unique(sorted_ei, return_index=True)
+                ends = np.append(starts[1:], sorted_ei.size)
+                for k, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True):
+                    self._v3_rows[int(k)] = slice(a, b) if order is None else order[a:b]
+                self._v3_table = table.drop_columns(
+                    [] if _wanted("episode_index", features) else ["episode_index"])
+            if self._v3_table is None:
+                return None
+            rows = self._v3_rows.get(idx)
+            if rows is None:
+                return self._v3_table.slice(0, 0)
+            if isinstance(rows, slice):
+                return self._v3_table.slice(rows.start, rows.stop - rows.start)
+            return self._v3_table.take(pa.array(rows))
+
+
+@lru_cache(maxsize=32)
+def _dataset_claims(root: Path, v3: bool, stamp: tuple[int, ...]) -> tuple[Finding, ...]:
+    """Dataset-wide claims in info.json that the episode listing contradicts (the same for
+    every episode, so worked out once per version of the metadata)."""
+    info = _info(root)
+    all_eps = _v3_episodes(root) if v3 else _v2_episodes(root)
+    out: list[Finding] = []
+    total = sum(int(e.get("length") or 0) for e in all_eps.values())
+    if info.get("total_frames") is not None and int(info["total_frames"]) != total:
+        out.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                        f"total_frames {info['total_frames']} but the episodes hold "
+                        f"{total}", "total_frames"))
+    if info.get("total_episodes") is not None and int(info["total_episodes"]) != len(all_eps):
+        out.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                        f"total_episodes {info['total_episodes']} but there are "
+                        f"{len(all_eps)}", "total_episodes"))
+    for split, rng in (info.get("splits") or {}).items():
+        try:
+            _lo, hi = (int(x) for x in str(rng).split(":"))
+        except ValueError:
+            continue
+        if hi > len(all_eps):
+            out.append(_err("schema.metadata", f"{root.name}/meta/info.json split "
+                            f"'{split}' = {rng} reaches past the {len(all_eps)} "
+                            "episodes", "splits"))
+    return tuple(out)
+
+
+@lru_cache(maxsize=32)
+def _sorted_indices(root: Path, v3: bool, stamp: tuple[int, ...]) -> list[int]:
+    return sorted(_v3_episodes(root) if v3 else _v2_episodes(root))
+
+
+def _meta_stamp(root: Path, v3: bool) -> tuple[int, ...]:
+    if v3:
+        files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+        return _stamp(root / "meta" / "info.json", root / "meta" / "episodes", *files)
+    return _stamp(root / "meta" / "info.json", root / "meta" / "episodes.jsonl")
+
+
 class LeRobotAdapter:
     name = "lerobot"
+
+    def __init__(self, one_pass: bool = True) -> None:
+        #: Read episodes ahead, each data file once (False: one plain read per episode).
+        self.one_pass = _OnePass() if one_pass else None
+
+    def _one_pass_table(self, root: Path, idx: int, v3: bool, data_file: Path,
+                        info: dict[str, Any]) -> pa.Table | None:
+        if self.one_pass is None:
+            return None
+        features = info.get("features") or {}
+        if not isinstance(features, dict):
+            return None
+        if v3:
+            return self.one_pass.v3_table(data_file, idx, features)
+        order = _sorted_indices(root, False, _meta_stamp(root, False))
+        return self.one_pass.v2_table(self, root, idx, order, features)
 
     def detect(self, path: Path) -> bool:
         try:
@@ -189,9 +385,11 @@ class LeRobotAdapter:
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
                                                                "missing")])
-            table = pq.read_table(data_file)
-            if v3:
-                table = table.filter(pc.field("episode_index") == idx)
+            table = self._one_pass_table(root, idx, v3, data_file, info)
+            if table is None:  # the plain read: every column, errors as they come
+                table = pq.read_table(data_file)
+                if v3:
+                    table = table.filter(pc.field("episode_index") == idx)
         except (OSError, ValueError, KeyError) as exc:
             return ReadResult(None, [unreadable(root, f"{key} cannot be read as a LeRobot "
                                                       f"dataset ({exc})")])
@@ -210,25 +408,7 @@ class LeRobotAdapter:
             findings.append(_err("schema.stream", f"{where}: the episode metadata claims "
                                  f"{claimed} frames but the data holds {n}"))
         # dataset-wide claims the data contradicts
-        all_eps = _v3_episodes(root) if v3 else _v2_episodes(root)
-        total = sum(int(e.get("length") or 0) for e in all_eps.values())
-        if info.get("total_frames") is not None and int(info["total_frames"]) != total:
-            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
-                                 f"total_frames {info['total_frames']} but the episodes hold "
-                                 f"{total}", "total_frames"))
-        if info.get("total_episodes") is not None and int(info["total_episodes"]) != len(all_eps):
-            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
-                                 f"total_episodes {info['total_episodes']} but there are "
-                                 f"{len(all_eps)}", "total_episodes"))
-        for split, rng in (info.get("splits") or {}).items():
-            try:
-                _lo, hi = (int(x) for x in str(rng).split(":"))
-            except ValueError:
-                continue
-            if hi > len(all_eps):
-                findings.append(_err("schema.metadata", f"{root.name}/meta/info.json split "
-                                     f"'{split}' = {rng} reaches past the {len(all_eps)} "
-                                     "episodes", "splits"))
+        findings.extend(_dataset_claims(root, v3, _meta_stamp(root, v3)))
         ts_col = table.column("timestamp").to_numpy() if "timestamp" in table.column_names \
             else np.arange(n) / fps
         ts = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9).astype(np.int64)
@@ -239,15 +419,12 @@ class LeRobotAdapter:
             feat = features.get(col, {})
             if col in _INDEX_COLUMNS or feat.get("dtype") in ("video", "image", "string"):
                 continue
-            arr = table.column(col).combine_chunks()
             try:
-                vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
+                vals = _matrix(table.column(col))
             except (ValueError, TypeError):
                 findings.append(_err("schema.stream", f"{where}: feature '{col}' is not a "
                                      "fixed-width numeric column (null or ragged rows)", col))
                 continue
-            if vals.ndim == 1:
-                vals = vals[:, None]
             dim = vals.shape[1]
             s_spec = spec.get(col, {})
             default_kind = {"observation.state": "joint_position", "action": "action"}.get(
