@@ -179,7 +179,11 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
             span = hi - lo
         missing = ~np.isfinite(span)
         if missing.any():
-            p1, p99 = np.nanpercentile(vals[:, missing], [1, 99], axis=0)
+            sub = vals[:, missing]
+            # nanpercentile walks the columns one by one in Python; without NaN the
+            # vectorised percentile gives the same figures ~10x faster
+            pct = np.percentile if not np.isnan(sub).any() else np.nanpercentile
+            p1, p99 = pct(sub, [1, 99], axis=0)
             span[missing] = p99 - p1
         # a near-still channel's percentile span is tiny: never call a wiggle below
         # min_abs_deviation a spike
