@@ -180,15 +180,15 @@ class _OnePass:
             return None
 
     def v2_table(self, adapter: LeRobotAdapter, root: Path, idx: int, order: list[int],
-                 features: dict[str, Any]) -> pa.Table | None:
-        f = adapter._data_file(root, idx)
+                 info: dict[str, Any], features: dict[str, Any]) -> pa.Table | None:
+        f = adapter._data_file(root, idx, info)
         with self._lock:
             if self._root != root or idx not in self._tables:
                 self._root = root
                 self._tables = {}
                 pos = order.index(idx) if idx in order else -1
                 todo = order[pos:pos + self.batch] if pos >= 0 else [idx]
-                files = [adapter._data_file(root, i) for i in todo]
+                files = [adapter._data_file(root, i, info) for i in todo]
                 with ThreadPoolExecutor(self.threads) as ex:
                     tables = list(ex.map(lambda p: (p, self._read(p, features)), files))
                 for i, (p, t) in zip(todo, tables, strict=True):
@@ -296,7 +296,7 @@ class LeRobotAdapter:
         if v3:
             return self.one_pass.v3_table(data_file, idx, features)
         order = _sorted_indices(root, False, _meta_stamp(root, False))
-        return self.one_pass.v2_table(self, root, idx, order, features)
+        return self.one_pass.v2_table(self, root, idx, order, info, features)
 
     def detect(self, path: Path) -> bool:
         try:
@@ -326,21 +326,23 @@ class LeRobotAdapter:
                 continue
         return sorted(found)
 
-    def _data_file(self, root: Path, idx: int) -> Path:
-        info = _info(root)
-        if _version(root).startswith("v3"):
-            ep = _v3_episodes(root)[idx]
+    def _data_file(self, root: Path, idx: int, info: dict[str, Any] | None = None,
+                   meta: dict | None = None) -> Path:
+        info = info if info is not None else _info(root)
+        if str(info.get("codebase_version", "")).startswith("v3"):
+            ep = meta if meta is not None else _v3_episodes(root)[idx]
             return root / info["data_path"].format(chunk_index=ep["data/chunk_index"],
                                                    file_index=ep["data/file_index"])
         chunk = idx // int(info.get("chunks_size", 1000))
         return root / info["data_path"].format(episode_chunk=chunk, episode_index=idx)
 
-    def _video_file(self, root: Path, idx: int, vkey: str) -> Path | None:
-        info = _info(root)
+    def _video_file(self, root: Path, idx: int, vkey: str, info: dict[str, Any] | None = None,
+                    meta: dict | None = None) -> Path | None:
+        info = info if info is not None else _info(root)
         if not info.get("video_path"):
             return None
-        if _version(root).startswith("v3"):
-            ep = _v3_episodes(root)[idx]
+        if str(info.get("codebase_version", "")).startswith("v3"):
+            ep = meta if meta is not None else _v3_episodes(root)[idx]
             ci, fi = ep.get(f"videos/{vkey}/chunk_index"), ep.get(f"videos/{vkey}/file_index")
             if ci is None:
                 return None
@@ -351,14 +353,20 @@ class LeRobotAdapter:
                                                 episode_index=idx)
 
     def source_files(self, path: Path, key: str | None) -> list[Path]:
-        root = path.resolve()
-        idx = _index(key)
-        files = [self._data_file(root, idx), root / "meta" / "info.json"]
-        if _version(root).startswith("v3"):
-            files += [_v3_episodes(root)[idx]["_meta_file"], root / "meta" / "tasks.parquet"]
-        for vkey, feat in _info(root).get("features", {}).items():
+        return self._sources(path.resolve(), _index(key))
+
+    def _sources(self, root: Path, idx: int, info: dict[str, Any] | None = None,
+                 meta: dict | None = None) -> list[Path]:
+        info = info if info is not None else _info(root)
+        v3 = str(info.get("codebase_version", "")).startswith("v3")
+        if v3 and meta is None:
+            meta = _v3_episodes(root)[idx]
+        files = [self._data_file(root, idx, info, meta), root / "meta" / "info.json"]
+        if v3:
+            files += [meta["_meta_file"], root / "meta" / "tasks.parquet"]
+        for vkey, feat in info.get("features", {}).items():
             if feat.get("dtype") == "video":
-                v = self._video_file(root, idx, vkey)
+                v = self._video_file(root, idx, vkey, info, meta)
                 if v is not None and v.is_file():
                     files.append(v)
         return [f for f in files if f.is_file()] or [root / "meta" / "info.json"]
@@ -370,7 +378,7 @@ class LeRobotAdapter:
         try:
             info = _info(root)
             idx = _index(key)
-            v3 = _version(root).startswith("v3")
+            v3 = str(info.get("codebase_version", "")).startswith("v3")
             listing = "meta/episodes/" if v3 else "meta/episodes.jsonl"
             try:
                 all_meta = _v3_episodes(root) if v3 else _v2_episodes(root)
@@ -381,7 +389,7 @@ class LeRobotAdapter:
                 return ReadResult(None, [unreadable(root, f"{_key(idx)} is not listed in "
                                                           f"{listing}")])
             meta = all_meta[idx]
-            data_file = self._data_file(root, idx)
+            data_file = self._data_file(root, idx, info, meta)
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
                                                                "missing")])
@@ -477,7 +485,7 @@ class LeRobotAdapter:
         given = {"task": tasks[0] if tasks else None,
                  "robot_model": None if m.get("robot_model") else info.get("robot_type")}
         md = build_metadata(self.name, m, given, findings)
-        src = self.source_files(path, key)
+        src = self._sources(root, idx, info, meta)
         ep = Episode(md, streams, cameras, source=SourceInfo(
             root, "", sum(f.stat().st_size for f in src), self.name, episode_key=key))
         return ReadResult(ep, findings)
