@@ -13,10 +13,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_checks.py", "bench_video.py", "bench_memory.py"]
+BENCHES = ["bench_checks.py", "bench_video.py", "bench_memory.py", "bench_lerobot.py"]
 HEADLINE = ("checks_gbps", "checks_speedup_vs_numpy", "checks_time_vs_hdf5_read",
             "video_decode_fps", "video_checks_fps", "video_checks_vs_decode",
-            "check_peak_rss_mb_1h", "check_peak_rss_mb_15min", "check_rss_growth_vs_arrays")
+            "check_peak_rss_mb_1h", "check_peak_rss_mb_15min", "check_rss_growth_vs_arrays",
+            "check_speedup_vs_lerobot_doctor", "check_peak_rss_mb")
 
 
 def main() -> int:
