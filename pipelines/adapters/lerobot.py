@@ -170,12 +170,10 @@ class _OnePass:
     @staticmethod
     def _read(f: Path, features: dict[str, Any], keep: tuple[str, ...] = ()) -> pa.Table | None:
         try:
-            sig = _OnePass._sig(f)
             pf = pq.ParquetFile(f)
             cols = [c for c in pf.schema_arrow.names
                     if _wanted(c, features, ("timestamp", *keep))]
-            table = pf.read(columns=cols, use_threads=False)
-            return table if _OnePass._sig(f) == sig else None
+            return pf.read(columns=cols, use_threads=False)
         except Exception:  # the per-episode read reports what is wrong with this file
             return None
 
@@ -189,14 +187,18 @@ class _OnePass:
                 pos = order.index(idx) if idx in order else -1
                 todo = order[pos:pos + self.batch] if pos >= 0 else [idx]
                 files = [adapter._data_file(root, i, info) for i in todo]
+                def load(p: Path) -> tuple[tuple[int, int], pa.Table] | None:
+                    try:  # the signature is taken first: a later rewrite shows at use
+                        sig = self._sig(p)
+                    except OSError:
+                        return None
+                    t = self._read(p, features)
+                    return None if t is None else (sig, t)
+
                 with ThreadPoolExecutor(self.threads) as ex:
-                    tables = list(ex.map(lambda p: (p, self._read(p, features)), files))
-                for i, (p, t) in zip(todo, tables, strict=True):
-                    if t is not None:
-                        try:
-                            self._tables[i] = (self._sig(p), t)
-                        except OSError:
-                            continue
+                    loaded = list(ex.map(load, files))
+                self._tables = {i: got for i, got in zip(todo, loaded, strict=True)
+                                if got is not None}
             got = self._tables.pop(idx, None)
         if got is None:
             return None
@@ -287,7 +289,7 @@ class LeRobotAdapter:
         self.one_pass = _OnePass() if one_pass else None
 
     def _one_pass_table(self, root: Path, idx: int, v3: bool, data_file: Path,
-                        info: dict[str, Any]) -> pa.Table | None:
+                        info: dict[str, Any], stamp: tuple[int, ...]) -> pa.Table | None:
         if self.one_pass is None:
             return None
         features = info.get("features") or {}
@@ -295,7 +297,7 @@ class LeRobotAdapter:
             return None
         if v3:
             return self.one_pass.v3_table(data_file, idx, features)
-        order = _sorted_indices(root, False, _meta_stamp(root, False))
+        order = _sorted_indices(root, False, stamp)
         return self.one_pass.v2_table(self, root, idx, order, info, features)
 
     def detect(self, path: Path) -> bool:
@@ -393,7 +395,8 @@ class LeRobotAdapter:
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
                                                                "missing")])
-            table = self._one_pass_table(root, idx, v3, data_file, info)
+            stamp = _meta_stamp(root, v3)
+            table = self._one_pass_table(root, idx, v3, data_file, info, stamp)
             if table is None:  # the plain read: every column, errors as they come
                 table = pq.read_table(data_file)
                 if v3:
@@ -416,7 +419,7 @@ class LeRobotAdapter:
             findings.append(_err("schema.stream", f"{where}: the episode metadata claims "
                                  f"{claimed} frames but the data holds {n}"))
         # dataset-wide claims the data contradicts
-        findings.extend(_dataset_claims(root, v3, _meta_stamp(root, v3)))
+        findings.extend(_dataset_claims(root, v3, stamp))
         ts_col = table.column("timestamp").to_numpy() if "timestamp" in table.column_names \
             else np.arange(n) / fps
         ts = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9).astype(np.int64)
