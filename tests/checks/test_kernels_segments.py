@@ -37,3 +37,18 @@ def test_column_percentiles_per_segment_and_nan():
             continue
         want = np.percentile(v[a:b], PCTS, axis=0)  # NaN where the column holds a NaN
         np.testing.assert_array_equal(got[s], want)
+
+
+@pytest.mark.parametrize("n", [4, 60, 400, 5000])
+@pytest.mark.parametrize("pcts", [[1.0, 99.0], [0.0, 5.0, 95.0, 100.0], [50.0], [30.0, 70.0]])
+def test_column_percentiles_ends_and_middle_paths(n, pcts):
+    """Percentiles near the ends (values kept by insertion) and in the middle (a sort), on
+    sorted, reversed, tied and random columns."""
+    rng = np.random.default_rng(n)
+    v = np.column_stack([np.arange(n, dtype=float), -np.arange(n, dtype=float),
+                         rng.integers(0, 3, n).astype(float), rng.normal(size=n),
+                         np.where(rng.random(n) < 0.1, -np.inf, rng.random(n))])
+    q = np.array(pcts)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(column_percentiles(v, np.array([0, n]), q)[0],
+                                      np.percentile(v, q, axis=0))
