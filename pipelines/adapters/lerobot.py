@@ -287,6 +287,7 @@ class LeRobotAdapter:
     def __init__(self, one_pass: bool = True) -> None:
         #: Read episodes ahead, each data file once (False: one plain read per episode).
         self.one_pass = _OnePass() if one_pass else None
+        self._last_sources: tuple[Path, int, list[Path]] | None = None
 
     def _one_pass_table(self, root: Path, idx: int, v3: bool, data_file: Path,
                         info: dict[str, Any], stamp: tuple[int, ...]) -> pa.Table | None:
@@ -355,7 +356,11 @@ class LeRobotAdapter:
                                                 episode_index=idx)
 
     def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return self._sources(path.resolve(), _index(key))
+        root, idx = path.resolve(), _index(key)
+        files = self._sources(root, idx)
+        # the episode is usually read next (hashed, then read): its files are not looked up twice
+        self._last_sources = (root, idx, files)
+        return files
 
     def _sources(self, root: Path, idx: int, info: dict[str, Any] | None = None,
                  meta: dict | None = None) -> list[Path]:
@@ -488,9 +493,16 @@ class LeRobotAdapter:
         given = {"task": tasks[0] if tasks else None,
                  "robot_model": None if m.get("robot_model") else info.get("robot_type")}
         md = build_metadata(self.name, m, given, findings)
-        src = self._sources(root, idx, info, meta)
+        last, self._last_sources = self._last_sources, None
+        src = last[2] if last is not None and last[:2] == (root, idx) else None
+        try:
+            size = sum(f.stat().st_size for f in src) if src is not None else None
+        except OSError:  # a file went away since it was listed: list again
+            size = None
+        if size is None:
+            size = sum(f.stat().st_size for f in self._sources(root, idx, info, meta))
         ep = Episode(md, streams, cameras, source=SourceInfo(
-            root, "", sum(f.stat().st_size for f in src), self.name, episode_key=key))
+            root, "", size, self.name, episode_key=key))
         return ReadResult(ep, findings)
 
 
