@@ -17,7 +17,8 @@ BENCHES = ["bench_checks.py", "bench_video.py", "bench_memory.py", "bench_lerobo
 HEADLINE = ("checks_gbps", "checks_speedup_vs_numpy", "checks_time_vs_hdf5_read",
             "video_decode_fps", "video_checks_fps", "video_checks_vs_decode",
             "check_peak_rss_mb_1h", "check_peak_rss_mb_15min", "check_rss_growth_vs_arrays",
-            "check_speedup_vs_lerobot_doctor", "check_peak_rss_mb")
+            "check_speedup_vs_lerobot_doctor", "check_cpu_speedup_vs_lerobot_doctor",
+            "check_peak_rss_mb")
 
 
 def main() -> int:
