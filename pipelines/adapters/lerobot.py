@@ -40,18 +40,24 @@ def _err(check_id: str, msg: str, stream: str | None = None) -> Finding:
     return Finding(check_id, Severity.ERROR, msg, stream=stream)
 
 
+@lru_cache(maxsize=256)
+def _meta(root: Path, name: str) -> Path:
+    """``root/meta/name``, built once: every episode looks its dataset's metadata up."""
+    return root / "meta" / name
+
+
 def _stamp(*paths: Path) -> tuple[int, ...]:
     """Modification times, so cached metadata is re-read when a dataset is rewritten."""
     return tuple(p.stat().st_mtime_ns if p.exists() else -1 for p in paths)
 
 
 def _info(root: Path) -> dict[str, Any]:
-    return _info_at(root, _stamp(root / "meta" / "info.json"))
+    return _info_at(root, _stamp(_meta(root, "info.json")))
 
 
 @lru_cache(maxsize=32)
 def _info_at(root: Path, stamp: tuple[int, ...]) -> dict[str, Any]:
-    return json.loads((root / "meta" / "info.json").read_text())
+    return json.loads(_meta(root, "info.json").read_text())
 
 
 def _version(root: Path) -> str:
@@ -59,12 +65,12 @@ def _version(root: Path) -> str:
 
 
 def _v2_episodes(root: Path) -> dict[int, dict]:
-    return _v2_episodes_at(root, _stamp(root / "meta" / "episodes.jsonl"))
+    return _v2_episodes_at(root, _stamp(_meta(root, "episodes.jsonl")))
 
 
 @lru_cache(maxsize=32)
 def _v2_episodes_at(root: Path, stamp: tuple[int, ...]) -> dict[int, dict]:
-    rows = [json.loads(line) for line in (root / "meta" / "episodes.jsonl").read_text()
+    rows = [json.loads(line) for line in _meta(root, "episodes.jsonl").read_text()
             .splitlines() if line.strip()]
     return {int(r["episode_index"]): r for r in rows}
 
@@ -277,8 +283,8 @@ def _sorted_indices(root: Path, v3: bool, stamp: tuple[int, ...]) -> list[int]:
 def _meta_stamp(root: Path, v3: bool) -> tuple[int, ...]:
     if v3:
         files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
-        return _stamp(root / "meta" / "info.json", root / "meta" / "episodes", *files)
-    return _stamp(root / "meta" / "info.json", root / "meta" / "episodes.jsonl")
+        return _stamp(_meta(root, "info.json"), root / "meta" / "episodes", *files)
+    return _stamp(_meta(root, "info.json"), _meta(root, "episodes.jsonl"))
 
 
 class LeRobotAdapter:
@@ -368,15 +374,15 @@ class LeRobotAdapter:
         v3 = str(info.get("codebase_version", "")).startswith("v3")
         if v3 and meta is None:
             meta = _v3_episodes(root)[idx]
-        files = [self._data_file(root, idx, info, meta), root / "meta" / "info.json"]
+        files = [self._data_file(root, idx, info, meta), _meta(root, "info.json")]
         if v3:
-            files += [meta["_meta_file"], root / "meta" / "tasks.parquet"]
+            files += [meta["_meta_file"], _meta(root, "tasks.parquet")]
         for vkey, feat in info.get("features", {}).items():
             if feat.get("dtype") == "video":
                 v = self._video_file(root, idx, vkey, info, meta)
                 if v is not None and v.is_file():
                     files.append(v)
-        return [f for f in files if f.is_file()] or [root / "meta" / "info.json"]
+        return [f for f in files if f.is_file()] or [_meta(root, "info.json")]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         root = path.resolve()
