@@ -7,7 +7,6 @@ findings; a missing video is a finding for that camera only.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,15 +151,17 @@ def _numeric(t: pa.DataType) -> bool:
 class _OnePass:
     """Episode tables read ahead in batches, each data file opened once.
 
-    LeRobot v2.1 keeps one small file per episode: the next ``batch`` episodes' files are read
-    together on a few threads, only the columns that become streams. v3.0 keeps many episodes
-    per file: the file is read once and cut per episode by its ``episode_index`` rows. Anything
-    unusual (a file that fails to open, a missing column) leaves the episode out, so the plain
-    per-episode read handles it and reports what is wrong."""
+    LeRobot v2.1 keeps one small file per episode: the next ``batch`` episodes' files are
+    read together (on ``threads`` threads), only the columns that become streams. v3.0 keeps
+    many episodes per file: the file is read once and cut per episode by its
+    ``episode_index`` rows. Anything unusual (a file that fails to open, a missing column)
+    leaves the episode out, so the plain per-episode read handles it and reports what is
+    wrong."""
 
-    def __init__(self, batch: int = 64, threads: int | None = None) -> None:
+    def __init__(self, batch: int = 64, threads: int = 1) -> None:
         self.batch = batch
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        #: Reader threads: each costs ~20 MB of allocator arenas for little gain on few cores.
+        self.threads = threads
         self._lock = threading.Lock()
         self._root: Path | None = None
         self._tables: dict[int, tuple[tuple[int, int], pa.Table]] = {}
@@ -201,8 +202,11 @@ class _OnePass:
                     t = self._read(p, features)
                     return None if t is None else (sig, t)
 
-                with ThreadPoolExecutor(self.threads) as ex:
-                    loaded = list(ex.map(load, files))
+                if self.threads > 1:
+                    with ThreadPoolExecutor(self.threads) as ex:
+                        loaded = list(ex.map(load, files))
+                else:
+                    loaded = [load(p) for p in files]
                 self._tables = {i: got for i, got in zip(todo, loaded, strict=True)
                                 if got is not None}
             got = self._tables.pop(idx, None)

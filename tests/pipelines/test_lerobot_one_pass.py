@@ -132,3 +132,12 @@ def test_g1_episodes_are_read_ahead_in_one_batch(shared_data):
     ahead = ad.one_pass._tables
     assert sorted(ahead) == list(range(1, ad.one_pass.batch))
     assert set(ahead[1][1].column_names) == {"observation.state", "action", "timestamp"}
+
+
+def test_read_ahead_on_threads_equals_per_episode(tmp_path):
+    root = write_v21(tmp_path / "towels", no_video=1)
+    (root / "data/chunk-000/episode_000002.parquet").write_bytes(b"PAR1 not parquet")
+    threaded, plain = LeRobotAdapter(), LeRobotAdapter(one_pass=False)
+    threaded.one_pass.threads = 2
+    for key in plain.episode_keys(root):
+        _same_episode(threaded.read(root, key, MAPPING), plain.read(root, key, MAPPING))
