@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -63,10 +63,14 @@ class EpisodeDigest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN statistics become null."""
-        d = asdict(self)
-        for s in d["streams"].values():
-            for k in _STAT_FIELDS:
-                s[k] = [x if math.isfinite(x) else None for x in s[k]]
+        # built by hand: dataclasses.asdict deep-copies every float, which dominated the
+        # cost of checking thousands of short episodes
+        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)
+                             if f.name != "streams"}
+        d["streams"] = {name: {"kind": s.kind, "names": list(s.names),
+                               **{k: [x if math.isfinite(x) else None for x in getattr(s, k)]
+                                  for k in _STAT_FIELDS}}
+                        for name, s in self.streams.items()}
         return d
 
     @classmethod

@@ -9,8 +9,10 @@ as a ``schema.inferred`` finding — never silently invented. Shipped examples l
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -115,4 +117,14 @@ def load_mapping(path: Path | str) -> dict[str, Any]:
 
 def default_mapping(layout: str) -> dict[str, Any]:
     p = MAPPINGS_DIR / f"{layout}.toml"
-    return load_mapping(p) if p.is_file() else {"_source": f"the {layout} defaults"}
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError:
+        return {"_source": f"the {layout} defaults"}
+    # parsed once per version of the file: every episode of a source asks for it
+    return copy.deepcopy(_default_mapping_at(p, mtime))
+
+
+@lru_cache(maxsize=16)
+def _default_mapping_at(p: Path, mtime: int) -> dict[str, Any]:
+    return load_mapping(p)

@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pipelines.adapters.base import Adapter
@@ -27,6 +28,12 @@ _PREFERRED_ORDER = ("embodiq", "aloha", "robomimic", "lerobot", "mcap")
 
 def adapters() -> dict[str, Adapter]:
     """Every adapter module in ``pipelines.adapters`` that exposes ``ADAPTER``, by layout name."""
+    return dict(_adapters())
+
+
+@lru_cache(maxsize=1)
+def _adapters() -> dict[str, Adapter]:
+    # found once per process: every episode of every source asks for its adapter
     import pipelines.adapters as pkg
 
     found: dict[str, Adapter] = {}

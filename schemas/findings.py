@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -78,13 +78,13 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; non-finite figures become null (JSON has no NaN)."""
-        d = asdict(self)
-        d["severity"] = self.severity.value
-        d["value"] = _clean_number(self.value)
-        d["threshold"] = _clean_number(self.threshold)
-        if self.episode_uids is None:
-            d.pop("episode_uids")
-        else:
+        # by hand, not dataclasses.asdict: its deep copy dominated reports of many episodes
+        d: dict[str, Any] = {
+            "check_id": self.check_id, "severity": self.severity.value,
+            "message": self.message, "stream": self.stream,
+            "value": _clean_number(self.value), "threshold": _clean_number(self.threshold),
+            "t_start_ns": self.t_start_ns, "t_end_ns": self.t_end_ns}
+        if self.episode_uids is not None:
             d["episode_uids"] = list(self.episode_uids)
         return d
 

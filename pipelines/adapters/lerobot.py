@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import re
 import string
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -38,6 +41,12 @@ _INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_in
 
 def _err(check_id: str, msg: str, stream: str | None = None) -> Finding:
     return Finding(check_id, Severity.ERROR, msg, stream=stream)
+
+
+@lru_cache(maxsize=256)
+def _meta(root: Path, name: str) -> Path:
+    """``root/meta/name``, built once: every episode looks its dataset's metadata up."""
+    return root / "meta" / name
 
 
 def _stamp(*paths: Path) -> tuple[int, ...]:
@@ -68,13 +77,13 @@ _PLACEHOLDERS = {
 def _info(root: Path) -> dict[str, Any]:
     """``meta/info.json``, checked: a malformed one raises :class:`BadInfo`, never a
     ``TypeError`` or ``AttributeError`` from deep inside the reader."""
-    return _info_at(root, _stamp(root / "meta" / "info.json"))
+    return _info_at(root, _stamp(_meta(root, "info.json")))
 
 
 @lru_cache(maxsize=32)
 def _info_at(root: Path, stamp: tuple[int, ...]) -> dict[str, Any]:
     try:
-        info = json.loads((root / "meta" / "info.json").read_text())
+        info = json.loads(_meta(root, "info.json").read_text())
     except UnicodeDecodeError as exc:
         raise BadInfo(f"is not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -154,12 +163,12 @@ def _inside(root: Path, f: Path, what: str) -> None:
 
 
 def _v2_episodes(root: Path) -> dict[int, dict]:
-    return _v2_episodes_at(root, _stamp(root / "meta" / "episodes.jsonl"))
+    return _v2_episodes_at(root, _stamp(_meta(root, "episodes.jsonl")))
 
 
 @lru_cache(maxsize=32)
 def _v2_episodes_at(root: Path, stamp: tuple[int, ...]) -> dict[int, dict]:
-    rows = [json.loads(line) for line in (root / "meta" / "episodes.jsonl").read_text()
+    rows = [json.loads(line) for line in _meta(root, "episodes.jsonl").read_text()
             .splitlines() if line.strip()]
     return {int(r["episode_index"]): r for r in rows}
 
@@ -198,8 +207,210 @@ def _index(key: str | None) -> int:
     return int(str(key).rsplit("_", 1)[-1])
 
 
+def _wanted(name: str, features: dict[str, Any], keep: tuple[str, ...] = ()) -> bool:
+    """Whether column ``name`` becomes a stream (or is ``keep``): index columns and video,
+    image and string features are never read."""
+    if name in keep:
+        return True
+    return name not in _INDEX_COLUMNS and \
+        features.get(name, {}).get("dtype") not in ("video", "image", "string")
+
+
+def _matrix(col: pa.ChunkedArray) -> np.ndarray:
+    """A column as a (rows, values) float64 array, vectorised from Arrow's buffers.
+
+    Fixed-size and variable lists of equal length are flattened and reshaped (no Python per
+    row); anything else goes through a per-row stack, which raises ValueError or TypeError on
+    null or ragged rows exactly as before."""
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    n = len(arr)
+    t = arr.type
+    if arr.null_count == 0:
+        if pa.types.is_fixed_size_list(t) and _numeric(t.value_type):
+            flat = arr.flatten()
+            if flat.null_count == 0 and len(flat) == n * t.list_size:
+                return flat.to_numpy(zero_copy_only=False).reshape(n, t.list_size) \
+                    .astype(np.float64)
+        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and _numeric(t.value_type):
+            lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+            flat = arr.flatten()
+            if n and flat.null_count == 0 and (lengths == lengths[0]).all():
+                return flat.to_numpy(zero_copy_only=False).reshape(n, int(lengths[0])) \
+                    .astype(np.float64)
+        elif _numeric(t):
+            return arr.to_numpy(zero_copy_only=False).astype(np.float64)[:, None]
+    vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
+    return vals[:, None] if vals.ndim == 1 else vals
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+
+
+class _OnePass:
+    """Episode tables read ahead in batches, each data file opened once.
+
+    LeRobot v2.1 keeps one small file per episode: the next ``batch`` episodes' files are
+    read together (on ``threads`` threads), only the columns that become streams. v3.0 keeps
+    many episodes per file: the file is read once and cut per episode by its
+    ``episode_index`` rows. Anything unusual (a file that fails to open, a missing column)
+    leaves the episode out, so the plain per-episode read handles it and reports what is
+    wrong."""
+
+    def __init__(self, batch: int = 64, threads: int = 1) -> None:
+        self.batch = batch
+        #: Reader threads: each costs ~20 MB of allocator arenas for little gain on few cores.
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._root: Path | None = None
+        self._tables: dict[int, tuple[tuple[int, int], pa.Table]] = {}
+        self._v3_file: tuple[Path, tuple[int, int]] | None = None
+        self._v3_table: pa.Table | None = None
+        self._v3_rows: dict[int, np.ndarray | slice] = {}
+
+    @staticmethod
+    def _sig(f: Path) -> tuple[int, int]:
+        st = f.stat()
+        return st.st_mtime_ns, st.st_size
+
+    @staticmethod
+    def _read(f: Path, features: dict[str, Any], keep: tuple[str, ...] = ()) -> pa.Table | None:
+        try:
+            pf = pq.ParquetFile(f)
+            cols = [c for c in pf.schema_arrow.names
+                    if _wanted(c, features, ("timestamp", *keep))]
+            return pf.read(columns=cols, use_threads=False)
+        except Exception:  # the per-episode read reports what is wrong with this file
+            return None
+
+    def v2_table(self, adapter: LeRobotAdapter, root: Path, idx: int, order: list[int],
+                 info: dict[str, Any], features: dict[str, Any]) -> pa.Table | None:
+        f = adapter._data_file(root, idx, info)
+        with self._lock:
+            if self._root != root or idx not in self._tables:
+                self._root = root
+                self._tables = {}
+                pos = order.index(idx) if idx in order else -1
+                todo = order[pos:pos + self.batch] if pos >= 0 else [idx]
+                files = [adapter._safe_data_file(root, i, info) for i in todo]
+                def load(p: Path | None) -> tuple[tuple[int, int], pa.Table] | None:
+                    if p is None:
+                        return None
+                    try:  # the signature is taken first: a later rewrite shows at use
+                        sig = self._sig(p)
+                    except OSError:
+                        return None
+                    t = self._read(p, features)
+                    return None if t is None else (sig, t)
+
+                if self.threads > 1:
+                    with ThreadPoolExecutor(self.threads) as ex:
+                        loaded = list(ex.map(load, files))
+                else:
+                    loaded = [load(p) for p in files]
+                self._tables = {i: got for i, got in zip(todo, loaded, strict=True)
+                                if got is not None}
+            got = self._tables.pop(idx, None)
+        if got is None:
+            return None
+        try:
+            return got[1] if self._sig(f) == got[0] else None
+        except OSError:
+            return None
+
+    def v3_table(self, data_file: Path, idx: int, features: dict[str, Any]) -> pa.Table | None:
+        with self._lock:
+            try:
+                sig = self._sig(data_file)
+            except OSError:
+                return None
+            if self._v3_file != (data_file, sig):
+                self._v3_file, self._v3_table, self._v3_rows = (data_file, sig), None, {}
+                table = self._read(data_file, features, keep=("episode_index",))
+                if table is None or "episode_index" not in table.column_names:
+                    return None
+                col = table.column("episode_index")
+                if col.null_count or not pa.types.is_integer(col.type):
+                    return None
+                ei = col.to_numpy()
+                order = None if ei.size < 2 or (np.diff(ei) >= 0).all() else \
+                    np.argsort(ei, kind="stable")
+                sorted_ei = ei if order is None else ei[order]
+                keys, starts = np.unique(sorted_ei, return_index=True)
+                ends = np.append(starts[1:], sorted_ei.size)
+                for k, a, b in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True):
+                    self._v3_rows[int(k)] = slice(a, b) if order is None else order[a:b]
+                self._v3_table = table.drop_columns(
+                    [] if _wanted("episode_index", features) else ["episode_index"])
+            if self._v3_table is None:
+                return None
+            rows = self._v3_rows.get(idx)
+            if rows is None:
+                return self._v3_table.slice(0, 0)
+            if isinstance(rows, slice):
+                return self._v3_table.slice(rows.start, rows.stop - rows.start)
+            return self._v3_table.take(pa.array(rows))
+
+
+@lru_cache(maxsize=32)
+def _dataset_claims(root: Path, v3: bool, stamp: tuple[int, ...]) -> tuple[Finding, ...]:
+    """Dataset-wide claims in info.json that the episode listing contradicts (the same for
+    every episode, so worked out once per version of the metadata)."""
+    info = _info(root)
+    all_eps = _v3_episodes(root) if v3 else _v2_episodes(root)
+    out: list[Finding] = []
+    total = sum(int(e.get("length") or 0) for e in all_eps.values())
+    if info.get("total_frames") is not None and int(info["total_frames"]) != total:
+        out.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                        f"total_frames {info['total_frames']} but the episodes hold "
+                        f"{total}", "total_frames"))
+    if info.get("total_episodes") is not None and int(info["total_episodes"]) != len(all_eps):
+        out.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
+                        f"total_episodes {info['total_episodes']} but there are "
+                        f"{len(all_eps)}", "total_episodes"))
+    for split, rng in (info.get("splits") or {}).items():
+        try:
+            _lo, hi = (int(x) for x in str(rng).split(":"))
+        except ValueError:
+            continue
+        if hi > len(all_eps):
+            out.append(_err("schema.metadata", f"{root.name}/meta/info.json split "
+                            f"'{split}' = {rng} reaches past the {len(all_eps)} "
+                            "episodes", "splits"))
+    return tuple(out)
+
+
+@lru_cache(maxsize=32)
+def _sorted_indices(root: Path, v3: bool, stamp: tuple[int, ...]) -> list[int]:
+    return sorted(_v3_episodes(root) if v3 else _v2_episodes(root))
+
+
+def _meta_stamp(root: Path, v3: bool) -> tuple[int, ...]:
+    if v3:
+        files = sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+        return _stamp(_meta(root, "info.json"), root / "meta" / "episodes", *files)
+    return _stamp(_meta(root, "info.json"), _meta(root, "episodes.jsonl"))
+
+
 class LeRobotAdapter:
     name = "lerobot"
+
+    def __init__(self, one_pass: bool = True) -> None:
+        #: Read episodes ahead, each data file once (False: one plain read per episode).
+        self.one_pass = _OnePass() if one_pass else None
+        self._last_sources: tuple[Path, int, list[Path]] | None = None
+
+    def _one_pass_table(self, root: Path, idx: int, v3: bool, data_file: Path,
+                        info: dict[str, Any], stamp: tuple[int, ...]) -> pa.Table | None:
+        if self.one_pass is None:
+            return None
+        features = info.get("features") or {}
+        if not isinstance(features, dict):
+            return None
+        if v3:
+            return self.one_pass.v3_table(data_file, idx, features)
+        order = _sorted_indices(root, False, stamp)
+        return self.one_pass.v2_table(self, root, idx, order, info, features)
 
     def detect(self, path: Path) -> bool:
         """A folder with ``meta/info.json`` of version 2 or 3, or one whose ``info.json`` is
@@ -239,10 +450,11 @@ class LeRobotAdapter:
                 continue
         return sorted(found)
 
-    def _data_file(self, root: Path, idx: int) -> Path:
-        info = _info(root)
-        if _version(root).startswith("v3"):
-            ep = _v3_episodes(root)[idx]
+    def _data_file(self, root: Path, idx: int, info: dict[str, Any] | None = None,
+                   meta: dict | None = None) -> Path:
+        info = info if info is not None else _info(root)
+        if str(info.get("codebase_version", "")).startswith("v3"):
+            ep = meta if meta is not None else _v3_episodes(root)[idx]
             f = root / info["data_path"].format(chunk_index=int(ep["data/chunk_index"]),
                                                 file_index=int(ep["data/file_index"]))
         else:
@@ -251,12 +463,20 @@ class LeRobotAdapter:
         _inside(root, f, f"{_key(idx)}'s data file")
         return f
 
-    def _video_file(self, root: Path, idx: int, vkey: str) -> Path | None:
-        info = _info(root)
+    def _safe_data_file(self, root: Path, idx: int, info: dict[str, Any]) -> Path | None:
+        """The data file, or None when it may not be read (its own read says why)."""
+        try:
+            return self._data_file(root, idx, info)
+        except (BadInfo, KeyError, ValueError, TypeError):
+            return None
+
+    def _video_file(self, root: Path, idx: int, vkey: str, info: dict[str, Any] | None = None,
+                    meta: dict | None = None) -> Path | None:
+        info = info if info is not None else _info(root)
         if not info.get("video_path"):
             return None
-        if _version(root).startswith("v3"):
-            ep = _v3_episodes(root)[idx]
+        if str(info.get("codebase_version", "")).startswith("v3"):
+            ep = meta if meta is not None else _v3_episodes(root)[idx]
             ci, fi = ep.get(f"videos/{vkey}/chunk_index"), ep.get(f"videos/{vkey}/file_index")
             if ci is None:
                 return None
@@ -273,24 +493,34 @@ class LeRobotAdapter:
         """Every file of the episode that lies inside the dataset (never through a link);
         just ``meta/info.json`` when the metadata is too broken to say more."""
         root = path.resolve()
-        info_file = root / "meta" / "info.json"
         try:
             idx = _index(key)
-            files = [self._data_file(root, idx), info_file]
-            if _version(root).startswith("v3"):
-                files += [_v3_episodes(root)[idx]["_meta_file"], root / "meta" / "tasks.parquet"]
-            for vkey, feat in _info(root).get("features", {}).items():
-                if feat.get("dtype") == "video":
-                    try:
-                        v = self._video_file(root, idx, vkey)
-                    except BadInfo:
-                        continue  # reading the episode reports it
-                    if v is not None:
-                        files.append(v)
+            files = self._sources(root, idx)
         except Exception:  # broken metadata: reading the episode reports what is wrong
-            files = [info_file]
+            return [_meta(root, "info.json")]
+        # the episode is usually read next (hashed, then read): its files are not looked up twice
+        self._last_sources = (root, idx, files)
+        return files
+
+    def _sources(self, root: Path, idx: int, info: dict[str, Any] | None = None,
+                 meta: dict | None = None) -> list[Path]:
+        info = info if info is not None else _info(root)
+        v3 = str(info.get("codebase_version", "")).startswith("v3")
+        if v3 and meta is None:
+            meta = _v3_episodes(root)[idx]
+        files = [self._data_file(root, idx, info, meta), _meta(root, "info.json")]
+        if v3:
+            files += [meta["_meta_file"], _meta(root, "tasks.parquet")]
+        for vkey, feat in info.get("features", {}).items():
+            if feat.get("dtype") == "video":
+                try:
+                    v = self._video_file(root, idx, vkey, info, meta)
+                except BadInfo:
+                    continue  # reading the episode reports it
+                if v is not None:
+                    files.append(v)
         return [f for f in files if contained_problem(root, f) is None and f.is_file()] \
-            or [info_file]
+            or [_meta(root, "info.json")]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         root = path.resolve()
@@ -308,7 +538,7 @@ class LeRobotAdapter:
             return ReadResult(None, [unreadable(root, "the dataset lists no episodes")])
         try:
             idx = _index(key)
-            v3 = _version(root).startswith("v3")
+            v3 = str(info.get("codebase_version", "")).startswith("v3")
             listing = "meta/episodes/" if v3 else "meta/episodes.jsonl"
             try:
                 all_meta = _v3_episodes(root) if v3 else _v2_episodes(root)
@@ -320,16 +550,19 @@ class LeRobotAdapter:
                                                           f"{listing}")])
             meta = all_meta[idx]
             try:
-                data_file = self._data_file(root, idx)
+                data_file = self._data_file(root, idx, info, meta)
             except BadInfo as exc:
                 return ReadResult(None, [Finding(exc.check_id, Severity.ERROR,
                                                  f"{root.name}: {exc}")])
             if not data_file.is_file():
                 return ReadResult(None, [unreadable(data_file, f"{_key(idx)}'s data file is "
                                                                "missing")])
-            table = pq.read_table(data_file)
-            if v3:
-                table = table.filter(pc.field("episode_index") == idx)
+            stamp = _meta_stamp(root, v3)
+            table = self._one_pass_table(root, idx, v3, data_file, info, stamp)
+            if table is None:  # the plain read: every column, errors as they come
+                table = pq.read_table(data_file)
+                if v3:
+                    table = table.filter(pc.field("episode_index") == idx)
         except (OSError, ValueError, KeyError) as exc:
             return ReadResult(None, [unreadable(root, f"{key} cannot be read as a LeRobot "
                                                       f"dataset ({exc})")])
@@ -348,25 +581,7 @@ class LeRobotAdapter:
             findings.append(_err("schema.stream", f"{where}: the episode metadata claims "
                                  f"{claimed} frames but the data holds {n}"))
         # dataset-wide claims the data contradicts
-        all_eps = _v3_episodes(root) if v3 else _v2_episodes(root)
-        total = sum(int(e.get("length") or 0) for e in all_eps.values())
-        if info.get("total_frames") is not None and int(info["total_frames"]) != total:
-            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
-                                 f"total_frames {info['total_frames']} but the episodes hold "
-                                 f"{total}", "total_frames"))
-        if info.get("total_episodes") is not None and int(info["total_episodes"]) != len(all_eps):
-            findings.append(_err("schema.metadata", f"{root.name}/meta/info.json claims "
-                                 f"total_episodes {info['total_episodes']} but there are "
-                                 f"{len(all_eps)}", "total_episodes"))
-        for split, rng in (info.get("splits") or {}).items():
-            try:
-                _lo, hi = (int(x) for x in str(rng).split(":"))
-            except ValueError:
-                continue
-            if hi > len(all_eps):
-                findings.append(_err("schema.metadata", f"{root.name}/meta/info.json split "
-                                     f"'{split}' = {rng} reaches past the {len(all_eps)} "
-                                     "episodes", "splits"))
+        findings.extend(_dataset_claims(root, v3, stamp))
         ts_col = table.column("timestamp").to_numpy() if "timestamp" in table.column_names \
             else np.arange(n) / fps
         ts = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9).astype(np.int64)
@@ -377,15 +592,12 @@ class LeRobotAdapter:
             feat = features.get(col, {})
             if col in _INDEX_COLUMNS or feat.get("dtype") in ("video", "image", "string"):
                 continue
-            arr = table.column(col).combine_chunks()
             try:
-                vals = np.stack(arr.to_numpy(zero_copy_only=False)).astype(np.float64)
+                vals = _matrix(table.column(col))
             except (ValueError, TypeError):
                 findings.append(_err("schema.stream", f"{where}: feature '{col}' is not a "
                                      "fixed-width numeric column (null or ragged rows)", col))
                 continue
-            if vals.ndim == 1:
-                vals = vals[:, None]
             dim = vals.shape[1]
             s_spec = spec.get(col, {})
             default_kind = {"observation.state": "joint_position", "action": "action"}.get(
@@ -428,7 +640,7 @@ class LeRobotAdapter:
             h = int(dims.get("height", shape[0]))
             w = int(dims.get("width", shape[1]))
             try:
-                vfile = self._video_file(root, idx, vkey)
+                vfile = self._video_file(root, idx, vkey, info, meta)
             except BadInfo as exc:
                 findings.append(_err(exc.check_id, f"{where}: {exc}; the camera is left out",
                                      cam))
@@ -449,9 +661,16 @@ class LeRobotAdapter:
                  "robot_model": None if m.get("robot_model") else info.get("robot_type")}
         drop_unsafe_names(where, streams, cameras, findings)
         md = build_metadata(self.name, m, given, findings)
-        src = self.source_files(path, key)
+        last, self._last_sources = self._last_sources, None
+        src = last[2] if last is not None and last[:2] == (root, idx) else None
+        try:
+            size = sum(f.stat().st_size for f in src) if src is not None else None
+        except OSError:  # a file went away since it was listed: list again
+            size = None
+        if size is None:
+            size = sum(f.stat().st_size for f in self._sources(root, idx, info, meta))
         ep = Episode(md, streams, cameras, source=SourceInfo(
-            root, "", sum(f.stat().st_size for f in src), self.name, episode_key=key))
+            root, "", size, self.name, episode_key=key))
         return ReadResult(ep, findings)
 
 
