@@ -345,18 +345,27 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
 
 
 @njit(cache=True, nogil=True)
-def _row_energy(x: np.ndarray) -> np.ndarray:
-    """Cumulative sum of squared rows (non-finite samples as zero), with a leading 0."""
+def _row_energy(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of squared rows (non-finite samples as zero) over every prefix ``[0, i)`` and every
+    suffix ``[i, t)``. A lag's overlap is a prefix of one signal and a suffix of the other, so
+    its energies are read straight off, never as a difference of running sums (which loses a
+    small remainder next to one huge sample)."""
     t, d = x.shape
-    out = np.zeros(t + 1)
+    e = np.zeros(t)
     for i in range(t):
         acc = 0.0
         for j in range(d):
             v = x[i, j]
             if np.isfinite(v):
                 acc += v * v
-        out[i + 1] = out[i] + acc
-    return out
+        e[i] = acc
+    pre = np.zeros(t + 1)
+    suf = np.zeros(t + 1)
+    for i in range(t):
+        pre[i + 1] = pre[i] + e[i]
+    for i in range(t - 1, -1, -1):
+        suf[i] = suf[i + 1] + e[i]
+    return pre, suf
 
 
 @njit(cache=True, nogil=True)
@@ -454,18 +463,17 @@ def best_lag(a: np.ndarray, s: np.ndarray, lag_min: int, lag_max: int) -> np.nda
     summed over columns over their overlap, non-finite samples counting as zero.
     float64[2]: best lag, its correlation (-1..1; -2 when no lag has any signal)."""
     t = a.shape[0]
-    ea = _row_energy(a)
-    es = _row_energy(s)
+    a_pre, a_suf = _row_energy(a)
+    s_pre, s_suf = _row_energy(s)
     nums = _lagged_dots(a, s, lag_min, lag_max)
     best = -2.0
     best_k = 0.0
     for k in range(lag_min, lag_max + 1):
-        lo = max(0, -k)
-        hi = min(t, t - k)
-        if hi <= lo:
+        if abs(k) >= t:
             continue
-        na = ea[hi] - ea[lo]
-        ns = es[hi + k] - es[lo + k]
+        # overlap: a[lo:hi] against s[lo + k:hi + k]
+        na = a_pre[t - k] if k >= 0 else a_suf[-k]
+        ns = s_suf[k] if k >= 0 else s_pre[t + k]
         den = np.sqrt(na) * np.sqrt(ns)  # not sqrt(na * ns): the product can underflow
         if den > 0.0:
             c = nums[k - lag_min] / den
