@@ -344,27 +344,30 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sq_row(row: np.ndarray) -> float:
+    """Sum of squares of one row, non-finite samples as zero."""
+    acc = 0.0
+    for j in range(row.shape[0]):
+        v = row[j]
+        if np.isfinite(v):
+            acc += v * v
+    return acc
+
+
 @njit(cache=True, nogil=True)
 def _row_energy(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums of squared rows (non-finite samples as zero) over every prefix ``[0, i)`` and every
     suffix ``[i, t)``. A lag's overlap is a prefix of one signal and a suffix of the other, so
     its energies are read straight off, never as a difference of running sums (which loses a
     small remainder next to one huge sample)."""
-    t, d = x.shape
-    e = np.zeros(t)
-    for i in range(t):
-        acc = 0.0
-        for j in range(d):
-            v = x[i, j]
-            if np.isfinite(v):
-                acc += v * v
-        e[i] = acc
+    t = x.shape[0]
     pre = np.zeros(t + 1)
     suf = np.zeros(t + 1)
     for i in range(t):
-        pre[i + 1] = pre[i] + e[i]
+        pre[i + 1] = pre[i] + _sq_row(x[i])
     for i in range(t - 1, -1, -1):
-        suf[i] = suf[i + 1] + e[i]
+        suf[i] = suf[i + 1] + _sq_row(x[i])
     return pre, suf
 
 

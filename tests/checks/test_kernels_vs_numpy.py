@@ -346,3 +346,18 @@ def test_best_lag_energy_beside_a_huge_sample():
     got, want = motion.best_lag(a, s, -1, 0), ref.best_lag(a, s, -1, 0)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert got[0] == -1 and abs(got[1] - 1.0) < 1e-12
+
+
+@SETTINGS
+@given(matrices(min_rows=1, max_rows=40, adversarial=False), st.booleans())
+def test_percentile_span_matches_nanpercentile(v, with_nan):
+    from checks.catalog.values import _percentile_span
+
+    if with_nan:
+        v = v.copy()
+        v[0, 0] = np.nan
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        p1, p99 = np.nanpercentile(v, [1, 99], axis=0)
+        got = _percentile_span(v, clean=not with_nan)
+    np.testing.assert_array_equal(got, p99 - p1)
