@@ -310,17 +310,18 @@ def spike_scan(values: np.ndarray, half: int, mad_factor: float,
     for k in range(1, (last - 1) // half + 1):
         p, c, n = (k - 1) % 3, k % 3, (k + 1) % 3
         _block_bounds(values, (k + 1) * half, half, lo[n], hi[n], bad[n])
-        any_active = False
-        for j in range(d):
-            a = use[j]
-            if a and bad[p, j] == 0 and bad[c, j] == 0 and bad[n, j] == 0:
-                top, bot, th = hi[c, j], lo[c, j], thr[j]
-                up = top - min(lo[p, j], bot) > th and top - min(bot, lo[n, j]) > th
-                down = max(hi[p, j], top) - bot > th and max(top, hi[n, j]) - bot > th
-                a = up or down
+        lp, lc, ln, hp, hc, hn = lo[p], lo[c], lo[n], hi[p], hi[c], hi[n]
+        bp, bc, bn = bad[p], bad[c], bad[n]
+        n_active = 0
+        for j in range(d):  # branch-free, so the columns vectorise
+            th = thr[j]
+            up = (hc[j] - min(lp[j], lc[j]) > th) & (hc[j] - min(lc[j], ln[j]) > th)
+            down = (max(hp[j], hc[j]) - lc[j] > th) & (max(hc[j], hn[j]) - lc[j] > th)
+            finite = (bp[j] + bc[j] + bn[j]) == 0
+            a = use[j] & (up | down | ~finite)
             active[j] = a
-            any_active = any_active or a
-        if not any_active:
+            n_active += 1 if a else 0
+        if n_active == 0:
             continue
         for i in range(k * half, min(k * half + half, last)):
             _count_away(values, i, half, thr, cnt, below, above)
