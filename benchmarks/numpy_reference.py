@@ -56,6 +56,17 @@ def nonfinite_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array([bad.sum(), a, b], dtype=np.int64), bounds
 
 
+def stream_summary(values: np.ndarray, diffs: bool) -> tuple[np.ndarray, np.ndarray]:
+    counts, bounds = nonfinite_scan(values)
+    table = np.full((values.shape[1], 4), np.nan)
+    table[:, :2] = bounds
+    if diffs:
+        table[:, 2] = min_step(values)
+        with np.errstate(over="ignore", invalid="ignore"):
+            table[:, 3] = diff_spread(values)
+    return counts, table
+
+
 def limit_scan(values, lo, hi, tol) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(values) & np.isfinite(lo) & np.isfinite(hi)
@@ -184,6 +195,16 @@ def spike_scan(values, half, mad_factor, min_dev, mad_floor) -> np.ndarray:
         with np.errstate(all="ignore"):
             out[3] = (e / min_dev)[hit].max()
     return out
+
+
+def center_columns(x: np.ndarray) -> None:
+    ok = np.isfinite(x)
+    x -= np.where(ok, x, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
+
+
+def decimate_sum(x: np.ndarray, factor: int) -> np.ndarray:
+    m = x.shape[0] // factor
+    return x[: m * factor].reshape(m, factor, x.shape[1]).sum(axis=1)
 
 
 def best_lag(a, s, lag_min, lag_max) -> np.ndarray:

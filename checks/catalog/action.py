@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.motion import best_lag, diff_spread, resample_diff
-from checks.kernels.shared import contiguous, stream_scan
+from checks.kernels.motion import best_lag, center_columns, decimate_sum, resample_diff
+from checks.kernels.shared import contiguous, stream_scan, summary
 from checks.kernels.stats import saturation_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding
@@ -16,15 +16,6 @@ _MAX_CHANNELS = 8
 #: Analysis grid points allowed per sample present (state and action together): the grid is
 #: at most this much finer than the data, so its memory is bounded by the data, not the span.
 _GRID_PER_SAMPLE = 4
-
-
-def _mean(x: np.ndarray) -> np.ndarray:
-    """Column means ignoring NaN (0 for a column without any), fast when all are finite."""
-    m = x.mean(axis=0)
-    if not np.isfinite(m).all():
-        ok = np.isfinite(x)
-        m = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(ok.sum(axis=0), 1)
-    return m
 
 
 @episode_check("action.tracking", "lag of the state behind a joint-space position action")
@@ -57,7 +48,7 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         if not (bounds[:, 1] - bounds[:, 0] > 0).any():
             continue  # the command never moves: nothing to follow
         # the channels the operator moved most carry the lag; a few are enough
-        spread = diff_spread(contiguous(act.values))[ai]
+        spread = summary(ctx.cache, act).diff_spread[ai]
         keep = np.argsort(-np.nan_to_num(spread, nan=-1.0), kind="stable")[:_MAX_CHANNELS]
         n = int((t1 - t0) / 1e9 / step) + 1
         # the grid's size follows the samples present, not the time they span: 20 samples
@@ -75,16 +66,14 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         # both signals differenced on one grid, only the kept channels: no copy of a stream
         da = resample_diff(act.timestamps, contiguous(act.values), ai[keep], t0, step * 1e9, n)
         ds = resample_diff(state.timestamps, contiguous(state.values), si[keep], t0, step * 1e9, n)
-        da -= _mean(da)
-        ds -= _mean(ds)
+        center_columns(da)
+        center_columns(ds)
         # coarse to fine: the whole search at a fifth of the rate, then one coarse step and
         # two samples either side of the coarse best
         k = int(round(search / step))
         coarse = 5
-        dac = np.ascontiguousarray(da[: len(da) // coarse * coarse].reshape(
-            -1, coarse, da.shape[1]).sum(axis=1))
-        dsc = np.ascontiguousarray(ds[: len(ds) // coarse * coarse].reshape(
-            -1, coarse, ds.shape[1]).sum(axis=1))
+        dac = decimate_sum(da, coarse)
+        dsc = decimate_sum(ds, coarse)
         kc = max(k // coarse, 1)
         lag_c, _ = best_lag(dac, dsc, -kc, kc)
         centre = int(lag_c) * coarse
@@ -109,7 +98,7 @@ def saturation(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("action.saturation")
     limit = float(st["max_share"])
     for act in ctx.episode.streams_of_kind("action"):
-        r = saturation_scan(contiguous(act.values), stream_scan(ctx.cache, act.name, act.values)[1])
+        r = saturation_scan(contiguous(act.values), summary(ctx.cache, act).bounds)
         bad = [j for j in range(r.shape[0]) if r[j, 1] > 0 and r[j, 0] > limit]
         if not bad:
             continue

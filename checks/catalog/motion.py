@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.kernels.motion import active_span, rms_jerk
-from checks.kernels.shared import bounded_count, stream_scan
+from checks.kernels.shared import bounded_count, contiguous, summary
 from checks.registry import EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
 
@@ -21,7 +21,7 @@ def static(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("motion.static")
     min_range = float(st["min_range"])
     for s in _states(ctx):
-        bounds = stream_scan(ctx.cache, s.name, s.values)[1]
+        bounds = summary(ctx.cache, s).bounds
         ranges = bounds[:, 1] - bounds[:, 0]
         if np.all(~np.isfinite(ranges) | (ranges < min_range)):
             widest = float(np.nanmax(ranges)) if np.isfinite(ranges).any() else 0.0
@@ -44,7 +44,7 @@ def idle(ctx: EpisodeContext) -> Iterator[Finding]:
     # samples per baseline, bounded by the samples present (a rate of 1e300 Hz declares more
     # than an int64 holds; the kernel needs k < n to find anything anyway)
     k = bounded_count(base_s * s.rate_hz, 1, s.n_samples)
-    a, b = active_span(s.timestamps, np.ascontiguousarray(s.values), speed, k)
+    a, b = active_span(s.timestamps, contiguous(s.values), speed, k)
     t0, t1 = int(s.timestamps[0]), int(s.timestamps[-1])
     total = (t1 - t0) / 1e9
     if a < 0:
@@ -71,7 +71,7 @@ def jerk(ctx: EpisodeContext) -> Iterator[Finding]:
     s = ctx.episode.primary_state
     if s is None or s.n_samples < 4:
         return
-    value = rms_jerk(s.timestamps, np.ascontiguousarray(s.values))
+    value = rms_jerk(s.timestamps, contiguous(s.values))
     yield Finding(
         "motion.jerk", st.severity,
         f"{s.name}: RMS jerk {value:.4g}/s³ over all joints (for ranking smoothness)",

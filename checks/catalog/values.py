@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.shared import bounded_count, contiguous, stream_scan, within
+from checks.kernels.segments import column_percentiles
+from checks.kernels.shared import bounded_count, contiguous, summary, within
 from checks.kernels.values import limit_scan
 from checks.registry import EpisodeContext, episode_check
 from schemas.episode import Stream
@@ -17,7 +18,7 @@ from schemas.findings import Finding, Severity
 def nonfinite(ctx: EpisodeContext) -> Iterator[Finding]:
     sev = ctx.severity("value.nonfinite")
     for s in ctx.episode.streams.values():
-        r, _bounds = stream_scan(ctx.cache, s.name, s.values)
+        r = summary(ctx.cache, s).nonfinite
         if r[0] > 0:
             a, b = int(r[1]), int(r[2])
             yield Finding(
@@ -44,7 +45,7 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         lo, hi, _vel = ctx.robot.limits_for(s.names)
         units = [ctx.robot.joint(n).unit if ctx.robot.joint(n) else "rad" for n in s.names]
         tol = np.array([tol_rad if u == "rad" else tol_m for u in units])
-        if within(stream_scan(ctx.cache, s.name, s.values)[1], lo - tol, hi + tol):
+        if within(summary(ctx.cache, s).bounds, lo - tol, hi + tol):
             continue  # the column bounds are inside the limits: no excursion to locate
         r = limit_scan(contiguous(s.values), lo, hi, tol)
         if r[0] <= 0:
@@ -97,7 +98,7 @@ def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         eff = ctx.robot.efforts_for(s.names)
         eff = np.where(np.isfinite(eff), eff, np.nan)
         slack = np.abs(eff) * tol
-        if within(stream_scan(ctx.cache, s.name, s.values)[1], -eff - slack, eff + slack):
+        if within(summary(ctx.cache, s).bounds, -eff - slack, eff + slack):
             continue
         r = limit_scan(contiguous(s.values), -eff, eff, slack)
         if r[0] <= 0:
@@ -164,13 +165,24 @@ def stale(ctx: EpisodeContext) -> Iterator[Finding]:
 _SPAN_PCTS = np.array([1.0, 99.0])
 
 
+def _percentile_span(vals: np.ndarray, clean: bool) -> np.ndarray:
+    """Per column, the spread between the 1st and 99th percentiles, NaN ignored: numpy's
+    figures bit for bit, without ``nanpercentile``'s per-column Python walk when there is no
+    NaN (``clean``: the stream summary counted no non-finite value)."""
+    sub = np.ascontiguousarray(vals)
+    if not clean and np.isnan(sub).any():
+        p1, p99 = np.nanpercentile(sub, [1, 99], axis=0)
+    else:
+        p1, p99 = column_percentiles(sub, np.array([0, len(sub)]), _SPAN_PCTS)[0]
+    return p99 - p1
+
+
 @episode_check("value.spike", "isolated samples far from their rolling median")
 def spike(ctx: EpisodeContext) -> Iterator[Finding]:
     st = ctx.settings("value.spike")
     window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
     frac, min_abs = float(st["min_range_fraction"]), float(st["min_abs_deviation"])
-    from checks.kernels.motion import min_step, spike_scan
-    from checks.kernels.segments import column_percentiles
+    from checks.kernels.motion import spike_scan
 
     for s in ctx.episode.streams.values():
         if not (s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)):
@@ -179,21 +191,17 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
         if s.n_samples < 2 * half + 1:
             continue
         vals = contiguous(s.values)
+        summ = summary(ctx.cache, s)
         span = np.full(len(s.names), np.nan)
         if ctx.robot is not None and s.space != "joint_velocity":
             lo, hi, _ = ctx.robot.limits_for(s.names)
             span = hi - lo
         missing = ~np.isfinite(span)
         if missing.any():
-            sub = np.ascontiguousarray(vals[:, missing])
-            if np.isnan(sub).any():
-                p1, p99 = np.nanpercentile(sub, [1, 99], axis=0)
-            else:  # numpy's figures bit for bit, without its per-column Python walk
-                p1, p99 = column_percentiles(sub, np.array([0, len(sub)]), _SPAN_PCTS)[0]
-            span[missing] = p99 - p1
+            span[missing] = _percentile_span(vals[:, missing], clean=summ.nonfinite[0] == 0)
         # a near-still channel's percentile span is tiny: never call a wiggle below
         # min_abs_deviation a spike
-        r = spike_scan(vals, half, k_mad, np.maximum(span * frac, min_abs), min_step(vals))
+        r = spike_scan(vals, half, k_mad, np.maximum(span * frac, min_abs), summ.min_step)
         if r[0] <= 0:
             continue
         i, j = int(r[1]), int(r[2])

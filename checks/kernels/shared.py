@@ -1,16 +1,20 @@
 """Scans that several checks read, run once per stream and kept in the episode's check cache.
 
-A clean stream is then read once for non-finite values and column bounds, and the limit and
-range checks only walk it again when those bounds say there may be something to find.
+A stream is read once for what several checks need — non-finite values, column bounds and, for
+joint-space streams, the smallest change and the spread of changes — so the limit and range
+checks only walk it again when those bounds say there may be something to find, and the spike
+and tracking checks start from the figures instead of a pass of their own.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from checks.kernels.values import nonfinite_scan
+from checks.kernels.values import stream_summary as _summary_kernel
+from schemas.episode import Stream
 
 
 def contiguous(a: np.ndarray) -> np.ndarray:
@@ -18,13 +22,54 @@ def contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
+@dataclass(frozen=True)
+class StreamSummary:
+    """One pass over a stream's values (see :func:`checks.kernels.values.stream_summary`)."""
+
+    #: int64[3]: non-finite values, first and last row of their first run (-1 when none).
+    nonfinite: np.ndarray
+    #: float64[D, 2]: finite min and max per column (NaN for a column without finite values).
+    bounds: np.ndarray
+    #: float64[D]: smallest non-zero change per column (None unless joint-space).
+    min_step: np.ndarray | None
+    #: float64[D]: variance of the finite changes per column (None unless joint-space).
+    diff_spread: np.ndarray | None
+
+
+def _wants_changes(s: Stream) -> bool:
+    """Joint-space streams feed the spike and tracking checks, which read their changes."""
+    return s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)
+
+
+def _compute(values: np.ndarray, changes: bool) -> StreamSummary:
+    counts, table = _summary_kernel(contiguous(values), changes)
+    bounds = np.ascontiguousarray(table[:, :2])
+    if not changes:
+        return StreamSummary(counts, bounds, None, None)
+    return StreamSummary(counts, bounds, np.ascontiguousarray(table[:, 2]),
+                         np.ascontiguousarray(table[:, 3]))
+
+
+def summary(cache: dict[str, Any], s: Stream) -> StreamSummary:
+    """The :class:`StreamSummary` of ``s``, computed on first use and memoised by its name
+    (with the changes when ``s`` is joint-space)."""
+    key = f"summary:{s.name}"
+    got = cache.get(key)
+    changes = _wants_changes(s)
+    if got is None or (changes and got.min_step is None):
+        got = cache[key] = _compute(s.values, changes)
+    return got
+
+
 def stream_scan(cache: dict[str, Any], name: str,
                 values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`nonfinite_scan` of one stream's values, memoised under its name."""
-    key = f"nonfinite_scan:{name}"
-    if key not in cache:
-        cache[key] = nonfinite_scan(contiguous(values))
-    return cache[key]
+    """Non-finite figures and column bounds of one stream (as
+    :func:`checks.kernels.values.nonfinite_scan`), from its memoised summary."""
+    key = f"summary:{name}"
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = _compute(values, False)
+    return got.nonfinite, got.bounds
 
 
 def bounded_count(x: float, lo: int, hi: int, *, floor: bool = False) -> int:

@@ -57,21 +57,25 @@ def saturation_scan(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     column has more than two distinct values (1/0), and the finite count. ``bounds`` holds each
     column's finite min and max (from :func:`checks.kernels.values.nonfinite_scan`), so one
     pass of equality tests suffices: a third distinct value is any finite one strictly between.
+    The row loop is branch-free across columns, so it vectorises.
     """
     t, d = values.shape
     out = np.zeros((d, 3))
+    lo = np.empty(d)
+    hi = np.empty(d)
+    for j in range(d):
+        lo[j] = bounds[j, 0]
+        hi[j] = bounds[j, 1]
     at = np.zeros(d)
     n = np.zeros(d)
     mid = np.zeros(d)
     for i in range(t):
+        row = values[i]
         for j in range(d):
-            v = values[i, j]
-            if v == bounds[j, 0] or v == bounds[j, 1]:
-                at[j] += 1.0
-                n[j] += 1.0
-            elif np.isfinite(v):
-                mid[j] = 1.0
-                n[j] += 1.0
+            v = row[j]
+            at[j] += 1.0 if (v == lo[j]) | (v == hi[j]) else 0.0
+            n[j] += 1.0 if np.isfinite(v) else 0.0
+            mid[j] = 1.0 if (v > lo[j]) & (v < hi[j]) else mid[j]
     for j in range(d):
         if n[j] > 0:
             out[j, 0] = at[j] / n[j]

@@ -96,3 +96,71 @@ def limit_scan(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             in_run = False
             run_done = True
     return out
+
+
+@njit(cache=True, nogil=True)
+def stream_summary(values: np.ndarray, diffs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What several checks need from one stream, in one pass over it.
+
+    :func:`nonfinite_scan`'s figures and, with ``diffs``, per column the smallest non-zero
+    change between consecutive samples (a digitised sensor's quantisation step, 0 when the
+    column never changes) and the variance of the finite changes (NaN when there are none).
+    Returns (int64[3] as :func:`nonfinite_scan`; float64[D, 4]: finite min, finite max, min
+    step, change variance — NaN where not computed or undefined). The row loop is branch-free
+    across columns, so wide rows vectorise.
+    """
+    t, d = values.shape
+    table = np.full((d, 4), np.nan)
+    if not diffs:
+        out, bounds = nonfinite_scan(values)
+        table[:, :2] = bounds
+        return out, table
+    out = np.zeros(3, dtype=np.int64)
+    out[1] = -1
+    out[2] = -1
+    lo = np.full(d, np.inf)
+    hi = np.full(d, -np.inf)
+    step = np.full(d, np.inf)
+    cnt = np.zeros(d)
+    s1 = np.zeros(d)
+    s2 = np.zeros(d)
+    in_run = False
+    run_done = False
+    for i in range(t):
+        row = values[i]
+        prev = values[max(i - 1, 0)]  # row 0 against itself: uncounted below
+        row_bad = 0
+        for j in range(d):
+            v = row[j]
+            fin = np.isfinite(v)
+            row_bad += 0 if fin else 1
+            lo[j] = min(lo[j], v if fin else np.inf)
+            hi[j] = max(hi[j], v if fin else -np.inf)
+            dv = v - prev[j]
+            a = abs(dv)
+            step[j] = min(step[j], a if a > 0.0 else np.inf)
+            ok = np.isfinite(dv)
+            cnt[j] += 1.0 if ok else 0.0
+            s1[j] += dv if ok else 0.0
+            s2[j] += dv * dv if ok else 0.0
+        if row_bad > 0:
+            out[0] += row_bad
+            if out[1] < 0:
+                out[1] = i
+                in_run = True
+            if in_run and not run_done:
+                out[2] = i
+        elif in_run:
+            in_run = False
+            run_done = True
+    for j in range(d):
+        if t > 0 and np.isfinite(values[0, j]):
+            cnt[j] -= 1.0  # row 0's zero change against itself
+        if lo[j] <= hi[j]:
+            table[j, 0] = lo[j]
+            table[j, 1] = hi[j]
+        table[j, 2] = step[j] if np.isfinite(step[j]) else 0.0
+        if cnt[j] > 0:
+            m = s1[j] / cnt[j]
+            table[j, 3] = max(s2[j] / cnt[j] - m * m, 0.0)
+    return out, table

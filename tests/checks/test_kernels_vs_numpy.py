@@ -201,3 +201,163 @@ def test_resample_diff(data):
     want = ref.resample_diff(ts, v, cols, t0, 10e6, n)
     assert got.shape == want.shape
     _eq(got, want)
+
+
+@SETTINGS
+@given(matrices(), st.booleans())
+def test_stream_summary(v, diffs):
+    (got, got_t), (want, want_t) = values.stream_summary(v, diffs), ref.stream_summary(v, diffs)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_t[:, :3], want_t[:, :3])  # bounds and steps: exact
+    if np.abs(v[np.isfinite(v)]).max(initial=0.0) < 1e100:  # squares would overflow
+        np.testing.assert_allclose(got_t[:, 3], want_t[:, 3], rtol=1e-6, atol=1e-9,
+                                   equal_nan=True)
+
+
+@SETTINGS
+@given(matrices(max_rows=30).map(lambda a: np.where(np.isfinite(a), np.clip(a, -1e30, 1e30), a)
+                                  .astype(np.float32)), st.booleans())
+def test_stream_summary_float32(v, diffs):
+    (got, got_t), (want, want_t) = values.stream_summary(v, diffs), ref.stream_summary(v, diffs)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_t[:, :3], want_t[:, :3])
+
+
+@st.composite
+def motions(draw, min_rows=1, max_rows=300, max_cols=4):
+    """Longer joint-like signals where block skipping matters: still stretches, ramps fast
+    and slow, sine motion, quantised readings, planted spikes and steps, NaN runs."""
+    t = draw(st.integers(min_rows, max_rows))
+    d = draw(st.integers(1, max_cols))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = np.linspace(0.0, 1.0, t)
+    cols = []
+    for _ in range(d):
+        kind = draw(st.sampled_from(["still", "ramp", "fast_ramp", "sine", "noise", "walk"]))
+        if kind == "still":
+            c = np.full(t, rng.uniform(-1, 1))
+        elif kind == "ramp":
+            c = x * rng.uniform(-2, 2)
+        elif kind == "fast_ramp":
+            c = np.arange(t) * rng.uniform(0.05, 0.6)
+        elif kind == "sine":
+            c = np.sin(x * rng.uniform(1, 60))
+        elif kind == "noise":
+            c = rng.normal(0, rng.choice([0.01, 0.2]), t)
+        else:
+            c = np.cumsum(rng.normal(0, 0.05, t))
+        if draw(st.booleans()):
+            c = np.round(c, 2)  # a digitised sensor
+        cols.append(c)
+    arr = np.stack(cols, axis=1)
+    for _ in range(draw(st.integers(0, 4))):
+        i, j = rng.integers(0, t), rng.integers(0, d)
+        what = draw(st.sampled_from(["spike", "step", "nan", "nan_run", "inf", "pair"]))
+        if what == "spike":
+            arr[i, j] += rng.choice([-1, 1]) * rng.uniform(0.3, 3.0)
+        elif what == "pair":
+            arr[i:i + 2, j] += rng.uniform(0.5, 2.0)
+        elif what == "step":
+            arr[i:, j] += rng.uniform(-1, 1)
+        elif what == "nan":
+            arr[i, j] = np.nan
+        elif what == "nan_run":
+            arr[i:i + int(rng.integers(1, 12)), j] = np.nan
+        else:
+            arr[i, j] = rng.choice([np.inf, -np.inf])
+    return np.ascontiguousarray(arr)
+
+
+@SETTINGS
+@given(motions(), st.integers(1, 8), st.data())
+def test_spike_scan_on_motion(v, half, data):
+    dev = np.array(data.draw(st.lists(st.sampled_from([0.01, 0.05, 0.2, 0.5, np.nan, 0.0]),
+                                      min_size=v.shape[1], max_size=v.shape[1])))
+    floor = motion.min_step(v)
+    _eq(motion.spike_scan(v, half, 8.0, dev, floor), ref.spike_scan(v, half, 8.0, dev, floor))
+    _eq(motion.spike_scan(v, half, 2.0, dev, floor), ref.spike_scan(v, half, 2.0, dev, floor))
+
+
+def test_spike_scan_finds_a_planted_spike_in_a_fast_ramp():
+    v = np.ascontiguousarray(np.arange(400, dtype=float)[:, None] * np.array([[0.3, 0.001]]))
+    v[200, 0] += 20.0
+    v[301, 1] = -2.0
+    floor = motion.min_step(v)
+    dev = np.array([0.2, 0.2])
+    got = motion.spike_scan(v, 5, 8.0, dev, floor)
+    _eq(got, ref.spike_scan(v, 5, 8.0, dev, floor))
+    assert got[0] == 2 and got[1] == 200 and got[2] == 0
+
+
+@SETTINGS
+@given(st.data())
+def test_velocity_scan_extreme_limits(data):
+    ts = data.draw(clocks(min_n=2, max_n=40))
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts)))
+    vmax = np.array(data.draw(st.lists(
+        st.sampled_from([1e-300, 5e-324, 1e-3, 1.0, 1e290, 1e308, 0.0, -1.0]),
+        min_size=v.shape[1], max_size=v.shape[1])))
+    _eq(motion.velocity_scan(ts, v, vmax, 0.0), ref.velocity_scan(ts, v, vmax, 0.0))
+
+
+@SETTINGS
+@given(matrices(min_rows=2, max_rows=60), st.integers(-8, 0), st.integers(0, 8))
+def test_best_lag_skips_nonfinite(v, lag_min, lag_max):
+    assume(np.abs(v[np.isfinite(v)]).max(initial=0.0) < 1e100)  # products would overflow
+    s = np.ascontiguousarray(np.roll(v, 3, axis=0)[::-1])
+    got, want = motion.best_lag(v, s, lag_min, lag_max), ref.best_lag(v, s, lag_min, lag_max)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-9, atol=1e-12)
+    lag = int(got[0])
+    np.testing.assert_allclose(ref.best_lag(v, s, lag, lag)[1], want[1], rtol=1e-9, atol=1e-12)
+
+
+def test_lagged_dots_span_tiles():
+    rng = np.random.default_rng(1)
+    a = np.ascontiguousarray(rng.normal(size=(5000, 3)))
+    s = np.ascontiguousarray(np.roll(a, -9, axis=0) + rng.normal(0, 0.1, size=a.shape))
+    s[100:130] = np.nan
+    got = motion.best_lag(a, s, -40, 40)
+    want = ref.best_lag(a, s, -40, 40)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert got[0] == -9
+
+
+@SETTINGS
+@given(matrices(min_rows=0, max_rows=40, adversarial=False), st.integers(1, 6))
+def test_decimate_sum(v, factor):
+    np.testing.assert_array_equal(motion.decimate_sum(v, factor), ref.decimate_sum(v, factor))
+
+
+@SETTINGS
+@given(matrices(min_rows=0, max_rows=40))
+def test_center_columns(v):
+    assume(np.abs(v[np.isfinite(v)]).max(initial=0.0) < 1e100)
+    got, want = v.copy(), v.copy()
+    motion.center_columns(got)
+    ref.center_columns(want)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def test_best_lag_energy_beside_a_huge_sample():
+    # the overlap at lag -1 leaves the 1e12 sample out: its energy (2) must not be lost as the
+    # difference of two running sums near 1e24
+    a = np.array([[1e12], [1.0], [1.0]])
+    s = np.ascontiguousarray(a[::-1])
+    got, want = motion.best_lag(a, s, -1, 0), ref.best_lag(a, s, -1, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert got[0] == -1 and abs(got[1] - 1.0) < 1e-12
+
+
+@SETTINGS
+@given(matrices(min_rows=1, max_rows=40, adversarial=False), st.booleans())
+def test_percentile_span_matches_nanpercentile(v, with_nan):
+    from checks.catalog.values import _percentile_span
+
+    if with_nan:
+        v = v.copy()
+        v[0, 0] = np.nan
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        p1, p99 = np.nanpercentile(v, [1, 99], axis=0)
+        got = _percentile_span(v, clean=not with_nan)
+    np.testing.assert_array_equal(got, p99 - p1)
