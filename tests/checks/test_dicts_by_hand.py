@@ -43,7 +43,7 @@ def test_digest_to_dict_matches_asdict():
     dig = digest_episode(ep, "ep-1")
     want = asdict(dig)
     for s in want["streams"].values():
-        for k in ("min", "max", "mean", "std", "count"):
+        for k in ("min", "max", "mean", "std", "count", "held", "last"):
             s[k] = [x if math.isfinite(x) else None for x in s[k]]
     got = dig.to_dict()
     assert json.dumps(got) == json.dumps(want)
