@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli.main import app
 from pipelines.processing import assess_ref
+from pipelines.report import build_report
 from pipelines.sources import discover
 from pipelines.synthetic import EpisodePlan, generate_episode, plant_defect
 from robots.profile import ProfileCatalog, get_profile
@@ -70,3 +71,10 @@ def test_reachy2_sample_is_checked_without_a_profile(shared_data):
     assert errors == {"schema.metadata", "schema.camera"}
     strict = assess_ref(refs[1], load_quality_profile("strict"), catalog)
     assert [f.severity.value for f in strict.findings if f.check_id == "schema.robot"] == ["error"]
+
+
+def test_report_says_what_was_skipped(tmp_path):
+    _write_unknown(tmp_path / "in" / "clean.hdf5")
+    html = build_report(tmp_path / "report.html", paths=[tmp_path / "in"]).read_text()
+    assert 'data-check="schema.robot" data-severity="warning"' in html
+    assert SKIPPED in html
