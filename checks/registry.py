@@ -132,6 +132,10 @@ def _run(spec: CheckSpec, ctx: Any, settings: CheckSettings) -> list[Finding]:
         ]
 
 
+#: The check that reports a robot model without a profile and the checks skipped for it.
+ROBOT_CHECK = "schema.robot"
+
+
 def _selected(scope: Scope, ctx: EpisodeContext | DatasetContext,
               wanted: set[str] | None) -> list[CheckSpec]:
     """Every enabled check of ``scope`` (or those in ``wanted``) that the profile configures."""
@@ -142,6 +146,8 @@ def _selected(scope: Scope, ctx: EpisodeContext | DatasetContext,
 
 def _run_scope(scope: Scope, ctx: EpisodeContext | DatasetContext,
                only: Iterable[str] | None) -> list[Finding]:
+    """Run the selected checks; without a robot profile, those that need one are skipped and
+    named (by ``schema.robot``, or here as info when that check is not run)."""
     wanted = set(only) if only is not None else None
     specs = _selected(scope, ctx, wanted)
     out: list[Finding] = []
@@ -154,10 +160,6 @@ def _run_scope(scope: Scope, ctx: EpisodeContext | DatasetContext,
     for spec in specs:
         out.extend(_run(spec, ctx, ctx.settings(spec.check_id)))
     return out
-
-
-#: The check that reports a robot model without a profile and the checks skipped for it.
-ROBOT_CHECK = "schema.robot"
 
 
 def unknown_robot_finding(ctx: EpisodeContext, severity: Severity) -> Finding:
