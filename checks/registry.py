@@ -32,6 +32,8 @@ class EpisodeContext:
     profile: QualityProfile
     #: Per-episode scratch shared by checks (e.g. a cached velocity array), keyed by name.
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Checks that needed a robot profile and were not run because there is none.
+    skipped: list[str] = field(default_factory=list)
 
     def settings(self, check_id: str) -> CheckSettings:
         return self.profile.settings(check_id, self.episode.metadata.robot_model)
@@ -65,24 +67,30 @@ class CheckSpec:
     scope: Scope
     fn: Callable[..., Iterable[Finding]]
     summary: str
+    #: The check judges against the robot profile (limits, efforts) and cannot run without one.
+    needs_robot: bool = False
 
 
 _REGISTRY: dict[str, CheckSpec] = {}
 
 
-def _register(check_id: str, scope: Scope, summary: str):
+def _register(check_id: str, scope: Scope, summary: str, needs_robot: bool = False):
     def deco(fn: Callable[..., Iterable[Finding]]):
         if check_id in _REGISTRY and _REGISTRY[check_id].fn is not fn:
             raise ValueError(f"check '{check_id}' is registered twice")
-        _REGISTRY[check_id] = CheckSpec(check_id, scope, fn, summary)
+        _REGISTRY[check_id] = CheckSpec(check_id, scope, fn, summary, needs_robot)
         return fn
 
     return deco
 
 
-def episode_check(check_id: str, summary: str):
-    """Register ``fn(ctx: EpisodeContext) -> Iterable[Finding]`` under ``check_id``."""
-    return _register(check_id, "episode", summary)
+def episode_check(check_id: str, summary: str, *, needs_robot: bool = False):
+    """Register ``fn(ctx: EpisodeContext) -> Iterable[Finding]`` under ``check_id``.
+
+    ``needs_robot``: the check cannot judge without the robot profile; when a recording's
+    ``robot_model`` has none, the runner does not call it and lists it as skipped in the
+    ``schema.robot`` finding instead, so the reader knows what was not checked."""
+    return _register(check_id, "episode", summary, needs_robot)
 
 
 def dataset_check(check_id: str, summary: str):
@@ -124,20 +132,50 @@ def _run(spec: CheckSpec, ctx: Any, settings: CheckSettings) -> list[Finding]:
         ]
 
 
+#: The check that reports a robot model without a profile and the checks skipped for it.
+ROBOT_CHECK = "schema.robot"
+
+
+def _selected(scope: Scope, ctx: EpisodeContext | DatasetContext,
+              wanted: set[str] | None) -> list[CheckSpec]:
+    """Every enabled check of ``scope`` (or those in ``wanted``) that the profile configures."""
+    return [spec for cid, spec in all_checks().items()
+            if spec.scope == scope and (wanted is None or cid in wanted)
+            and cid in ctx.profile.checks and ctx.settings(cid).enabled]
+
+
 def _run_scope(scope: Scope, ctx: EpisodeContext | DatasetContext,
                only: Iterable[str] | None) -> list[Finding]:
-    """Every enabled check of ``scope`` (or those in ``only``) that the profile configures."""
+    """Run the selected checks; without a robot profile, those that need one are skipped and
+    named (by ``schema.robot``, or here as info when that check is not run)."""
     wanted = set(only) if only is not None else None
+    specs = _selected(scope, ctx, wanted)
     out: list[Finding] = []
-    for cid, spec in all_checks().items():
-        if spec.scope != scope or (wanted is not None and cid not in wanted):
-            continue
-        if cid not in ctx.profile.checks:
-            continue
-        settings = ctx.settings(cid)
-        if settings.enabled:
-            out.extend(_run(spec, ctx, settings))
+    if isinstance(ctx, EpisodeContext) and ctx.robot is None:
+        ctx.skipped = [s.check_id for s in specs if s.needs_robot]
+        specs = [s for s in specs if not s.needs_robot]
+        if ctx.skipped and ROBOT_CHECK not in {s.check_id for s in specs}:
+            # schema.robot is off or not asked for: still say what was not checked, as info
+            out.append(unknown_robot_finding(ctx, Severity.INFO))
+    for spec in specs:
+        out.extend(_run(spec, ctx, ctx.settings(spec.check_id)))
     return out
+
+
+def unknown_robot_finding(ctx: EpisodeContext, severity: Severity) -> Finding:
+    """The one finding of an episode whose robot has no profile: why, what to add, and which
+    checks did not run for lack of it (also in ``value``, as a count)."""
+    model = ctx.episode.metadata.robot_model
+    if model:
+        why = (f"root attribute robot_model '{model}' has no robot profile; add "
+               f"robots/profiles/{model}.toml or a file in $EMBODIQ_ROBOTS")
+    else:
+        why = ("no robot_model names the robot, so there is no robot profile; name it in the "
+               "mapping file")
+    skipped = ", ".join(ctx.skipped) if ctx.skipped else "none"
+    return Finding(ROBOT_CHECK, severity,
+                   f"{why}; skipped for lack of a profile: {skipped}",
+                   stream="robot_model", value=len(ctx.skipped))
 
 
 def run_episode_checks(

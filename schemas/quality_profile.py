@@ -13,6 +13,9 @@ a name found in ``EMBODIQ_QUALITY_PROFILES`` folders or a path. Layout::
     [robots."aloha".checks."value.spike"]   # overrides for one robot model only
     enabled = false
 
+    [checks."schema.robot"]        # a robot model with no profile: warning (default) or
+    unknown_model = "error"        # error (strict); joints outside a profile stay ``severity``
+
 Unknown checks or thresholds are refused with the offending key named, so a typo never silently
 turns a check off.
 """
@@ -33,6 +36,9 @@ from schemas.findings import Severity
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 _CHECK_KEYS = {"enabled", "severity"}
+#: Settings whose value is a severity: ``schema.robot``'s ``unknown_model`` (the severity of a
+#: robot model with no profile) besides every check's own ``severity``.
+_SEVERITY_KEYS = {"severity", "unknown_model"}
 
 
 class QualityProfileError(ValueError):
@@ -87,10 +93,12 @@ def _validate_check_table(table: Any, base: Mapping[str, Any] | None, where: str
     if not isinstance(table, dict):
         raise QualityProfileError(f"{where}: must be a table")
     for key, val in table.items():
+        if key in _SEVERITY_KEYS and (not isinstance(val, str)
+                                      or val not in {s.value for s in Severity}):
+            raise QualityProfileError(
+                f"{where}.{key}: '{val}' is not one of error, warning, info")
         if key == "severity":
-            if val not in {s.value for s in Severity}:
-                raise QualityProfileError(
-                    f"{where}.severity: '{val}' is not one of error, warning, info")
+            pass
         elif key == "enabled":
             if not isinstance(val, bool):
                 raise QualityProfileError(f"{where}.enabled: must be true or false")

@@ -1,23 +1,22 @@
-"""Structural check that needs the robot profile: known model, known joint names."""
+"""Structural checks: the robot model and its joint names, and the streams a layout needs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checks.registry import EpisodeContext, episode_check
-from schemas.findings import Finding
+from checks.registry import EpisodeContext, episode_check, unknown_robot_finding
+from schemas.findings import Finding, Severity
 
 
 @episode_check("schema.robot", "robot model without a profile, or joints not in the profile")
 def robot(ctx: EpisodeContext) -> Iterator[Finding]:
-    sev = ctx.severity("schema.robot")
-    model = ctx.episode.metadata.robot_model
+    """Joint names outside a known profile are ``severity`` (an error by default: the recording
+    contradicts its robot). A model with no profile is ``unknown_model`` (a warning by default):
+    every check that needs no profile still ran, and the finding lists those that did not."""
+    st = ctx.settings("schema.robot")
+    sev = st.severity
     if ctx.robot is None:
-        if model:
-            yield Finding("schema.robot", sev,
-                          f"root attribute robot_model '{model}' has no robot profile; add "
-                          f"robots/profiles/{model}.toml or a file in $EMBODIQ_ROBOTS",
-                          stream="robot_model")
+        yield unknown_robot_finding(ctx, Severity(st.params.get("unknown_model", sev)))
         return
     for s in ctx.episode.streams.values():
         if not s.is_joint_space:

@@ -33,7 +33,8 @@ def _limited(s: Stream) -> bool:
     return s.kind == "joint_position" or (s.kind == "action" and s.space == "joint_position")
 
 
-@episode_check("value.joint_limit", "joint positions beyond the robot profile's limits")
+@episode_check("value.joint_limit", "joint positions beyond the robot profile's limits",
+               needs_robot=True)
 def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
     if ctx.robot is None:
         return
@@ -61,7 +62,8 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
-@episode_check("value.velocity_limit", "joint speeds above the profile's velocity limits")
+@episode_check("value.velocity_limit", "joint speeds above the profile's velocity limits",
+               needs_robot=True)
 def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
     if ctx.robot is None:
         return
@@ -86,7 +88,8 @@ def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
-@episode_check("value.effort_limit", "joint efforts beyond the profile's effort limits")
+@episode_check("value.effort_limit", "joint efforts beyond the profile's effort limits",
+               needs_robot=True)
 def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
     if ctx.robot is None:
         return
