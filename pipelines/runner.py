@@ -102,8 +102,9 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     """Register, validate, judge, quarantine or curate, then publish — through Dagster."""
     check_name(dataset)
     if mapping is not None:  # a bad mapping is a usage error, before any recording is read
-        from pipelines.mapping import load_mapping
+        from pipelines.mapping import find_mapping, load_mapping
 
+        mapping = find_mapping(mapping)  # a shipped name is recorded as the file it names
         load_mapping(mapping)
     store.ensure()
     refs, unknown = discover(paths, layout=layout)
