@@ -3,8 +3,11 @@
 A mapping is a TOML file naming the robot profile the data belongs to, the metadata the source
 does not carry (operator, site, task, serial, start time, rates), and how source channel names
 map to the profile's joint names. Every value taken from a mapping (or a default) is reported
-as a ``schema.inferred`` finding — never silently invented. Shipped examples live in
-``datasets/mappings/<layout>.toml`` and are used when no ``--mapping`` is given.
+as a ``schema.inferred`` finding — never silently invented. Shipped mappings are package data
+(``pipelines/mappings/*.toml``, so an installed wheel has them as a checkout does):
+``<layout>.toml`` is used when no ``--mapping`` is given, and any of them can be named by its
+stem (``--mapping lerobot-unitree-g1-inspire``). A name that is not shipped is an error naming
+it and where it was looked for, never a silent fallback to the defaults.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Any
 from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS
 from schemas.names import name_problem
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-MAPPINGS_DIR = REPO_ROOT / "datasets" / "mappings"
+#: The shipped mappings: package data, next to this module in a checkout and in a wheel alike.
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 _TOP_KEYS = {"robot_model", "robot_serial", "operator_id", "site", "task", "task_id", "scene",
              "collection_mode", "started_at", "rate_hz", "success", "names", "streams",
              "topics", "cameras", "description"}
@@ -104,8 +107,38 @@ def _check_stream(spec: Any, where: str) -> None:
         raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
 
 
+def shipped_mappings() -> list[str]:
+    """The names of the shipped mappings (``--mapping NAME``), sorted."""
+    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.toml"))
+
+
+def _is_name(ref: str) -> bool:
+    """A ``--mapping`` value that names a shipped mapping rather than a file: one path
+    component, no ``.toml`` suffix."""
+    p = Path(ref)
+    return bool(ref) and len(p.parts) == 1 and p.name == ref and p.suffix != ".toml"
+
+
+def find_mapping(ref: Path | str) -> Path:
+    """The file a ``--mapping`` value means: an existing file, else the shipped mapping it names.
+
+    A bare name (``lerobot-unitree-g1-inspire``) that is neither a file nor shipped is a
+    :class:`MappingError` naming the name and both places looked in.
+    """
+    p = Path(ref)
+    if p.is_file() or not _is_name(str(ref)):
+        return p  # a path: load_mapping says when it is missing
+    shipped = MAPPINGS_DIR / f"{p.name}.toml"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(shipped_mappings()) or "none"
+    raise MappingError(f"mapping '{ref}' not found: no file {p.absolute()} and no shipped "
+                       f"mapping {shipped} (shipped: {names})")
+
+
 def load_mapping(path: Path | str) -> dict[str, Any]:
-    p = Path(path)
+    """The mapping a ``--mapping`` value means (a file path or a shipped name), checked."""
+    p = find_mapping(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -116,11 +149,14 @@ def load_mapping(path: Path | str) -> dict[str, Any]:
 
 
 def default_mapping(layout: str) -> dict[str, Any]:
+    """The shipped ``<layout>.toml``; every layout that reads a mapping ships one, so a
+    missing file is a broken installation, reported as such rather than read as defaults."""
     p = MAPPINGS_DIR / f"{layout}.toml"
-    try:
-        mtime = p.stat().st_mtime_ns
-    except OSError:
-        return {"_source": f"the {layout} defaults"}
+    if not p.is_file():
+        raise MappingError(f"no shipped mapping for the {layout} layout: {p} is missing "
+                           f"(shipped: {', '.join(shipped_mappings()) or 'none'}); "
+                           "reinstall embodiq or pass --mapping FILE")
+    mtime = p.stat().st_mtime_ns
     # parsed once per version of the file: every episode of a source asks for it
     return copy.deepcopy(_default_mapping_at(p, mtime))
 

@@ -208,8 +208,9 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     """
     check_name(dataset)
     if mapping is not None:  # a bad mapping is a usage error, before any recording is read
-        from pipelines.mapping import load_mapping
+        from pipelines.mapping import find_mapping, load_mapping
 
+        mapping = find_mapping(mapping)  # a shipped name is recorded as the file it names
         load_mapping(mapping)
     if batch_size < 1:
         raise ValueError("batch size must be at least 1")

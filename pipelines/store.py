@@ -45,6 +45,10 @@ from schemas.names import name_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STORE_ENV = "EMBODIQ_STORE"
+#: The per-user data folder (XDG base directories) and embodiq's store under it, used when
+#: embodiq runs from an installed wheel rather than a source checkout.
+DATA_HOME_ENV = "XDG_DATA_HOME"
+USER_STORE = Path("embodiq") / "store"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
@@ -53,9 +57,23 @@ class StoreError(RuntimeError):
 
 
 def default_store_root() -> Path:
-    """``$EMBODIQ_STORE`` when set, else ``datasets/store`` inside the checkout (git-ignored)."""
+    """``$EMBODIQ_STORE`` when set; else ``datasets/store`` in a source checkout (git-ignored);
+    else, installed as a package, ``$XDG_DATA_HOME/embodiq/store`` (``~/.local/share/...``).
+
+    A checkout is recognised by embodiq's ``pyproject.toml`` above the ``pipelines`` package;
+    an installed package sits in ``site-packages``, where a store must never be written.
+    """
     env = os.environ.get(STORE_ENV)
-    return Path(env).expanduser() if env else REPO_ROOT / "datasets" / "store"
+    if env:
+        return Path(env).expanduser()
+    pyproject = REPO_ROOT / "pyproject.toml"
+    with contextlib.suppress(OSError):
+        if pyproject.is_file() and 'name = "embodiq"' in pyproject.read_text(encoding="utf-8"):
+            return REPO_ROOT / "datasets" / "store"
+    data_home = os.environ.get(DATA_HOME_ENV, "")
+    if not Path(data_home).is_absolute():  # unset, empty or relative: ignored, as XDG says
+        data_home = str(Path.home() / ".local" / "share")
+    return Path(data_home) / USER_STORE
 
 
 def check_name(name: str, what: str = "dataset name") -> str:

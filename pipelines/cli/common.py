@@ -24,7 +24,8 @@ err = Console(stderr=True)
 
 StoreOpt = Annotated[Path | None, typer.Option(
     "--store", envvar="EMBODIQ_STORE", show_envvar=True,
-    help="Store root (default: datasets/store in the checkout).")]
+    help="Store root (default: datasets/store in a source checkout, else "
+         "$XDG_DATA_HOME/embodiq/store).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the result.")]
 
 #: Accepted ``--fps`` (ingest and export), frames per second, both ends included: slower is not

@@ -81,7 +81,8 @@ def check(
     "default",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Mapping for other layouts: a .toml file or a shipped name.")] = None,
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     store: StoreOpt = None,
@@ -215,7 +216,8 @@ def ingest(
     fps: Annotated[float | None, typer.Option(help="Clock of the frames table, 1 to 1000 "
                                               "(default: the dataset's, else 30).")] = None,
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
-    mapping: Annotated[Path | None, typer.Option(help="Mapping file for other layouts.")] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        help="Mapping for other layouts: a .toml file or a shipped name.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,

@@ -283,3 +283,23 @@ def test_rewritten_metadata_is_read_again(tmp_path):
     assert len(ADAPTER.episode_keys(root)) == 2
     res = ADAPTER.read(root, "episode_000002", MAPPING)
     assert res.episode is None and "not listed in meta/episodes.jsonl" in res.findings[0].message
+
+
+def test_ingest_with_a_shipped_mapping_name_records_the_file_it_names(tmp_path, monkeypatch):
+    """``--mapping lerobot`` from any folder: registered as the shipped file, so the Dagster
+    run reads that file, not a ``lerobot`` beside wherever the command was started."""
+    from pipelines.runner import ingest
+    from pipelines.store import Store
+
+    root = write_v21(tmp_path / "towels")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    store = Store(tmp_path / "store")
+    summary = ingest(store, [root], "towels", mapping=Path("lerobot"), write_report=False)
+    assert len(summary.outcomes) == 3 and all(o.run_ok for o in summary.outcomes), summary
+    shipped = str(MAPPINGS_DIR / "lerobot.toml")
+    records = [json.loads(p.read_text()) for p in store.sources_dir.glob("*.json")]
+    assert len(records) == 3 and {r["mapping"] for r in records} == {shipped}
+    report = next(store.staging_dir.glob("towels/*/report.json")).read_text()
+    assert f"taken from {shipped}" in report

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from pipelines.mapping import MAPPINGS_DIR, MappingError, default_mapping, load_mapping
+import pipelines
+from pipelines.mapping import (
+    MAPPINGS_DIR,
+    MappingError,
+    default_mapping,
+    find_mapping,
+    load_mapping,
+    shipped_mappings,
+)
 from robots.profile import get_profile
 
 
@@ -20,7 +30,53 @@ def test_shipped_mappings_load_and_name_real_profiles(path):
 def test_every_layout_has_a_default():
     for layout in ("aloha", "robomimic", "lerobot", "mcap"):
         assert default_mapping(layout)["_source"].endswith(f"{layout}.toml")
-    assert default_mapping("nothing-shipped") == {"_source": "the nothing-shipped defaults"}
+
+
+def test_a_layout_without_its_shipped_mapping_is_an_error_not_the_defaults():
+    with pytest.raises(MappingError) as exc:
+        default_mapping("nothing-shipped")
+    msg = str(exc.value)
+    assert "nothing-shipped layout" in msg and str(MAPPINGS_DIR / "nothing-shipped.toml") in msg
+
+
+def test_mappings_are_package_data_not_checkout_files():
+    """The shipped mappings sit in the ``pipelines`` package, where a wheel installs them."""
+    assert Path(pipelines.__file__).resolve().parent / "mappings" == MAPPINGS_DIR
+    assert {"aloha", "lerobot", "lerobot-unitree-g1-inspire", "mcap", "robomimic"} <= set(
+        shipped_mappings())
+
+
+def test_a_shipped_mapping_is_found_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the name means the shipped file wherever one runs from
+    m = load_mapping("lerobot-unitree-g1-inspire")
+    assert m["_source"] == str(MAPPINGS_DIR / "lerobot-unitree-g1-inspire.toml")
+    assert m["robot_model"] == "unitree-g1-inspire"
+    assert load_mapping(Path("lerobot"))["_source"] == str(MAPPINGS_DIR / "lerobot.toml")
+
+
+def test_an_existing_file_wins_over_a_shipped_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("lerobot").write_text('robot_model = "koch"\n')
+    assert find_mapping("lerobot") == Path("lerobot")
+    assert load_mapping("lerobot")["robot_model"] == "koch"
+
+
+@pytest.mark.parametrize("name", ["lerobot-unitree-g1", "no-such-mapping"])
+def test_an_unknown_name_names_itself_and_where_it_looked(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MappingError) as exc:
+        load_mapping(name)
+    msg = str(exc.value)
+    assert f"mapping '{name}' not found" in msg
+    assert str(tmp_path / name) in msg and str(MAPPINGS_DIR / f"{name}.toml") in msg
+    assert "lerobot-unitree-g1-inspire" in msg  # the names that are shipped
+
+
+def test_a_path_is_never_taken_for_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for ref in ("lerobot.toml", "sub/lerobot", str(tmp_path / "lerobot")):
+        with pytest.raises(MappingError, match="mapping file not found"):
+            load_mapping(ref)
 
 
 def test_g1_inspire_names_cover_the_profile():

@@ -86,6 +86,24 @@ def test_ingest_missing_mapping_is_usage_error_like_check(recording, tmp_path):
     assert not (store / "sources").exists() and not (store / "datasets").exists()
 
 
+def test_unknown_mapping_name_is_usage_error_naming_where_it_looked(recording, tmp_path,
+                                                                   monkeypatch):
+    """A shipped name mistyped never falls back to the layout's defaults."""
+    from pipelines.mapping import MAPPINGS_DIR
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "store"
+    checked = runner.invoke(app, ["check", str(recording), "--mapping", "lerobot-g1",
+                                  "--store", str(store)])
+    ingested = runner.invoke(app, ["ingest", str(recording), "--dataset", "lab", "--mapping",
+                                   "lerobot-g1", "--store", str(store)])
+    msg = _plain(checked, 2)
+    assert msg == _plain(ingested, 2)
+    assert "mapping 'lerobot-g1' not found" in msg
+    assert str(tmp_path / "lerobot-g1") in msg and str(MAPPINGS_DIR / "lerobot-g1.toml") in msg
+    assert not (store / "sources").exists() and not (store / "datasets").exists()
+
+
 # ---------------------------------------------------------------------------------- --store
 COMMANDS = {
     "ingest": lambda rec: ["ingest", str(rec), "--dataset", "lab"],
