@@ -118,6 +118,9 @@ def test_fused_frame_figures_on_rows_wider_than_a_chunk_and_padded_rows():
     level, _, _, lap = frame_figures(checker)
     assert level == pytest.approx(float(checker.mean()))
     assert lap == pytest.approx(ref_laplacian_variance(checker), rel=1e-12)
+    wide = np.random.default_rng(5).integers(0, 256, (2, 40, 4200), dtype=np.uint8)
+    assert frame_figures(wide[0], wide[1])[1:3] == pytest.approx(
+        (ref_mean_abs_diff(wide[0], wide[1]), ref_block_max_abs_diff(wide[0], wide[1])))
     padded = np.random.default_rng(4).integers(0, 256, (2, 50, 72), dtype=np.uint8)
     a, b = padded[0][:, :61], padded[1][:, :61]
     assert frame_figures(a, b) == pytest.approx(
