@@ -1,11 +1,12 @@
 """Video checks: one streaming pass per camera computes every per-frame figure.
 
 Frames are decoded one at a time and only scalars are kept (mean luma, change from the previous
-frame, sharpness; all three taken in one pass over the grey frame scaled down to at most 640 px
-wide), so memory does not grow with the video. The cameras of an episode are scanned
-side by side, one thread each (the decoder and the figures' kernel release the GIL), so two
-cameras on two cores take about the time of one. The passes are shared by the seven checks
-through the episode context's cache. Depth cameras get the decode, count and frozen checks only.
+frame overall and in the most changed 16×16 block, sharpness; all taken in one pass over the
+grey frame scaled down to at most 640 px wide), so memory does not grow with the video. The
+cameras of an episode are scanned side by side, one thread each (the decoder and the figures'
+kernel release the GIL), so two cameras on two cores take about the time of one. The passes are
+shared by the seven checks through the episode context's cache. Depth cameras get the decode,
+count and frozen checks only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from checks.kernels.video import (
+    BLOCK_PX,
     FrameDecodeError,
+    block_max_abs_diff,
     blur_input,
     frame_figures,
     iter_grey_planes,
@@ -40,11 +43,15 @@ class CameraScan:
     first_shape: tuple[int, ...] | None = None
     luma: list[float] = field(default_factory=list)
     diff: list[float] = field(default_factory=list)  # vs the previous frame; the first is inf
+    #: the largest mean change of one block vs the previous frame (what ``video.frozen`` reads)
+    block_diff: list[float] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
 
 
-def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
-    """Decode ``cam`` once, frame by frame, keeping only the figures the checks need."""
+def scan_camera(cam: Camera, want_luma: bool, want_blur: bool,
+                block: int = BLOCK_PX) -> CameraScan:
+    """Decode ``cam`` once, frame by frame, keeping only the figures the checks need (the
+    change per ``block`` × ``block`` block is always kept: it costs no extra pass)."""
     out = CameraScan()
     if cam.frames is None:
         out.error = "it has no frames to decode (a missing sidecar or frames dataset)"
@@ -52,6 +59,7 @@ def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
     want_luma = want_luma and not cam.is_depth
     want_blur = want_blur and not cam.is_depth
     diff, luma, sharp = out.diff.append, out.luma.append, out.sharpness.append
+    block_diff = out.block_diff.append
     prev = None
     try:
         for plane in iter_grey_planes(cam.frames, depth=cam.is_depth):
@@ -60,13 +68,15 @@ def scan_camera(cam: Camera, want_luma: bool, want_blur: bool) -> CameraScan:
                 out.first_shape = tuple(g.shape)
             if g.dtype == np.uint8:
                 g = blur_input(g)  # every figure on the same plane, <= 640 px wide
-                level, change, lap = frame_figures(g, prev)
+                level, change, worst, lap = frame_figures(g, prev, block)
             else:  # 16-bit (depth): the change on all 16 bits, at full size
                 change = float("inf") if prev is None else mean_abs_diff(g, prev)
+                worst = float("inf") if prev is None else block_max_abs_diff(g, prev, block)
                 level = mean_level(g) if want_luma else 0.0
                 lap = laplacian_variance(blur_input(g)) if want_blur else 0.0
             prev = g
             diff(change * plane.gain)
+            block_diff(worst * plane.gain)
             if want_luma:
                 luma((level - plane.offset) * plane.gain)
             if want_blur:
@@ -85,7 +95,7 @@ def _cores() -> int:
 
 
 def scan_cameras(cams: Sequence[Camera], want_luma: bool, want_blur: bool,
-                 workers: int | None = None) -> list[CameraScan]:
+                 workers: int | None = None, block: int = BLOCK_PX) -> list[CameraScan]:
     """:func:`scan_camera` for each of ``cams``, in that order, up to ``workers`` (default: the
     cores) at once. Each pass streams its own frames, so memory grows with the number of
     cameras scanned at once, never with their length.
@@ -97,14 +107,21 @@ def scan_cameras(cams: Sequence[Camera], want_luma: bool, want_blur: bool,
     about 5% more CPU."""
     workers = min(len(cams), workers or _cores())
     if workers <= 1:
-        return [scan_camera(c, want_luma, want_blur) for c in cams]
+        return [scan_camera(c, want_luma, want_blur, block) for c in cams]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="video-scan") as pool:
-        futures = [pool.submit(scan_camera, c, want_luma, want_blur) for c in cams]
+        futures = [pool.submit(scan_camera, c, want_luma, want_blur, block) for c in cams]
         return [f.result() for f in futures]
 
 
 def _enabled(ctx: EpisodeContext, check_id: str) -> bool:
     return check_id in ctx.profile.checks and ctx.settings(check_id).enabled
+
+
+def _block_px(ctx: EpisodeContext) -> int:
+    """The frozen check's block side (the default when the check is not in the profile)."""
+    if "video.frozen" not in ctx.profile.checks:
+        return BLOCK_PX
+    return max(int(ctx.settings("video.frozen").params.get("block_px", BLOCK_PX)), 1)
 
 
 def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
@@ -115,8 +132,8 @@ def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
         luma = _enabled(ctx, "video.dark") or _enabled(ctx, "video.overexposed")
         todo = [c for c in ctx.episode.cameras.values()
                 if f"video.scan.{c.name}" not in ctx.cache]
-        for c, sc in zip(todo, scan_cameras(todo, luma, _enabled(ctx, "video.blur")),
-                         strict=True):
+        scans = scan_cameras(todo, luma, _enabled(ctx, "video.blur"), block=_block_px(ctx))
+        for c, sc in zip(todo, scans, strict=True):
             ctx.cache[f"video.scan.{c.name}"] = sc
     return ctx.cache[key]
 
@@ -201,14 +218,18 @@ def _robot_travel(ctx: EpisodeContext, t0: int, t1: int) -> float:
 
 @episode_check("video.frozen", "identical consecutive frames while the robot moves")
 def frozen(ctx: EpisodeContext) -> Iterator[Finding]:
+    """Frames are identical when no block changes by more than ``max_block_diff`` grey levels
+    on average: a whole-frame mean would call a small object moving over a still scene frozen,
+    and a per-pixel test would take codec noise for motion."""
     st = ctx.settings("video.frozen")
-    max_diff, min_s = float(st["max_mean_diff"]), float(st["min_duration_s"])
+    max_diff, min_s = float(st["max_block_diff"]), float(st["min_duration_s"])
     motion = float(st["robot_motion_threshold"])
     for cam, sc in _cams(ctx):
         n = min(sc.decoded, cam.n_frames)
         if n < 2:
             continue
-        same = np.asarray(sc.diff[:n]) < max_diff  # frame i shows what frame i-1 showed
+        # frame i shows what frame i-1 showed
+        same = np.asarray(sc.block_diff[:n]) <= max_diff
         worst: tuple[int, int] | None = None
         frames = 0
         for a, b in _runs(same):

@@ -2,8 +2,9 @@
 
 Every video check works on grey levels, so frames are reduced to a grey plane once, scaled down
 to at most :data:`BLUR_MAX_WIDTH` pixels wide (never up), and the figures (mean luma, change
-from the previous frame, Laplacian variance) are taken in one fused pass over that plane
-(:func:`frame_figures`: each pixel is read once, instead of once per OpenCV call). A compressed
+from the previous frame overall and in its most changed block, Laplacian variance) are taken in
+one fused pass over that plane (:func:`frame_figures`: each pixel is read once, instead of once
+per OpenCV call). A compressed
 video is the common case and the costly one: its decoder already holds the luma plane, so
 :func:`iter_grey_planes` hands that plane over as is (no colour conversion at all) together with
 the affine map from its code values to full-range grey levels, and the figures are mapped
@@ -25,6 +26,8 @@ from schemas.frame_sources import VideoFrames
 
 #: Sharpness is measured on frames at most this wide (scaled down, never up).
 BLUR_MAX_WIDTH = 640
+#: Side of the square blocks whose change tells a frozen frame from a moving one.
+BLOCK_PX = 16
 #: Limited ("TV") range luma: code 16 is black and 235 white.
 _TV_BLACK, _TV_GAIN = 16.0, 255.0 / 219.0
 #: 8-bit formats whose first plane is the luma plane.
@@ -96,10 +99,11 @@ _CHUNK = 2048
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _span_sums(up, left, mid, right, dn, pr):
+def _span_sums(up, left, mid, right, dn, pr, col):
     """Sums over one run of interior pixels (``left`` and ``right``: the same run shifted by
     one column): grey level, absolute change from ``pr`` and the 4-neighbour Laplacian and
-    its square, in 32-bit integers. Every index starts at 0, so the loop vectorises."""
+    its square, in 32-bit integers; each pixel's change is also added to its column's total
+    in ``col``. Every index starts at 0, so the loop vectorises."""
     a = np.int32(0)
     b = np.int32(0)
     c = np.int32(0)
@@ -107,7 +111,9 @@ def _span_sums(up, left, mid, right, dn, pr):
     for x in range(mid.shape[0]):
         v = np.int32(mid[x])
         a += v
-        b += abs(v - np.int32(pr[x]))
+        ch = abs(v - np.int32(pr[x]))
+        b += ch
+        col[x] += ch
         lap = (np.int32(up[x]) + np.int32(dn[x]) + np.int32(left[x]) + np.int32(right[x])
                - 4 * v)
         c += lap
@@ -115,14 +121,34 @@ def _span_sums(up, left, mid, right, dn, pr):
     return a, b, c, e
 
 
+def block_edges(n: int, block: int) -> tuple[int, int]:
+    """How a side of ``n`` pixels is cut into blocks of ``block``: the number of blocks and
+    the size of the last one. Blocks are laid from the top-left corner; the 1 to
+    ``block - 1`` pixels left over at the end join the last block (so it spans up to
+    ``2 * block - 1``) rather than forming a thin block of their own, whose mean would rest on
+    a few pixels where codec noise weighs most. A side shorter than ``block`` is one block."""
+    nb = max(n // block, 1)
+    return nb, n - (nb - 1) * block
+
+
 @njit(cache=True, nogil=True)
-def _figures(g, prev):
-    """Mean, mean absolute change from ``prev`` and Laplacian variance of ``g``."""
+def _figures(g, prev, block):
+    """Mean, mean absolute change from ``prev``, the largest mean absolute change of a block
+    (see :func:`block_edges`) and the Laplacian variance of ``g``.
+
+    The change is summed per column over the rows of the current block row (one row of
+    32-bit totals, each at most (2 * block - 1) * 255), and the columns are summed into blocks
+    when the block row's last pixel row is done, so the per-pixel work stays in the vectorised
+    run (summing 16-pixel runs one block at a time took twice as long)."""
     h, w = g.shape
+    nbx = max(w // block, 1)
+    nby = max(h // block, 1)
+    col = np.zeros(w, np.int32)
     s = np.int64(0)
     d = np.int64(0)
     sl = np.int64(0)
     sl2 = np.int64(0)
+    worst = 0.0
     for y in range(h):
         row = g[y]
         pr = prev[y]
@@ -132,7 +158,7 @@ def _figures(g, prev):
         for x0 in range(1, w - 1, _CHUNK):
             x1 = min(x0 + _CHUNK, w - 1)
             a, b, c, e = _span_sums(up[x0:x1], row[x0 - 1:x1 - 1], row[x0:x1],
-                                    row[x0 + 1:x1 + 1], dn[x0:x1], pr[x0:x1])
+                                    row[x0 + 1:x1 + 1], dn[x0:x1], pr[x0:x1], col[x0:x1])
             s += a
             d += b
             sl += c
@@ -143,30 +169,85 @@ def _figures(g, prev):
             left = row[x - 1] if x > 0 else row[min(1, w - 1)]
             right = row[x + 1] if x < w - 1 else row[max(w - 2, 0)]
             lap = np.int64(up[x]) + np.int64(dn[x]) + np.int64(left) + np.int64(right) - 4 * v
+            ch = abs(v - np.int64(pr[x]))
             s += v
-            d += abs(v - np.int64(pr[x]))
+            d += ch
             sl += lap
             sl2 += lap * lap
+            col[x] += ch
+        by = y // block
+        if (by < nby - 1 and y == (by + 1) * block - 1) or y == h - 1:  # a block row is done
+            rows = block if y < h - 1 else h - (nby - 1) * block
+            for bx in range(nbx):
+                x0 = bx * block
+                x1 = x0 + block if bx < nbx - 1 else w
+                t = np.int64(0)
+                for x in range(x0, x1):
+                    t += col[x]
+                    col[x] = 0
+                m = t / (rows * (x1 - x0))
+                if m > worst:
+                    worst = m
     n = h * w
     mean_lap = sl / n
-    return s / n, d / n, max(sl2 / n - mean_lap * mean_lap, 0.0)
+    return s / n, d / n, worst, max(sl2 / n - mean_lap * mean_lap, 0.0)
 
 
-def frame_figures(grey: np.ndarray,
-                  prev: np.ndarray | None = None) -> tuple[float, float, float]:
-    """Mean grey level, mean absolute difference from ``prev`` (inf without one, or when the
-    sizes differ) and Laplacian variance of an 8-bit grey frame, in one pass.
+def frame_figures(grey: np.ndarray, prev: np.ndarray | None = None,
+                  block: int = BLOCK_PX) -> tuple[float, float, float, float]:
+    """Mean grey level, mean absolute difference from ``prev``, the largest mean absolute
+    difference of one ``block`` × ``block`` block (both inf without ``prev``, or when the sizes
+    differ; blocks as in :func:`block_edges`) and Laplacian variance of an 8-bit grey frame, in
+    one pass.
 
-    The same figures as :func:`mean_level`, :func:`mean_abs_diff` and
-    :func:`laplacian_variance`, exactly, for about the cost of the Laplacian alone."""
+    The same figures as :func:`mean_level`, :func:`mean_abs_diff`,
+    :func:`block_max_abs_diff` and :func:`laplacian_variance`, exactly, for about the cost of
+    the Laplacian alone."""
     if grey.ndim != 2 or grey.dtype != np.uint8 or grey.size == 0:
         raise ValueError(f"frame_figures needs a non-empty 8-bit grey frame, not "
                          f"{grey.dtype}{list(grey.shape)}")
+    if block < 1:
+        raise ValueError(f"frame_figures needs a block of at least one pixel, not {block}")
     same = prev is not None and prev.shape == grey.shape and prev.dtype == grey.dtype
     g = np.ascontiguousarray(grey)  # a decoder's plane may have padded rows
     p = np.ascontiguousarray(prev) if same else g
-    mean, diff, lap = _figures(g, p)
-    return float(mean), float(diff) if same else float("inf"), float(lap)
+    mean, diff, worst, lap = _figures(g, p, block)
+    if not same:
+        return float(mean), float("inf"), float("inf"), float(lap)
+    return float(mean), float(diff), float(worst), float(lap)
+
+
+@njit(cache=True, nogil=True)
+def _block_max(a, b, block):
+    h, w = a.shape
+    nbx = max(w // block, 1)
+    nby = max(h // block, 1)
+    worst = 0.0
+    for by in range(nby):
+        y0 = by * block
+        y1 = y0 + block if by < nby - 1 else h
+        for bx in range(nbx):
+            x0 = bx * block
+            x1 = x0 + block if bx < nbx - 1 else w
+            t = np.int64(0)
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    t += abs(np.int64(a[y, x]) - np.int64(b[y, x]))
+            m = t / ((y1 - y0) * (x1 - x0))
+            if m > worst:
+                worst = m
+    return worst
+
+
+def block_max_abs_diff(a: np.ndarray, b: np.ndarray, block: int = BLOCK_PX) -> float:
+    """The largest mean absolute difference of one block of two same-sized frames (blocks as
+    in :func:`block_edges`; inf when the sizes differ). Any integer depth: depth frames use
+    it on their 16-bit values."""
+    if a.shape != b.shape or a.ndim != 2 or a.size == 0:
+        return float("inf")
+    if block < 1:
+        raise ValueError(f"block_max_abs_diff needs a block of at least one pixel, not {block}")
+    return float(_block_max(np.ascontiguousarray(a), np.ascontiguousarray(b), block))
 
 
 def _plane_view(frame) -> np.ndarray:

@@ -160,6 +160,126 @@ def test_strict_profile_blocks_frozen_video(clean_frames):
     assert f.severity is Severity.ERROR
 
 
+# --- frozen means the picture does not change: real encoded videos --------------------------
+
+
+def table_scene(w: int, h: int, seed: int = 0) -> np.ndarray:
+    """A still scene: smooth shading, flat boxes with sharp edges and a little sensor grain."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(60, 200, (h // 24 + 2, w // 24 + 2, 3), dtype=np.uint8)
+    img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float64)
+    for _ in range(12):
+        x, y = int(rng.integers(0, w - 40)), int(rng.integers(0, h - 40))
+        img[y:y + int(rng.integers(10, h // 4)), x:x + int(rng.integers(10, w // 4))] = \
+            rng.integers(20, 235, 3)
+    return np.clip(img + rng.normal(0, 3, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+def small_object_frames(w: int, h: int, n: int, stop: tuple[int, int] | None = None,
+                        noise: float = 0.0, moving: bool = True) -> Iterator[np.ndarray]:
+    """A 12x12 px dark square gliding 4 px a frame over a still scene; between the frames
+    ``stop`` (inclusive) the camera repeats one frame, as a stalled driver does. ``noise``
+    adds fresh grain to every frame (the repeated ones too) before encoding."""
+    scene = table_scene(w, h)
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        k = 0 if not moving else (stop[0] if stop and stop[0] <= i <= stop[1] else i)
+        f = scene.copy()
+        x, y = 20 + (4 * k) % (w - 52), h // 2 + int(20 * np.sin(k / 10))
+        f[y:y + 12, x:x + 12] = 20
+        if noise:
+            f = np.clip(f + rng.normal(0, noise, f.shape), 0, 255).astype(np.uint8)
+        yield f
+
+
+def x264_camera(path: Path, frames: Iterator[np.ndarray], w: int, h: int, crf: int,
+                n: int) -> Camera:
+    """An H.264 sidecar written with PyAV at constant quality ``crf`` (codec noise grows with
+    it); the encoder's own key frame interval."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        st = c.add_stream("libx264", rate=int(FPS))
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        st.options = {"crf": str(crf), "preset": "veryfast"}
+        for f in frames:
+            for pkt in st.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    ts = T0 + np.round(np.arange(n) * 1e9 / FPS).astype(np.int64)
+    return Camera("cam_head", ts, "video", FPS, w, h, frames=VideoFrames(path), video_path=path)
+
+
+def take(cam: Camera, moving: bool) -> Episode:
+    seconds = (cam.n_frames - 1) / FPS
+    return replace(episode(cam), streams={"joint_pos": joints(moving, seconds)})
+
+
+#: width, height, x264 quality (higher: more codec noise) and grain added before encoding
+ENCODINGS = [(320, 240, 23, 1.5), (640, 480, 30, 1.5), (1280, 720, 23, 0.0),
+             (1280, 720, 30, 0.0)]
+
+
+def frozen_findings(ep: Episode, profile=PROFILE) -> list[Finding]:
+    """The smooth scene measures as soft (``video.blur``), which is not what these judge."""
+    return [f for f in video_findings(ep, profile) if f.check_id == "video.frozen"]
+
+
+@pytest.mark.slow
+def test_small_object_over_a_still_scene_in_a_60_s_take_is_not_frozen(tmp_path):
+    """The false frozen video: a whole-frame mean barely moves when a small object does."""
+    n = int(60 * FPS)
+    cam = x264_camera(tmp_path / "head.mp4", small_object_frames(320, 240, n),
+                      320, 240, 28, n)
+    sc = scan_camera(cam, False, False)
+    assert sc.decoded == n and np.median(sc.diff[1:]) < 0.5  # the old whole-frame figure
+    assert frozen_findings(take(cam, moving=True)) == []
+
+
+@pytest.mark.parametrize(("w", "h", "crf", "noise"), ENCODINGS)
+def test_small_object_over_a_still_scene_is_not_frozen(tmp_path, w, h, crf, noise):
+    n = 90
+    cam = x264_camera(tmp_path / "head.mp4", small_object_frames(w, h, n, noise=noise), w, h,
+                      crf, n)
+    assert frozen_findings(take(cam, moving=True)) == []
+
+
+@pytest.mark.parametrize(("w", "h", "crf", "noise"), ENCODINGS)
+def test_repeated_frame_with_codec_noise_is_frozen_at_its_place(tmp_path, w, h, crf, noise):
+    """Frames 30-60 (1 s) repeat one picture; encoded, then decoded, they differ by codec noise
+    (and by the grain added before encoding) only."""
+    n, a, b = 90, 30, 60
+    cam = x264_camera(tmp_path / "head.mp4",
+                      small_object_frames(w, h, n, stop=(a, b), noise=noise), w, h, crf, n)
+    [f] = frozen_findings(take(cam, moving=True))
+    assert f.severity is Severity.WARNING and f.stream == "cam_head"
+    ts = cam.timestamps
+    # the codec may take a frame or two to settle on the repeated picture
+    assert ts[a] <= f.t_start_ns <= ts[a + 2] and ts[b - 1] <= f.t_end_ns <= ts[b]
+    assert f.value == pytest.approx((f.t_end_ns - f.t_start_ns) / 1e9) and f.value >= 0.9
+
+
+@pytest.mark.parametrize(("w", "h", "crf", "noise"), ENCODINGS)
+def test_still_scene_from_a_still_robot_is_not_frozen(tmp_path, w, h, crf, noise):
+    n = 90
+    cam = x264_camera(tmp_path / "head.mp4",
+                      small_object_frames(w, h, n, noise=noise, moving=False), w, h, crf, n)
+    assert frozen_findings(take(cam, moving=False)) == []
+    # the same still picture while the robot moves is a frozen camera
+    [f] = frozen_findings(take(cam, moving=True))
+    assert f.value >= 2.9
+
+
+def test_frozen_block_size_and_threshold_come_from_the_profile(tmp_path):
+    n = 90
+    cam = x264_camera(tmp_path / "head.mp4", small_object_frames(320, 240, n), 320, 240, 23, n)
+    p = tmp_path / "coarse.toml"
+    p.write_text('[checks."video.frozen"]\nblock_px = 640\nmax_block_diff = 0.5\n')
+    [f] = frozen_findings(take(cam, moving=True), load_quality_profile(p))
+    assert f.value >= 2.9  # one block over the whole frame: back to the whole-frame mean
+
+
 # --- exposure and focus ----------------------------------------------------------------------
 
 
@@ -311,10 +431,11 @@ def test_wrong_width_attribute(clean_frames, tmp_path):
 
 
 def _depth(n: int = N) -> np.ndarray:
-    """A dark, smooth depth map (millimetres) that changes every frame."""
+    """A dark, smooth depth map (millimetres) that changes every frame by a few millimetres
+    (more than ``max_block_diff``, as a live depth sensor's noise does)."""
     y, x = np.mgrid[0:H, 0:W]
     base = (800 + 2 * x + y).astype(np.uint16)
-    return np.stack([base + np.uint16(i % 7) for i in range(n)])
+    return np.stack([base + np.uint16(3 * (i % 7)) for i in range(n)])
 
 
 def test_depth_camera_gets_no_luma_or_blur_findings():

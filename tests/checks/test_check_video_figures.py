@@ -17,6 +17,8 @@ from hypothesis.extra.numpy import arrays
 
 from checks.catalog.video import scan_camera
 from checks.kernels.video import (
+    block_edges,
+    block_max_abs_diff,
     blur_input,
     frame_figures,
     iter_grey_planes,
@@ -45,6 +47,16 @@ def ref_laplacian_variance(g: np.ndarray) -> float:
 
 def ref_mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int64) - b.astype(np.int64)).mean())
+
+
+def ref_block_max_abs_diff(a: np.ndarray, b: np.ndarray, block: int = 16) -> float:
+    """Blocks from the top-left corner; the 1 to ``block - 1`` pixels left over at the right
+    and bottom join the last block of their row or column (a side shorter than ``block`` is
+    one block)."""
+    d = np.abs(a.astype(np.int64) - b.astype(np.int64)).astype(np.float64)
+    cuts = [[*range(0, max(n // block, 1) * block, block), n] for n in d.shape]
+    return max(float(d[y0:y1, x0:x1].mean())
+               for y0, y1 in pairwise(cuts[0]) for x0, x1 in pairwise(cuts[1]))
 
 
 def ref_scan(frames: np.ndarray) -> tuple[list[float], list[float], list[float]]:
@@ -82,9 +94,10 @@ grey_pairs = st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2*
 @given(grey_pairs)
 def test_fused_frame_figures_match_numpy(pair):
     a, b = pair
-    level, change, lap = frame_figures(a, b)
+    level, change, worst, lap = frame_figures(a, b)
     assert level == pytest.approx(float(a.mean()), rel=1e-12)
     assert change == pytest.approx(ref_mean_abs_diff(a, b), rel=1e-12)
+    assert worst == pytest.approx(ref_block_max_abs_diff(a, b), rel=1e-12)
     if min(a.shape) > 1:  # numpy's reflect padding needs two pixels; one row is checked below
         assert lap == pytest.approx(ref_laplacian_variance(a), rel=1e-9, abs=1e-9)
     assert lap == pytest.approx(laplacian_variance(a), rel=1e-9, abs=1e-9)  # OpenCV's
@@ -93,8 +106,8 @@ def test_fused_frame_figures_match_numpy(pair):
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 1), (3, 2)])
 def test_fused_frame_figures_on_one_pixel_wide_or_high_frames(shape):
     a = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
-    level, change, lap = frame_figures(a)
-    assert level == pytest.approx(float(a.mean())) and change == float("inf")
+    level, change, worst, lap = frame_figures(a)
+    assert level == pytest.approx(float(a.mean())) and change == worst == float("inf")
     assert lap == pytest.approx(laplacian_variance(a), abs=1e-9)
 
 
@@ -102,13 +115,17 @@ def test_fused_frame_figures_on_rows_wider_than_a_chunk_and_padded_rows():
     """Rows longer than the 32-bit partial sums' chunk, extreme values (the largest squared
     Laplacian everywhere), and a decoder-like view whose rows are padded."""
     checker = (np.indices((6, 5000)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    level, _, lap = frame_figures(checker)
+    level, _, _, lap = frame_figures(checker)
     assert level == pytest.approx(float(checker.mean()))
     assert lap == pytest.approx(ref_laplacian_variance(checker), rel=1e-12)
+    wide = np.random.default_rng(5).integers(0, 256, (2, 40, 4200), dtype=np.uint8)
+    assert frame_figures(wide[0], wide[1])[1:3] == pytest.approx(
+        (ref_mean_abs_diff(wide[0], wide[1]), ref_block_max_abs_diff(wide[0], wide[1])))
     padded = np.random.default_rng(4).integers(0, 256, (2, 50, 72), dtype=np.uint8)
     a, b = padded[0][:, :61], padded[1][:, :61]
     assert frame_figures(a, b) == pytest.approx(
-        (float(a.mean()), ref_mean_abs_diff(a, b), ref_laplacian_variance(a)))
+        (float(a.mean()), ref_mean_abs_diff(a, b), ref_block_max_abs_diff(a, b),
+         ref_laplacian_variance(a)))
 
 
 def test_fused_frame_figures_refuse_other_frames():
@@ -116,8 +133,73 @@ def test_fused_frame_figures_refuse_other_frames():
         frame_figures(np.zeros((4, 4), np.uint16))
     with pytest.raises(ValueError, match="8-bit grey"):
         frame_figures(np.zeros((0, 4), np.uint8))
-    assert frame_figures(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))[1] == \
-        float("inf")
+    assert frame_figures(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))[1:3] == \
+        (float("inf"), float("inf"))
+    with pytest.raises(ValueError, match="block"):
+        frame_figures(np.zeros((4, 4), np.uint8), block=0)
+
+
+# --- the most changed block ------------------------------------------------------------------
+
+# sides around multiples of 16, so partial edge blocks of every size up to 15 px come up
+block_sides = st.one_of(st.integers(1, 70), st.sampled_from([15, 16, 17, 31, 32, 33, 47, 48]))
+block_pairs = st.tuples(block_sides, block_sides, st.integers(0, 2**32 - 1),
+                        st.sampled_from([16, 16, 16, 8, 5])).map(
+    lambda t: (*np.random.default_rng(t[2]).integers(0, 256, (2, t[0], t[1]), dtype=np.uint8),
+               t[3]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(block_pairs)
+def test_block_change_matches_numpy_on_random_frames(pair):
+    a, b, block = pair
+    want = ref_block_max_abs_diff(a, b, block)
+    assert frame_figures(a, b, block)[2] == pytest.approx(want, rel=1e-12)
+    assert block_max_abs_diff(a, b, block) == pytest.approx(want, rel=1e-12)
+    assert frame_figures(a, a, block)[2] == 0.0 == block_max_abs_diff(a, a, block)
+
+
+@settings(max_examples=60, deadline=None)
+@given(block_sides, block_sides, st.integers(0, 255), st.integers(0, 255))
+def test_block_change_of_constant_frames_is_their_difference(h, w, u, v):
+    a, b = np.full((h, w), u, np.uint8), np.full((h, w), v, np.uint8)
+    assert frame_figures(a, b)[1:3] == (abs(u - v), abs(u - v))
+    assert block_max_abs_diff(a.astype(np.uint16) * 200, b.astype(np.uint16) * 200) == \
+        200 * abs(u - v)
+
+
+@settings(max_examples=60, deadline=None)
+@given(block_sides, block_sides, st.integers(0, 2**32 - 1))
+def test_one_changed_pixel_counts_once_in_its_own_block(h, w, seed):
+    """Every pixel, edge ones included, belongs to exactly one block, whose size is what the
+    change is divided by."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    y, x = int(rng.integers(h)), int(rng.integers(w))
+    b = a.copy()
+    b[y, x] = 255 - a[y, x]
+    (nby, last_h), (nbx, last_w) = block_edges(h, 16), block_edges(w, 16)
+    rows = last_h if y // 16 >= nby - 1 else 16
+    cols = last_w if x // 16 >= nbx - 1 else 16
+    assert frame_figures(a, b)[2] == pytest.approx(abs(255 - 2 * int(a[y, x])) / (rows * cols))
+
+
+@pytest.mark.parametrize(("n", "blocks"), [(1, (1, 1)), (15, (1, 15)), (16, (1, 16)),
+                                           (17, (1, 17)), (31, (1, 31)), (32, (2, 16)),
+                                           (360, (22, 24)), (480, (30, 16))])
+def test_partial_edge_blocks_join_the_last_block(n, blocks):
+    assert block_edges(n, 16) == blocks
+
+
+def test_a_small_moving_object_changes_its_block_not_the_frame_mean():
+    """The false freeze: a 12 px square moving 3 px over a still 640x480 scene changes the
+    frame mean by a fraction of a grey level, and its own block by far more than 2."""
+    scene = np.random.default_rng(6).integers(60, 190, (480, 640), dtype=np.uint8)
+    a, b = scene.copy(), scene.copy()
+    a[200:212, 300:312] = 250
+    b[200:212, 303:315] = 250
+    _, change, worst, _ = frame_figures(b, a)
+    assert change < 0.5 < 2.0 < worst
 
 
 def test_difference_of_frames_of_other_sizes_is_infinite():
@@ -171,6 +253,9 @@ def test_scan_of_stored_frames_matches_numpy(frames):
     greys = [to_grey(f) for f in frames]
     assert sc.sharpness == pytest.approx([ref_laplacian_variance(g) for g in greys])
     assert sc.diff[1:] == pytest.approx([ref_mean_abs_diff(b, a) for a, b in pairwise(greys)])
+    assert sc.block_diff[0] == float("inf")
+    assert sc.block_diff[1:] == pytest.approx([ref_block_max_abs_diff(b, a)
+                                               for a, b in pairwise(greys)])
 
 
 # --- the luma-plane decode against RGB decode + conversion -----------------------------------
