@@ -164,3 +164,33 @@ def default_mapping(layout: str) -> dict[str, Any]:
 @lru_cache(maxsize=16)
 def _default_mapping_at(p: Path, mtime: int) -> dict[str, Any]:
     return load_mapping(p)
+
+
+def robot_mapping(layout: str, robot_type: Any) -> tuple[str, dict[str, Any]] | None:
+    """The shipped mapping for a robot of ``layout`` (``<layout>-<profile id>.toml``), found
+    from the robot type the source names (a LeRobot ``robot_type``) through the robot profiles'
+    aliases; None when no profile claims the type or no mapping ships for it. Returns the
+    mapping's file name and the mapping."""
+    if not isinstance(robot_type, str) or not robot_type.strip():
+        return None
+    import os
+
+    name = _robot_mapping_name(layout, robot_type, os.environ.get("EMBODIQ_ROBOTS", ""))
+    if name is None:
+        return None
+    p = MAPPINGS_DIR / name
+    return name, copy.deepcopy(_default_mapping_at(p, p.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=64)
+def _robot_mapping_name(layout: str, robot_type: str, _robots_env: str) -> str | None:
+    from robots.profile import ProfileCatalog, ProfileError
+
+    try:
+        prof = ProfileCatalog().resolve(robot_type)
+    except ProfileError:
+        return None  # a broken profile set is reported where profiles are used
+    if prof is None:
+        return None
+    name = f"{layout}-{prof.id}.toml"
+    return name if (MAPPINGS_DIR / name).is_file() else None

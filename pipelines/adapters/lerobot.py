@@ -30,6 +30,7 @@ from pipelines.adapters._common import (
     resolve_mapping,
     unreadable,
 )
+from pipelines.mapping import robot_mapping
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import VideoFrames
@@ -536,6 +537,12 @@ class LeRobotAdapter:
                                                 f"cannot be read ({exc})")])
         if key is None:
             return ReadResult(None, [unreadable(root, "the dataset lists no episodes")])
+        if mapping is None:  # a known robot type brings its shipped mapping: no flag needed
+            auto = robot_mapping(self.name, info.get("robot_type"))
+            if auto is not None:
+                m = auto[1]
+                findings.append(inferred("mapping", auto[0], f"the dataset's robot_type "
+                                         f"'{info.get('robot_type')}'"))
         try:
             idx = _index(key)
             v3 = str(info.get("codebase_version", "")).startswith("v3")

@@ -303,3 +303,33 @@ def test_ingest_with_a_shipped_mapping_name_records_the_file_it_names(tmp_path, 
     assert len(records) == 3 and {r["mapping"] for r in records} == {shipped}
     report = next(store.staging_dir.glob("towels/*/report.json")).read_text()
     assert f"taken from {shipped}" in report
+
+
+@pytest.mark.slow
+def test_a_known_robot_type_brings_its_shipped_mapping(shared_data):
+    """The G1 sample names its robot_type; with no flag it is checked exactly as with the
+    mapping passed by hand, and the finding says which mapping was taken and why."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    g1 = str(shared_data / "lerobot-v21-unitree-g1")
+    runner = CliRunner()
+    plain = runner.invoke(app, ["check", g1, "--json", "--workers", "1"])
+    mapped = runner.invoke(app, ["check", g1, "--json", "--workers", "1", "--mapping",
+                                 "lerobot-unitree-g1-inspire"])
+    a, b = _json.loads(plain.stdout), _json.loads(mapped.stdout)
+    assert [e["grade"] for e in a["episodes"]] == [e["grade"] for e in b["episodes"]]
+    assert {e["grade"] for e in a["episodes"]} == {"A", "B", "F"}
+
+    def errors(doc):
+        return [sorted((f["check_id"], f["stream"]) for f in e["findings"]
+                       if f["severity"] != "info") for e in doc["episodes"]]
+
+    assert errors(a) == errors(b)
+    assert not any(f["check_id"] == "schema.robot" for e in a["episodes"] for f in e["findings"])
+    first = a["episodes"][0]["findings"]
+    assert any("lerobot-unitree-g1-inspire.toml" in f["message"] and "robot_type" in f["message"]
+               for f in first)
