@@ -17,6 +17,7 @@ from typing import Any
 
 from checks.standards import TRACES, Characteristic
 from schemas.findings import Finding, Severity
+from schemas.tables import QUALITY_MEASURES
 
 _C = Characteristic
 
@@ -25,10 +26,8 @@ RULE_MEASURED: tuple[Characteristic, ...] = (
     _C.ACCURACY, _C.CONSISTENCY, _C.CREDIBILITY, _C.CURRENTNESS, _C.EFFECTIVENESS,
     _C.PRECISION, _C.TIMELINESS, _C.VALIDITY)
 
-#: Every measure embodiq publishes, in a fixed order (the order of the table columns).
-MEASURES: tuple[str, ...] = (
-    "completeness", "validity", "consistency", "accuracy", "timeliness", "currentness",
-    "precision", "effectiveness", "credibility", "traceability", "similarity", "balance")
+#: Every measure embodiq publishes, in a fixed order (the fields of the published tables).
+MEASURES: tuple[str, ...] = QUALITY_MEASURES
 
 MEASURE_DEFINITIONS: dict[str, str] = {
     "completeness": "share of the expected samples present and finite: per stream, the finite "
@@ -103,6 +102,11 @@ def episode_measures(findings: Sequence[Finding], counts: Sequence[StreamCount],
     out["traceability"] = 0.0 if failed & {"schema.uid", "dataset.uid_conflict"} else 1.0
     out["similarity"] = 0.0 if "dataset.duplicate" in failed else 1.0
     return out
+
+
+def stream_weight(counts: Sequence[StreamCount]) -> float:
+    """How much an episode weighs in the pooled completeness: its expected samples."""
+    return float(sum(c.rows_expected for c in counts))
 
 
 def normalised_entropy(values: Iterable[Any]) -> float:

@@ -91,8 +91,48 @@ def _ts(iso: str | None) -> datetime | None:
         return None
 
 
+def _quality_measures(reports: list[tuple[Assessment, Any]], ds_findings: list[Finding],
+                      profile: QualityProfile) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Per episode and for the version, the ISO/IEC 5259-2 quality measures, computed from
+    the findings and digests at hand (no recording is read again)."""
+    from checks.measures import (
+        MEASURE_DEFINITIONS,
+        MEASURES,
+        dataset_measures,
+        episode_measures,
+        stream_counts,
+        stream_weight,
+    )
+    from checks.registry import all_checks
+
+    ran = [cid for cid in all_checks() if cid in profile.checks and profile.settings(cid).enabled]
+    shared: dict[str, list[Finding]] = {}  # dataset findings that name several episodes
+    for f in ds_findings:
+        if f.episode_uids and len(f.episode_uids) > 1:
+            for uid in f.episode_uids:
+                shared.setdefault(uid, []).append(f)
+    per: dict[str, dict] = {}
+    weights: list[float] = []
+    for a, _cur in reports:
+        counts = stream_counts(a.streams, a.digest, a.duration_s)
+        per[a.episode_uid] = episode_measures([*a.findings, *shared.get(a.episode_uid, [])],
+                                              counts, ran, readable=a.digest is not None)
+        weights.append(stream_weight(counts))
+    # an unreadable episode expected as much data as a typical one: it weighs that much
+    typical = sorted(w for w in weights if w > 0)
+    fill = typical[len(typical) // 2] if typical else 1.0
+    weights = [w if w > 0 else fill for w in weights]
+    groups = {k: [(a.metadata or {}).get(k) for a, _ in reports]
+              for k in ("task", "robot_model", "operator_id", "site")}
+    values = dataset_measures(list(per.values()), weights, groups)
+    manifest = {"standard": "ISO/IEC 5259-2 (data quality measures for analytics and ML)",
+                **{m: {"value": values.get(m), "definition": MEASURE_DEFINITIONS[m]}
+                   for m in MEASURES}}
+    return per, manifest
+
+
 def _episode_row(a: Assessment, n_frames: int, fps: float, cameras: list[str],
-                 t0_ns: int | None) -> dict[str, Any]:
+                 t0_ns: int | None, quality: dict | None = None) -> dict[str, Any]:
     md = a.metadata or {}
     counts = a.counts()
     return {
@@ -107,6 +147,7 @@ def _episode_row(a: Assessment, n_frames: int, fps: float, cameras: list[str],
         "ingested_at": _ts(a.assessed_at), "profile": a.profile_name, "t0_ns": t0_ns,
         "cameras": cameras, "n_findings_error": counts["error"],
         "n_findings_warning": counts["warning"], "n_findings_info": counts["info"],
+        "quality": quality,
     }
 
 
@@ -261,6 +302,7 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
         judged.append((a, cur if a.passed else None))
     reports = judged
 
+    per_quality, quality_manifest = _quality_measures(reports, ds_findings, profile)
     kv = {"embodiq.dataset": name, "embodiq.version": str(version)}
     with _new_version_dir(final) as tmp:
         rows, finding_rows, sources = [], [], []
@@ -272,7 +314,8 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
             n = cur.n_frames if cur else 0
             frames_total += n
             rows.append(_episode_row(a, n, fps, cur.cameras if cur else [],
-                                     cur.t0_ns if cur else a.t0_ns))
+                                     cur.t0_ns if cur else a.t0_ns,
+                                     per_quality.get(a.episode_uid)))
             finding_rows += findings_rows(a.episode_uid, a.findings)
             sources.append({"episode_uid": a.episode_uid, "robot_uid": a.robot_uid,
                             "source_name": a.source_name, "source_sha256": a.source_sha256,
@@ -347,7 +390,8 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
             "counts": {"episodes": len(reports), "passed": n_passed,
                        "failed": len(reports) - n_passed, "frames": frames_total},
             "fps": fps, "features": {"streams": streams, "cameras": cameras},
-            "resampling": resampling, "content_key": key, "files": files, "sources": sources,
+            "resampling": resampling, "quality_measures": quality_manifest,
+            "content_key": key, "files": files, "sources": sources,
         }
         atomic_write_json(tmp / "manifest.json", manifest)
         _fault("before_rename")

@@ -9,6 +9,14 @@ import pyarrow as pa
 
 from schemas.findings import Finding
 
+#: The quality measures published per episode and per version (ISO/IEC 5259-2 terms; their
+#: definitions travel in each version's manifest).
+QUALITY_MEASURES: tuple[str, ...] = (
+    "completeness", "validity", "consistency", "accuracy", "timeliness", "currentness",
+    "precision", "effectiveness", "credibility", "traceability", "similarity", "balance")
+
+QUALITY_TYPE = pa.struct([(m, pa.float64()) for m in QUALITY_MEASURES])
+
 EPISODES_SCHEMA = pa.schema([
     ("episode_uid", pa.string()),
     ("robot_uid", pa.string()),
@@ -38,6 +46,7 @@ EPISODES_SCHEMA = pa.schema([
     ("n_findings_error", pa.int64()),
     ("n_findings_warning", pa.int64()),
     ("n_findings_info", pa.int64()),
+    ("quality", QUALITY_TYPE),
 ])
 
 FINDINGS_SCHEMA = pa.schema([

@@ -47,6 +47,7 @@ th{background:#f5f5f5} td.num{text-align:right;font-variant-numeric:tabular-nums
 .card{border:1px solid #ddd;border-radius:.5rem;padding:.4rem .9rem}
 .card b{font-size:1.5rem;display:block} .note{color:#666;font-style:italic}
 a{color:#1565c0} td.where{white-space:nowrap}
+td.spark{font-size:1.1rem;letter-spacing:.1rem;white-space:nowrap;color:#1565c0}
 """
 
 
@@ -191,10 +192,46 @@ def _episode(e: EpisodeView, index: int) -> str:
             f"{body}</section>")
 
 
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def _spark(values: list[float | None]) -> str:
+    """A text sparkline over [0, 1]: one block per version, a gap where a value is missing."""
+    return "".join(" " if v is None else _SPARK[min(int(v * (len(_SPARK) - 1) + 0.5),
+                                                    len(_SPARK) - 1)] for v in values)
+
+
+def _quality(data: ReportData) -> str:
+    """The version's quality measures (ISO/IEC 5259-2), each with its history over versions."""
+    if not data.quality:
+        return ""
+    versions = [v for v, _ in data.quality]
+    now = data.quality[-1][1]
+    rows = []
+    for m, entry in now.items():
+        if not isinstance(entry, dict):
+            continue
+        hist = [q.get(m, {}).get("value") if isinstance(q.get(m), dict) else None
+                for _, q in data.quality]
+        v = entry.get("value")
+        rows.append(f"<tr><td>{_e(m)}</td><td class=\"num\">"
+                    f"{'—' if v is None else f'{v:.3f}'}</td>"
+                    f"<td class=\"spark\" title=\"v{versions[0]:04d} … v{versions[-1]:04d}\">"
+                    f"{_e(_spark(hist))}</td><td class=\"muted\">"
+                    f"{_e(entry.get('definition', ''))}</td></tr>")
+    span = (f"versions v{versions[0]:04d}–v{versions[-1]:04d}" if len(versions) > 1
+            else f"version v{versions[0]:04d}")
+    return ("<section id=\"quality\"><h2>Quality measures</h2><p class=\"muted\">"
+            f"In the terms of {_e(str(now.get('standard', 'ISO/IEC 5259-2')))}; each from 0 to "
+            f"1, with its history over {span} (oldest first).</p><table><thead><tr>"
+            "<th>measure</th><th>value</th><th>by version</th><th>definition</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
 def render(data: ReportData, on_progress: Progress | None = None) -> str:
     """The whole page as one string."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts = [_summary(data), "<h2>Episodes</h2>"]
+    parts = [_summary(data), _quality(data), "<h2>Episodes</h2>"]
     for i, e in enumerate(data.episodes):
         if on_progress:
             on_progress(f"drawing {e.name}", i, len(data.episodes))

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -71,6 +72,25 @@ class ReportData:
     episodes: list[EpisodeView]
     dataset_findings: list[Finding]
     source: str = ""
+    #: Quality measures of this version and the earlier ones of its dataset, oldest first:
+    #: (version, {measure: {"value": v, "definition": d}}).
+    quality: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def quality_history(vdir: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The ``quality_measures`` of every version of the dataset up to ``vdir``'s, oldest
+    first; versions published before measures existed are left out."""
+    this = json.loads((vdir / "manifest.json").read_text()).get("version")
+    out = []
+    for sib in sorted(vdir.parent.glob("v[0-9]*")):
+        try:
+            man = json.loads((sib / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        v, q = man.get("version"), man.get("quality_measures")
+        if isinstance(v, int) and isinstance(q, dict) and (this is None or v <= this):
+            out.append((v, q))
+    return sorted(out, key=lambda x: x[0])
 
 
 def downsample(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +240,7 @@ def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
         on_progress("", ordered.height, ordered.height)
     title = f"{manifest['name']} v{int(manifest['version']):04d}"
     return ReportData(title, views, _findings(fnd.filter(pl.col("episode_uid").is_null())),
-                      str(vdir))
+                      str(vdir), quality_history(vdir))
 
 
 def _plot_published(view: EpisodeView, frames, row: dict, vdir: Path, streams: dict,
