@@ -33,6 +33,7 @@ from pipelines.processing import (
 )
 from pipelines.publish import publish
 from pipelines.resources import EmbodiqResource
+from robots.registry_backends import registry_url
 from schemas.findings import Finding
 
 # Partitioned asset checks are a preview feature of Dagster; the gate relies on them knowingly.
@@ -171,7 +172,8 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
         tasks.append(RecordingTask(
             ref=rec.ref, profile=profile, robots_dirs=robots,
             mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=str(store.root),
-            fps=fps[rec.dataset], run_id=context.run.run_id))
+            fps=fps[rec.dataset], run_id=context.run.run_id,
+            registry=registry_url() or str(store.registry_path)))
     context.log.info(f"processing {len(tasks)} recording(s) on "
                      f"{embodiq.worker_count()} worker(s)")
     for i, o in run_recordings(tasks, workers=embodiq.worker_count(),

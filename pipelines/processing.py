@@ -441,6 +441,9 @@ class RecordingTask:
     store_root: str | None = None
     fps: float | None = None
     run_id: str | None = None
+    #: Where the robot registry is (a PostgreSQL URL or the store's SQLite file), resolved by
+    #: the process that made the task: a worker outlives the configuration it started with.
+    registry: str | None = None
 
     @property
     def name(self) -> str:
@@ -496,11 +499,13 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     if problems:
         return RecordingOutcome(task.name, None, key=rec.key, error=(
             f"{rec.display_name}: {'; '.join(problems)} — register it again"))
-    from robots.registry import RobotRegistry
+    from robots.registry_backends import open_registry, store_registry
 
+    registry = (open_registry(task.registry) if task.registry
+                else store_registry(store.registry_path))
     a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
                         source_sha256=rec.primary_sha256,
-                        registry=RobotRegistry(store.registry_path), run_id=task.run_id,
+                        registry=registry, run_id=task.run_id,
                         mapping=task.mapping)
     out = RecordingOutcome(task.name, a, key=rec.key,
                            report_path=str(write_report(store, rec.dataset, a)))

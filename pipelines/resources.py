@@ -48,9 +48,9 @@ class EmbodiqResource(dg.ConfigurableResource):
         return ProfileCatalog([self.store.robots_dir])
 
     def registry(self):
-        from robots.registry import RobotRegistry
+        from robots.registry_backends import store_registry
 
-        return RobotRegistry(self.store.registry_path)
+        return store_registry(self.store.registry_path)
 
     def dataset_fps(self, dataset: str) -> float:
         """The dataset's clock: fixed when its first episode is curated, then kept."""

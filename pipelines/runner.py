@@ -22,6 +22,7 @@ from dagster._core.utils import make_new_run_id
 
 from pipelines.assets import BATCH_SIZE, outcomes_to
 from pipelines.definitions import build_definitions
+from pipelines.instance_config import instance_yaml
 from pipelines.processing import (
     DEFAULT_TIMEOUT_S,
     RecordingOutcome,
@@ -47,13 +48,6 @@ from pipelines.store import (
 )
 from schemas.recording import sha256_file
 
-_DAGSTER_YAML = """\
-# The orchestrator's state for this store (runs, events, schedules), local SQLite.
-# For several machines, point storage at Postgres and use a Kubernetes run launcher.
-telemetry:
-  enabled: false
-"""
-
 
 def instance_for(store: Store) -> dg.DagsterInstance:
     """The store's persistent Dagster instance (created on first use).
@@ -67,8 +61,11 @@ def instance_for(store: Store) -> dg.DagsterInstance:
     home.mkdir(parents=True, exist_ok=True)
     with file_lock(home / ".instance.lock"):
         cfg = home / "dagster.yaml"
-        if not cfg.is_file():
-            atomic_write_bytes(cfg, _DAGSTER_YAML.encode())
+        # SQLite in the store, or PostgreSQL when EMBODIQ_POSTGRES_URL is set (the URL itself
+        # stays in the environment): the file follows the configuration of this process
+        want = instance_yaml()
+        if not cfg.is_file() or cfg.read_text() != want:
+            atomic_write_bytes(cfg, want.encode())
         return dg.DagsterInstance.from_config(str(home))
 
 

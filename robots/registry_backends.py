@@ -29,8 +29,14 @@ def is_postgres_url(location: str | Path) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-def open_registry(location: str | Path) -> Registry:
-    """The registry at ``location``: a ``postgresql://`` URL, or a SQLite file path."""
+def open_registry(location: str | Path, read_only: bool = False) -> Registry:
+    """The registry at ``location``: a ``postgresql://`` URL, or a SQLite file path
+    (``read_only`` opens a SQLite file without writing to it; PostgreSQL needs no such mode)."""
     if is_postgres_url(location):
         return PostgresRobotRegistry(str(location))
-    return RobotRegistry(Path(location))
+    return RobotRegistry(Path(location), read_only=read_only)
+
+
+def store_registry(registry_path: Path, read_only: bool = False) -> Registry:
+    """The registry a store uses: the configured PostgreSQL one, else its SQLite file."""
+    return open_registry(registry_url() or registry_path, read_only=read_only)

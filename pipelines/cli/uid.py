@@ -21,10 +21,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 def _open_registry(path, read_only: bool = False):
-    from robots.registry import RegistryError, RobotRegistry
+    from robots.registry import RegistryError
+    from robots.registry_backends import store_registry
 
     try:
-        return RobotRegistry(path, read_only=read_only)
+        return store_registry(path, read_only=read_only)
     except RegistryError as exc:
         raise fail(str(exc), 1) from None
 
@@ -82,11 +83,12 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
              store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Check codes (and a label's check character); say whether and to what each is
     registered. Exit 0 when all are valid, 1 otherwise."""
+    from robots.registry_backends import registry_url
     from robots.uid import UidError, is_label, parse
 
     st = open_store(store)
     reg = None
-    if st.registry_path.is_file():
+    if registry_url() or st.registry_path.is_file():
         reg = _open_registry(st.registry_path, read_only=True)
     results, ok = [], True
     for text in codes:
@@ -143,10 +145,10 @@ def list_(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     access; a store without a registry lists nothing (an empty JSON list with --json)."""
     from robots.uid import parse
 
-    st, reg = _registry(store, read_only=True)
+    _st, reg = _registry(store, read_only=True)
     with _registry_errors():
         rows = reg.list()
-    if not st.registry_path.is_file() and not as_json:
+    if not rows and not as_json:
         return
     if as_json:
         sys.stdout.write(json.dumps([b.__dict__ for b in rows], indent=2) + "\n")
