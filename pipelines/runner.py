@@ -114,6 +114,8 @@ def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> st
     """A file no adapter reads is still kept: copied to quarantine with the reason, in the
     same layout as a rejected recording (one findings record per dataset)."""
     p = bad.path
+    if p.is_symlink():  # never read through a link: the target may be anything, anywhere
+        return _quarantine_link(store, bad, dataset)
     if not p.is_file():
         return None
     sha = sha256_file(p)
@@ -125,6 +127,28 @@ def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> st
         "source": str(p), "source_name": p.name, "source_sha256": sha, "files": {str(p): sha},
         "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
         "findings": [bad.finding().to_dict()]})
+    return str(qdir)
+
+
+def _quarantine_link(store: Store, bad: Unrecognised, dataset: str) -> str:
+    """A symbolic link given as a recording: its record is kept, its target never read."""
+    import hashlib
+    import os
+
+    from schemas.findings import Finding, Severity
+
+    p = bad.path
+    target = os.readlink(p)
+    key = hashlib.sha256(f"symlink:{p}->{target}".encode()).hexdigest()
+    qdir = quarantine_dir_for(store, {str(p): key})
+    unsafe = Finding("schema.unsafe", Severity.ERROR,
+                     f"{p.name} is a symbolic link to {target!r}; embodiq never reads through a "
+                     "link, so its target was neither read nor copied")
+    atomic_write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+        "source": str(p), "source_name": p.name, "link_target": target, "files": {},
+        "not_copied": {str(p): "a symbolic link: its target is never read or copied"},
+        "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
+        "findings": [unsafe.to_dict(), bad.finding().to_dict()]})
     return str(qdir)
 
 

@@ -160,6 +160,16 @@ def discover(paths: Iterable[Path | str], layout: str | None = None
             refs.append(SourceRef(p.resolve(), name, key))
 
     def walk(p: Path, top: bool) -> None:
+        if not top and p.is_symlink():
+            # inside a folder, a link is never followed: its target may be anywhere (a key, a
+            # password file, another store); the path given on the command line is the user's.
+            # Links that look like recordings (or folders) are reported; sidecar-like ones are
+            # left to the recording that names them, whose reader refuses them.
+            suffix = p.suffix.lower()
+            if not suffix or suffix in _DATA_SUFFIXES or suffix in _HDF5_SUFFIXES:
+                bad.append(Unrecognised(p, "a symbolic link inside the folder; embodiq never "
+                                           "reads through one (give the real file or folder)"))
+            return
         if p.is_dir():
             if not first_visit(p):
                 return

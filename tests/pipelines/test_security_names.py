@@ -250,9 +250,12 @@ def test_link_loop_and_second_name_report_each_file_once(hostile):
     summary = json.loads(hostile["result"].stdout)
     names = [o["source_name"] for o in summary["outcomes"]]
     assert len(names) == len(set(names))
-    assert names.count(CLEAN[0].file) == 1 and not summary["unrecognised"]
+    assert names.count(CLEAN[0].file) == 1
+    # links inside the inbox are never followed: each is reported once, as a link
+    assert sorted(Path(p).name for p, _q in summary["unrecognised"]) == ["again.h5", "loop"]
     refs, bad = discover([hostile["inbox"]])
-    assert not bad and len(refs) == len({(r.path, r.episode_key) for r in refs}) == len(names)
+    assert all("symbolic link" in b.reason for b in bad) and len(bad) == 2
+    assert len(refs) == len({(r.path, r.episode_key) for r in refs}) == len(names)
 
 
 def test_symlink_loop_walk_ends_with_each_file_once(demo_recordings, tmp_path):
@@ -264,8 +267,9 @@ def test_symlink_loop_walk_ends_with_each_file_once(demo_recordings, tmp_path):
     (tmp_path / "in" / "self").symlink_to("self")  # a link to itself
     refs, bad = discover([tmp_path / "in", tmp_path / "in" / "loop"])
     assert [r.path for r in refs] == [rec.resolve()]
-    assert [(b.path.name, b.reason) for b in bad] == [
-        ("self", "a symbolic link to nothing (or a link loop)")]
+    # inside a folder no link is followed; the link given on the command line is, once
+    assert [b.path.name for b in bad] == ["loop", "self", "twin.h5", "up"]
+    assert all("never reads through one" in b.reason for b in bad)
 
 
 # ---------------------------------------------------------------- 12. malformed info.json
@@ -468,3 +472,25 @@ def test_aloha_image_dataset_name_is_refused_as_a_camera_name(tmp_path):
     (f,) = [f for f in res.findings if f.check_id == "schema.camera"]
     assert "'..hidden cam' is not a safe name" in f.message
     assert "..hidden cam" not in res.episode.cameras and res.episode.cameras
+
+
+def test_a_symlink_given_as_a_recording_is_recorded_but_never_read(tmp_path):
+    """A link in the inbox to a file elsewhere (a key, a password file) that no adapter reads
+    is quarantined as a record only: its target's bytes never reach the store."""
+    from pipelines.runner import ingest
+
+    secret = tmp_path / "private" / "id_key"
+    secret.parent.mkdir()
+    secret.write_bytes(b"-----BEGIN PRIVATE KEY----- not for the store")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "take.h5").symlink_to(secret)
+    store = Store(tmp_path / "store")
+    summary = ingest(store, [inbox], "lab", write_report=False)
+    [(path, qdir)] = summary.unrecognised
+    assert Path(path).name == "take.h5" and qdir
+    stored = [p for p in store.root.rglob("*") if p.is_file()]
+    assert not any(b"PRIVATE KEY" in p.read_bytes() for p in stored)
+    rec = json.loads((Path(qdir) / "findings-lab.json").read_text())
+    assert rec["findings"][0]["check_id"] == "schema.unsafe"
+    assert "symbolic link" in rec["findings"][0]["message"] and rec["files"] == {}
