@@ -85,6 +85,9 @@ def check(
         help="Mapping for other layouts: a .toml file or a shipped name.")] = None,
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    worst: Annotated[int, typer.Option(
+        min=0, help="How many of the worst episodes to rank (and, for LeRobot datasets, the "
+                    "lerobot-edit-dataset command that drops them).")] = 10,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -142,6 +145,12 @@ def check(
     ds = run_dataset_checks(digests, prof) if len(digests) > 1 else []
     doc = {"episodes": entries, "dataset_findings": [
         {**f.to_dict(), "episode_uids": list(f.episode_uids or ())} for f in ds]}
+    from pipelines.ranking import lerobot_delete_commands, rank_episodes
+
+    doc["ranking"] = rank_episodes(entries, doc["dataset_findings"], limit=worst)
+    layouts = {str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""): ref.layout
+               for ref in refs}
+    doc["lerobot_commands"] = lerobot_delete_commands(doc["ranking"], layouts)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
@@ -176,6 +185,18 @@ def _print_check(doc: dict, quiet: bool) -> None:
                           highlight=False)
     n_fail = sum(1 for e in doc["episodes"] if not e["passed"])
     out.print(f"{len(doc['episodes'])} episode(s), {n_fail} failed the gate.")
+    if doc.get("ranking") and not quiet:
+        out.print("worst episodes (failed first, then by score; dataset warnings count):")
+        for r in doc["ranking"]:
+            style = GRADE_STYLE.get(r["grade"], "")
+            name = r["source"].rsplit("/", 1)[-1]
+            out.print(f"  {r['rank']:>2}. [{style}]{r['grade']}[/] {r['quality_score']:5.1f}  "
+                      f"{escape(name)}  {escape(', '.join(r['reasons']))}", highlight=False,
+                      soft_wrap=True)
+        for cmd in doc.get("lerobot_commands", []):
+            out.print("to drop them from the LeRobot dataset (a new dataset beside it; LeRobot "
+                      "v3.0):", highlight=False)
+            out.print(f"  {escape(cmd)}", highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ ingest
