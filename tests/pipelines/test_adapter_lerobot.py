@@ -249,9 +249,12 @@ def test_g1_inspire_mapping_matches_the_profile(shared_data):
     found = res.findings + _checks(ep)
     assert not [f for f in found if f.check_id == "schema.robot"]
     assert passes_gate(found), [f.message for f in found if f.severity.value == "error"]
-    # without the mapping the dataset's robot_type names no profile: said, not guessed
+    # without a mapping the dataset's robot_type brings the shipped one, and says so
     plain = read_source(refs[1])
-    assert [f for f in _checks(plain.episode) if f.check_id == "schema.robot"]
+    assert plain.episode.streams["joint_pos"].names == ep.streams["joint_pos"].names
+    assert not [f for f in _checks(plain.episode) if f.check_id == "schema.robot"]
+    assert any("robot_type" in f.message and f.check_id == "schema.inferred"
+               for f in plain.findings)
 
 
 @pytest.mark.parametrize("index", [0, 3])
