@@ -17,7 +17,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from checks.digest import digest_episode
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
 from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
@@ -254,12 +254,7 @@ def judge(v: Validation, profile: QualityProfile, *, episode_uid: str, source_na
     digest = None
     if ep is not None:
         findings += run_episode_checks(ep, v.robot, profile)
-        try:
-            from checks.digest import digest_episode
-
-            digest = digest_episode(ep, episode_uid, v.robot_uid).to_dict()
-        except ImportError:
-            digest = None
+        digest = digest_episode(ep, episode_uid, v.robot_uid).to_dict()
     span = ep.span_ns() if ep is not None else None
     return Assessment(
         episode_uid=episode_uid, source_name=source_name, source_path=source_path,
@@ -414,10 +409,6 @@ def read_curated(episode_dir: Path) -> Curated | None:
     if not p.is_file():
         return None
     return Curated(**json.loads(p.read_text()))
-
-
-def remove_staged(store: Store, dataset: str, episode_uid: str) -> None:
-    shutil.rmtree(store.staging_episode_dir(dataset, episode_uid), ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- one recording

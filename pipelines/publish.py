@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from checks.digest import EpisodeDigest
 from checks.grading import grade_of, quality_score
 from checks.registry import run_dataset_checks
 from pipelines.frames import write_table
@@ -271,13 +272,7 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
     final = store.dataset_dir(name) / store.version_name(version)
 
     # dataset-level checks over the digests, in recording order
-    digests = []
-    try:
-        from checks.digest import EpisodeDigest
-
-        digests = [EpisodeDigest.from_dict(a.digest) for a, _ in reports if a.digest]
-    except ImportError:
-        pass
+    digests = [EpisodeDigest.from_dict(a.digest) for a, _ in reports if a.digest]
     ds_findings = run_dataset_checks(digests, profile) if digests else []
     per_episode_extra: dict[str, list[Finding]] = {}
     for f in ds_findings:

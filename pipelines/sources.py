@@ -48,13 +48,6 @@ def _adapters() -> dict[str, Adapter]:
     return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], 99), kv[0])))
 
 
-def detect_layout(path: Path) -> str | None:
-    for name, adapter in adapters().items():
-        if adapter.detect(path):
-            return name
-    return None
-
-
 @dataclass(frozen=True)
 class SourceRef:
     path: Path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -18,9 +18,6 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
-
-
-SEVERITY_ORDER: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
 def encodable(text: str) -> str:
@@ -72,9 +69,6 @@ class Finding:
         if self.episode_uids is not None:
             object.__setattr__(self, "episode_uids",
                                tuple(encodable(str(u)) for u in self.episode_uids))
-
-    def with_severity(self, severity: Severity | str) -> Finding:
-        return replace(self, severity=Severity(severity))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; non-finite figures become null (JSON has no NaN)."""

@@ -62,8 +62,6 @@ FINDINGS_SCHEMA = pa.schema([
     ("episode_uids", pa.list_(pa.string())),
 ])
 
-#: Columns every frames part starts with; one fixed-size-list<float32> column per stream follows.
-FRAMES_KEY_COLUMNS = ("episode_uid", "frame_index", "timestamp_ns")
 
 
 def findings_rows(episode_uid: str | None, findings: Iterable[Finding]) -> list[dict[str, Any]]:
