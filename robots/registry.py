@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,42 +190,22 @@ class RobotRegistry:
 
     def _bind(self, con: sqlite3.Connection, code: str, model: str, serial: str,
               run_id: str | None) -> Binding:
-        row = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
-                          "FROM bindings WHERE robot_model = ? AND robot_serial = ?",
-                          (model, serial)).fetchone()
-        if row:
-            existing = Binding(*row)
-            if existing.code != code:
-                raise RegistryConflict(
-                    f"robot {model} serial {serial} is registered as {existing.code}, "
-                    f"not {code}")
-            return existing
-        row = con.execute("SELECT code, robot_model, robot_serial, created_at, run_id "
-                          "FROM bindings WHERE code = ?", (code,)).fetchone()
-        if row:
-            other = Binding(*row)
-            raise RegistryConflict(
-                f"code {code} is already registered to {other.robot_model} serial "
-                f"{other.robot_serial}, not to {model} serial {serial}")
-        b = Binding(code, model, serial, datetime.now(UTC).isoformat(timespec="seconds"),
-                    run_id)
-        con.execute("INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
-                    (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
+        cols = "SELECT code, robot_model, robot_serial, created_at, run_id FROM bindings"
+        b, new = settle_binding(
+            lambda: self._row(con.execute(f"{cols} WHERE robot_model = ? AND robot_serial = ?",
+                                          (model, serial)).fetchone()),
+            lambda: self._row(con.execute(f"{cols} WHERE code = ?", (code,)).fetchone()),
+            code, model, serial, run_id)
+        if new:
+            con.execute("INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
+                        (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
         return b
 
     def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
         """The robot's code, issued from its profile's segments on first request."""
-        if profile.uid is None:
-            raise UidError(f"robot profile '{profile.id}' has no [uid] segments "
-                           "(country, enterprise, product_model), so no code can be issued")
-        try:
-            compose(profile.uid, "0")
-        except UidError as exc:
-            where = profile.path or profile.id
-            raise UidError(f"robot profile {where}: key 'uid' is unusable: {exc}") from None
-        uid = compose(profile.uid, serial)
+        code = issued_code(profile, serial)
         with self._write() as con:
-            return self._bind(con, uid.code, profile.id, _serial_key(serial), run_id)
+            return self._bind(con, code, profile.id, _serial_key(serial), run_id)
 
     def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
         """Register a code that came with a recording; conflicts raise, never overwrite."""
@@ -250,6 +230,41 @@ def _sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
             return f"{text}: the folder {path.parent} is read-only or not writable by this user"
         return f"{text}: the folder is missing or not accessible"
     return text
+
+
+def issued_code(profile: RobotProfile, serial: str) -> str:
+    """The code a robot of ``profile`` with ``serial`` gets; raises :class:`UidError` naming
+    the profile when its ``[uid]`` segments are missing or unusable."""
+    if profile.uid is None:
+        raise UidError(f"robot profile '{profile.id}' has no [uid] segments "
+                       "(country, enterprise, product_model), so no code can be issued")
+    try:
+        compose(profile.uid, "0")
+    except UidError as exc:
+        where = profile.path or profile.id
+        raise UidError(f"robot profile {where}: key 'uid' is unusable: {exc}") from None
+    return compose(profile.uid, serial).code
+
+
+def settle_binding(by_robot: Callable[[], Binding | None], by_code: Callable[[], Binding | None],
+                   code: str, model: str, serial: str, run_id: str | None
+                   ) -> tuple[Binding, bool]:
+    """The rule every registry backend applies inside its write transaction: the robot's
+    existing binding when it has ``code``; a conflict when the robot or the code is bound
+    otherwise; else a new binding (``True``: the caller inserts it)."""
+    existing = by_robot()
+    if existing is not None:
+        if existing.code != code:
+            raise RegistryConflict(f"robot {model} serial {serial} is registered as "
+                                   f"{existing.code}, not {code}")
+        return existing, False
+    other = by_code()
+    if other is not None:
+        raise RegistryConflict(
+            f"code {code} is already registered to {other.robot_model} serial "
+            f"{other.robot_serial}, not to {model} serial {serial}")
+    return Binding(code, model, serial, datetime.now(UTC).isoformat(timespec="seconds"),
+                   run_id), True
 
 
 def _serial_key(serial: str) -> str:

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from robots.profile import RobotProfile
-from robots.registry import Binding, RegistryConflict, RegistryError, _serial_key
-from robots.uid import UidError, compose, parse
+from robots.registry import (
+    Binding,
+    RegistryError,
+    _serial_key,
+    issued_code,
+    settle_binding,
+)
+from robots.uid import parse
 
 #: Key of the advisory lock every write takes (an arbitrary constant: "embodiq" in ASCII).
 _LOCK_KEY = 0x656D626F646971
@@ -110,35 +115,23 @@ class PostgresRobotRegistry:
 
     @staticmethod
     def _bind(cur: Any, code: str, model: str, serial: str, run_id: str | None) -> Binding:
-        cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings "
-                    "WHERE robot_model = %s AND robot_serial = %s", (model, serial))
-        row = cur.fetchone()
-        if row:
-            existing = Binding(*row)
-            if existing.code != code:
-                raise RegistryConflict(f"robot {model} serial {serial} is registered as "
-                                       f"{existing.code}, not {code}")
-            return existing
-        cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings WHERE code = %s", (code,))
-        row = cur.fetchone()
-        if row:
-            other = Binding(*row)
-            raise RegistryConflict(f"code {code} is already registered to {other.robot_model} "
-                                   f"serial {other.robot_serial}, not to {model} serial "
-                                   f"{serial}")
-        b = Binding(code, model, serial, datetime.now(UTC).isoformat(timespec="seconds"),
-                    run_id)
-        cur.execute("INSERT INTO embodiq_robot_bindings VALUES (%s, %s, %s, %s, %s)",
-                    (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
+        def one(where: str, args: tuple) -> Binding | None:
+            cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings WHERE {where}", args)
+            row = cur.fetchone()
+            return Binding(*row) if row else None
+
+        b, new = settle_binding(
+            lambda: one("robot_model = %s AND robot_serial = %s", (model, serial)),
+            lambda: one("code = %s", (code,)), code, model, serial, run_id)
+        if new:
+            cur.execute("INSERT INTO embodiq_robot_bindings VALUES (%s, %s, %s, %s, %s)",
+                        (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
         return b
 
     def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
-        if profile.uid is None:
-            raise UidError(f"robot profile '{profile.id}' has no [uid] segments "
-                           "(country, enterprise, product_model), so no code can be issued")
-        uid = compose(profile.uid, serial)
+        code = issued_code(profile, serial)
         with self._write() as cur:
-            return self._bind(cur, uid.code, profile.id, _serial_key(serial), run_id)
+            return self._bind(cur, code, profile.id, _serial_key(serial), run_id)
 
     def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
         canonical = parse(code).code
