@@ -104,15 +104,20 @@ def decode_video(path: Path, grey: bool = False, start: int = 0,
     yield from _decode_pyav(path, grey, start, count)
 
 
-def _decode_pyav(path: Path, grey: bool, start: int, count: int | None) -> Iterator[np.ndarray]:
+def _open_pyav(path: Path):
+    """A PyAV container for ``path``; PyAV's own errors become one :class:`OSError`."""
+    import av
+
     try:
-        import av
-    except ImportError:
-        raise OSError(f"{path}: the video cannot be opened or decoded") from None
-    try:
-        container = av.open(str(path))
+        return av.open(str(path))
     except Exception as exc:  # PyAV raises its own error types
         raise OSError(f"{path}: the video cannot be opened ({exc})") from None
+
+
+def _decode_pyav(path: Path, grey: bool, start: int, count: int | None) -> Iterator[np.ndarray]:
+    import av
+
+    container = _open_pyav(path)
     fmt = "gray" if grey else "rgb24"
     n = 0
     try:
@@ -173,14 +178,7 @@ def probe_video(path: Path | str) -> tuple[int, int, int, float]:
 
 
 def _probe_pyav(path: Path) -> tuple[int, int, int, float]:
-    try:
-        import av
-    except ImportError:
-        raise OSError(f"{path}: the video cannot be opened") from None
-    try:
-        container = av.open(str(path))
-    except Exception as exc:  # PyAV raises its own error types
-        raise OSError(f"{path}: the video cannot be opened ({exc})") from None
+    container = _open_pyav(path)
     try:
         if not container.streams.video:
             raise OSError(f"{path}: the file holds no video stream")
