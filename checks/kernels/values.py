@@ -6,6 +6,26 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def track_run(out: np.ndarray, i: int, bad: int, in_run: bool, run_done: bool
+              ) -> tuple[bool, bool]:
+    """One row of the scans that count bad rows and place the first run of them: adds
+    ``bad`` to ``out[0]`` and, while the first run lasts, keeps its first row in ``out[1]``
+    (negative until one is found) and its last in ``out[2]``. Returns the new
+    (in_run, run_done)."""
+    if bad > 0:
+        out[0] += bad
+        if out[1] < 0:
+            out[1] = i
+            in_run = True
+        if in_run and not run_done:
+            out[2] = i
+    elif in_run:
+        in_run = False
+        run_done = True
+    return in_run, run_done
+
+
 @njit(cache=True, nogil=True)
 def nonfinite_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Count NaN/±Inf entries and locate the first run of rows holding any; in the same pass,
@@ -32,16 +52,7 @@ def nonfinite_scan(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 hi[j] = max(hi[j], v)
             else:
                 row_bad += 1
-        if row_bad > 0:
-            out[0] += row_bad
-            if out[1] < 0:
-                out[1] = i
-                in_run = True
-            if in_run and not run_done:
-                out[2] = i
-        elif in_run:
-            in_run = False
-            run_done = True
+        in_run, run_done = track_run(out, i, row_bad, in_run, run_done)
     bounds = np.empty((d, 2))
     for j in range(d):
         if lo[j] <= hi[j]:
@@ -85,16 +96,7 @@ def limit_scan(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 if excess > out[4]:
                     out[4] = excess
                     out[3] = j
-        if row_bad:
-            out[0] += 1.0
-            if out[1] < 0.0:
-                out[1] = i
-                in_run = True
-            if in_run and not run_done:
-                out[2] = i
-        elif in_run:
-            in_run = False
-            run_done = True
+        in_run, run_done = track_run(out, i, 1 if row_bad else 0, in_run, run_done)
     return out
 
 
@@ -143,16 +145,7 @@ def stream_summary(values: np.ndarray, diffs: bool) -> tuple[np.ndarray, np.ndar
             cnt[j] += 1.0 if ok else 0.0
             s1[j] += dv if ok else 0.0
             s2[j] += dv * dv if ok else 0.0
-        if row_bad > 0:
-            out[0] += row_bad
-            if out[1] < 0:
-                out[1] = i
-                in_run = True
-            if in_run and not run_done:
-                out[2] = i
-        elif in_run:
-            in_run = False
-            run_done = True
+        in_run, run_done = track_run(out, i, row_bad, in_run, run_done)
     for j in range(d):
         if t > 0 and np.isfinite(values[0, j]):
             cnt[j] -= 1.0  # row 0's zero change against itself
