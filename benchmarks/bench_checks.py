@@ -103,10 +103,11 @@ def per_check_ms(episode, robot, profile, repeat: int = 5) -> dict[str, float]:
         ctx = EpisodeContext(episode=episode, robot=robot, profile=profile)
         times = {}
         for cid in ids:
-            if not ctx.settings(cid).enabled:
+            st = ctx.settings(cid)
+            if not st.enabled:
                 continue
             t0 = time.perf_counter()
-            list(specs[cid].fn(ctx))
+            specs[cid].call(ctx, st)
             times[cid] = (time.perf_counter() - t0) * 1e3
         runs.append(times)
     return {cid: float(np.median([r[cid] for r in runs])) for cid in runs[0]}

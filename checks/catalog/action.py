@@ -9,8 +9,9 @@ import numpy as np
 from checks.kernels.motion import best_lag, center_columns, decimate_sum, resample_diff
 from checks.kernels.shared import contiguous, stream_scan, summary
 from checks.kernels.stats import saturation_scan
-from checks.registry import EpisodeContext, episode_check
+from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.findings import Finding
+from schemas.quality_profile import CheckSettings
 
 _MAX_CHANNELS = 8
 #: Analysis grid points allowed per sample present (state and action together): the grid is
@@ -19,8 +20,7 @@ _GRID_PER_SAMPLE = 4
 
 
 @episode_check("action.tracking", "lag of the state behind a joint-space position action")
-def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("action.tracking")
+def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     lag_min, lag_max = float(st["min_lag_s"]), float(st["max_lag_s"])
     search, min_corr = float(st["search_s"]), float(st["min_correlation"])
     rate = float(st["analysis_rate_hz"])
@@ -32,8 +32,7 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
             continue
         shared = [n for n in act.names if n in state.names]
         if not shared:
-            yield Finding(
-                "action.tracking", st.severity,
+            yield emit(
                 f"{act.name}: none of its joints appear in {state.name}, so the state cannot "
                 "follow it (mismatched action and state)", stream=act.name)
             continue
@@ -80,22 +79,19 @@ def tracking(ctx: EpisodeContext) -> Iterator[Finding]:
         lag_k, corr = best_lag(da, ds, max(centre - coarse - 2, -k), min(centre + coarse + 2, k))
         lag = lag_k * step
         if corr < min_corr:
-            yield Finding(
-                "action.tracking", st.severity,
+            yield emit(
                 f"{state.name} does not follow {act.name}: best correlation {corr:.2f} (below "
                 f"{min_corr:g}) — mismatched action and state", stream=act.name, value=lag,
                 threshold=lag_max, t_start_ns=t0, t_end_ns=t1)
         elif not lag_min <= lag <= lag_max:
-            yield Finding(
-                "action.tracking", st.severity,
+            yield emit(
                 f"{state.name} follows {act.name} with a lag of {lag:+.3f} s, outside "
                 f"{lag_min:g}–{lag_max:g} s", stream=act.name, value=lag, threshold=lag_max,
                 t_start_ns=t0, t_end_ns=t1)
 
 
 @episode_check("action.saturation", "action channels pinned at their own min or max")
-def saturation(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("action.saturation")
+def saturation(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     limit = float(st["max_share"])
     for act in ctx.episode.streams_of_kind("action"):
         r = saturation_scan(contiguous(act.values), summary(ctx.cache, act).bounds)
@@ -104,8 +100,7 @@ def saturation(ctx: EpisodeContext) -> Iterator[Finding]:
             continue
         worst = max(bad, key=lambda j: r[j, 0])
         names = ", ".join(act.names[j] for j in bad[:5]) + ("…" if len(bad) > 5 else "")
-        yield Finding(
-            "action.saturation", st.severity,
+        yield emit(
             f"{act.name}: {len(bad)} channel(s) sit at their own min or max for more than "
             f"{limit:.0%} of samples ({names}; worst {act.names[worst]} at {r[worst, 0]:.0%})",
             stream=act.name, value=r[worst, 0], threshold=limit,

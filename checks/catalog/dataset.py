@@ -14,8 +14,9 @@ from datetime import datetime
 import numpy as np
 
 from checks.digest import EpisodeDigest
-from checks.registry import DatasetContext, dataset_check
+from checks.registry import DatasetContext, Emit, dataset_check
 from schemas.findings import Finding
+from schemas.quality_profile import CheckSettings
 
 #: Durations closer than this share of their task's median are never outliers, even when most
 #: episodes of the task last exactly as long (a zero MAD).
@@ -43,23 +44,20 @@ def _digests(ctx: DatasetContext) -> list[EpisodeDigest]:
 
 
 @dataset_check("dataset.duplicate", "two episodes with the same stream content")
-def duplicate(ctx: DatasetContext) -> Iterator[Finding]:
-    sev = ctx.severity("dataset.duplicate")
+def duplicate(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     first: dict[str, EpisodeDigest] = {}
     for d in _digests(ctx):
         if not d.content_hash:
             continue
         orig = first.setdefault(d.content_hash, d)
         if orig is not d:
-            yield Finding("dataset.duplicate", sev,
-                          f"episode {d.episode_uid} carries the same stream content as the "
-                          f"earlier episode {orig.episode_uid} (a copy, whatever its metadata)",
-                          episode_uids=(d.episode_uid,))
+            yield emit(f"episode {d.episode_uid} carries the same stream content as the "
+                       f"earlier episode {orig.episode_uid} (a copy, whatever its metadata)",
+                       episode_uids=(d.episode_uid,))
 
 
 @dataset_check("dataset.uid_conflict", "one robot uid for two robots, or two uids for one")
-def uid_conflict(ctx: DatasetContext) -> Iterator[Finding]:
-    sev = ctx.severity("dataset.uid_conflict")
+def uid_conflict(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     by_uid: dict[str, dict[tuple[str, str], list[str]]] = defaultdict(lambda: defaultdict(list))
     by_robot: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for d in _digests(ctx):
@@ -71,15 +69,13 @@ def uid_conflict(ctx: DatasetContext) -> Iterator[Finding]:
     for uid, pairs in by_uid.items():
         if len(pairs) > 1:
             who = "; ".join(f"{m} serial {s}" for m, s in pairs)
-            yield Finding("dataset.uid_conflict", sev,
-                          f"robot uid {uid} is claimed by {len(pairs)} robots: {who}",
-                          episode_uids=tuple(u for eps in pairs.values() for u in eps))
+            yield emit(f"robot uid {uid} is claimed by {len(pairs)} robots: {who}",
+                       episode_uids=tuple(u for eps in pairs.values() for u in eps))
     for (model, serial), uids in by_robot.items():
         if len(uids) > 1:
-            yield Finding("dataset.uid_conflict", sev,
-                          f"{model} serial {serial} carries {len(uids)} different robot uids: "
-                          f"{', '.join(uids)}",
-                          episode_uids=tuple(u for eps in uids.values() for u in eps))
+            yield emit(f"{model} serial {serial} carries {len(uids)} different robot uids: "
+                       f"{', '.join(uids)}",
+                       episode_uids=tuple(u for eps in uids.values() for u in eps))
 
 
 def robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -92,8 +88,7 @@ def robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 
 @dataset_check("dataset.length_outlier", "episode durations far from their task's")
-def length_outlier(ctx: DatasetContext) -> Iterator[Finding]:
-    st = ctx.settings("dataset.length_outlier")
+def length_outlier(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     z_max, min_n = float(st["max_robust_z"]), int(st["min_episodes"])
     by_task: dict[str, list[EpisodeDigest]] = defaultdict(list)
     for d in _digests(ctx):
@@ -105,11 +100,10 @@ def length_outlier(ctx: DatasetContext) -> Iterator[Finding]:
         z, med, _scale = robust_z(np.array([e.duration_s for e in eps], dtype=np.float64))
         for e, zi in zip(eps, z.tolist(), strict=True):
             if zi > z_max:
-                yield Finding("dataset.length_outlier", st.severity,
-                              f"episode {e.episode_uid} lasts {e.duration_s:.1f} s where its "
-                              f"task '{task}' takes {med:.1f} s (median): {zi:.1f} robust "
-                              f"z-scores away, limit {z_max:g}",
-                              value=zi, threshold=z_max, episode_uids=(e.episode_uid,))
+                yield emit(f"episode {e.episode_uid} lasts {e.duration_s:.1f} s where its "
+                           f"task '{task}' takes {med:.1f} s (median): {zi:.1f} robust "
+                           f"z-scores away, limit {z_max:g}",
+                           value=zi, threshold=z_max, episode_uids=(e.episode_uid,))
 
 
 def _channels(digests: list[EpisodeDigest]) -> list[tuple[str, str]]:
@@ -136,11 +130,10 @@ def _held_share(d: EpisodeDigest, sname: str, ch: str) -> float | None:
 
 
 @dataset_check("dataset.stuck_channel", "a channel that barely moves in most episodes")
-def stuck_channel(ctx: DatasetContext) -> Iterator[Finding]:
+def stuck_channel(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     """Stuck in an episode: the channel's range is below ``min_range``, or it holds its value
     for more than ``max_held_share`` of consecutive samples (a sensor that stops updating, or a
     degree of freedom that moves once and stays: the criterion lerobot-doctor uses too)."""
-    st = ctx.settings("dataset.stuck_channel")
     min_range, share_max = float(st["min_range"]), float(st["max_share"])
     held_max = float(st["max_held_share"])
     min_n = int(st["min_episodes"])
@@ -164,22 +157,20 @@ def stuck_channel(ctx: DatasetContext) -> Iterator[Finding]:
             how = (f"barely moves (range below {min_range:g})" if by_range == len(stuck) else
                    f"barely moves (range below {min_range:g}) or holds its value for more "
                    f"than {held_max:.0%} of consecutive samples")
-            yield Finding("dataset.stuck_channel", st.severity,
-                          f"{sname}/{ch} {how} in {share:.0%} of {present} episodes (limit "
-                          f"{share_max:.0%}): an unused degree of freedom, a stuck actuator or "
-                          "a sensor that stops updating, which training would normalise by a "
-                          "(near) zero deviation", stream=sname, value=share,
-                          threshold=share_max, episode_uids=tuple(stuck))
+            yield emit(f"{sname}/{ch} {how} in {share:.0%} of {present} episodes (limit "
+                       f"{share_max:.0%}): an unused degree of freedom, a stuck actuator or "
+                       "a sensor that stops updating, which training would normalise by a "
+                       "(near) zero deviation", stream=sname, value=share,
+                       threshold=share_max, episode_uids=tuple(stuck))
 
 
 @dataset_check("dataset.end_pose_outlier",
                "episodes whose final pose is far from their task's (likely failures)")
-def end_pose_outlier(ctx: DatasetContext) -> Iterator[Finding]:
+def end_pose_outlier(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     """RMS over joints of the robust z-scores of each episode's final joint positions against
     the other episodes of its task: a take that ends elsewhere than its siblings is likely a
     failure or unfinished. Each joint's scale is floored (``min_scale``, in the joint's unit)
     so joints that always end in the same place do not turn noise into outliers."""
-    st = ctx.settings("dataset.end_pose_outlier")
     z_max, min_n = float(st["max_rms_z"]), int(st["min_episodes"])
     floor = float(st["min_scale"])
     by_task: dict[str, list[EpisodeDigest]] = defaultdict(list)
@@ -210,12 +201,11 @@ def end_pose_outlier(ctx: DatasetContext) -> Iterator[Finding]:
             rms = np.sqrt(np.nanmean(z * z, axis=1))
         for e, r in zip(eps, rms.tolist(), strict=True):
             if math.isfinite(r) and r > z_max:
-                yield Finding("dataset.end_pose_outlier", st.severity,
-                              f"episode {e.episode_uid} ends {r:.1f} robust z-scores (RMS over "
-                              f"{int(usable.sum())} joints) from where the other episodes of "
-                              f"task '{task}' end, limit {z_max:g}: a likely failure or an "
-                              "unfinished take", value=r, threshold=z_max,
-                              episode_uids=(e.episode_uid,))
+                yield emit(f"episode {e.episode_uid} ends {r:.1f} robust z-scores (RMS over "
+                           f"{int(usable.sum())} joints) from where the other episodes of "
+                           f"task '{task}' end, limit {z_max:g}: a likely failure or an "
+                           "unfinished take", value=r, threshold=z_max,
+                           episode_uids=(e.episode_uid,))
 
 
 def _group_moments(group: list[EpisodeDigest], sname: str, ch: str) -> tuple[float, float] | None:
@@ -232,8 +222,7 @@ def _group_moments(group: list[EpisodeDigest], sname: str, ch: str) -> tuple[flo
 
 
 @dataset_check("dataset.drift", "channel means shifting between early and late episodes")
-def drift(ctx: DatasetContext) -> Iterator[Finding]:
-    st = ctx.settings("dataset.drift")
+def drift(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     max_sd, min_n = float(st["max_pooled_sd"]), int(st["min_episodes"])
     digests = _digests(ctx)
     if len(digests) < min_n:
@@ -249,12 +238,11 @@ def drift(ctx: DatasetContext) -> Iterator[Finding]:
             continue
         shift = abs(b[0] - a[0]) / pooled
         if shift > max_sd:
-            yield Finding("dataset.drift", st.severity,
-                          f"{sname}/{ch}: its mean moves from {a[0]:.4g} to {b[0]:.4g}, "
-                          f"{shift:.1f} pooled standard deviations (limit {max_sd:g}), between "
-                          f"the first and the last {q} episodes: operator or environment drift",
-                          stream=sname, value=shift, threshold=max_sd,
-                          episode_uids=tuple(d.episode_uid for d in early + late))
+            yield emit(f"{sname}/{ch}: its mean moves from {a[0]:.4g} to {b[0]:.4g}, "
+                       f"{shift:.1f} pooled standard deviations (limit {max_sd:g}), between "
+                       f"the first and the last {q} episodes: operator or environment drift",
+                       stream=sname, value=shift, threshold=max_sd,
+                       episode_uids=tuple(d.episode_uid for d in early + late))
 
 
 _BALANCE_KEYS: tuple[tuple[str, Callable[[EpisodeDigest], str]], ...] = (
@@ -269,8 +257,7 @@ def entropy_bits(counts: list[int]) -> float:
 
 
 @dataset_check("dataset.balance", "episode counts per task, robot, operator and site")
-def balance(ctx: DatasetContext) -> Iterator[Finding]:
-    sev = ctx.severity("dataset.balance")
+def balance(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     digests = _digests(ctx)
     if not digests:
         return
@@ -280,7 +267,6 @@ def balance(ctx: DatasetContext) -> Iterator[Finding]:
         even = ent / math.log2(len(counts)) if len(counts) > 1 else 1.0
         listing = ", ".join(f"{k}: {c}" for k, c in counts.most_common(8))
         more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
-        yield Finding("dataset.balance", sev,
-                      f"episodes per {label}: {listing}{more} (entropy {ent:.2f} bits, "
-                      f"{even:.0%} of an even spread)", stream=label, value=ent,
-                      episode_uids=tuple(d.episode_uid for d in digests))
+        yield emit(f"episodes per {label}: {listing}{more} (entropy {ent:.2f} bits, "
+                   f"{even:.0%} of an even spread)", stream=label, value=ent,
+                   episode_uids=tuple(d.episode_uid for d in digests))

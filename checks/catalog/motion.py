@@ -8,8 +8,9 @@ import numpy as np
 
 from checks.kernels.motion import active_span, rms_jerk
 from checks.kernels.shared import bounded_count, contiguous, summary
-from checks.registry import EpisodeContext, episode_check
+from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
+from schemas.quality_profile import CheckSettings
 
 
 def _states(ctx: EpisodeContext):
@@ -17,16 +18,14 @@ def _states(ctx: EpisodeContext):
 
 
 @episode_check("motion.static", "a joint_position stream that never moves")
-def static(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("motion.static")
+def static(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     min_range = float(st["min_range"])
     for s in _states(ctx):
         bounds = summary(ctx.cache, s).bounds
         ranges = bounds[:, 1] - bounds[:, 0]
         if np.all(~np.isfinite(ranges) | (ranges < min_range)):
             widest = float(np.nanmax(ranges)) if np.isfinite(ranges).any() else 0.0
-            yield Finding(
-                "motion.static", st.severity,
+            yield emit(
                 f"{s.name}: no joint moves more than {widest:.2g} over the episode (every "
                 f"channel's range is below {min_range:g}): the robot never moved",
                 stream=s.name, value=widest, threshold=min_range,
@@ -34,8 +33,7 @@ def static(ctx: EpisodeContext) -> Iterator[Finding]:
 
 
 @episode_check("motion.idle", "still spans at the start and end of the episode")
-def idle(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("motion.idle")
+def idle(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     speed, warn_share = float(st["speed_threshold"]), float(st["warn_share"])
     min_idle, base_s = float(st["min_idle_s"]), float(st["speed_baseline_s"])
     s = ctx.episode.primary_state
@@ -55,24 +53,21 @@ def idle(ctx: EpisodeContext) -> Iterator[Finding]:
     if idle_s < min_idle or total <= 0:
         return
     share = idle_s / total
-    sev = Severity.WARNING if share > warn_share else st.severity
-    yield Finding(
-        "motion.idle", sev,
+    sev = Severity.WARNING if share > warn_share else None
+    yield emit(
         f"{s.name}: idle for {head:.2f} s at the start and {tail:.2f} s at the end "
         f"({share:.0%} of the episode; every joint slower than {speed:g}/s); the active span "
         "is marked for trimming",
-        stream=s.name, value=share, threshold=warn_share,
+        severity=sev, stream=s.name, value=share, threshold=warn_share,
         t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
 @episode_check("motion.jerk", "RMS jerk of the joint trajectories, for ranking smoothness")
-def jerk(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("motion.jerk")
+def jerk(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     s = ctx.episode.primary_state
     if s is None or s.n_samples < 4:
         return
     value = rms_jerk(s.timestamps, contiguous(s.values))
-    yield Finding(
-        "motion.jerk", st.severity,
+    yield emit(
         f"{s.name}: RMS jerk {value:.4g}/s³ over all joints (for ranking smoothness)",
         stream=s.name, value=value)

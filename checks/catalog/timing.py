@@ -8,8 +8,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.kernels.timing import timestamp_scan
-from checks.registry import EpisodeContext, episode_check
+from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
+from schemas.quality_profile import CheckSettings
+
+#: The gap check, whose ``max_gap_periods`` the shared clock scan uses for all four checks.
+GAP = "time.gap"
 
 
 def _clocks(ctx: EpisodeContext) -> Iterator[tuple[str, np.ndarray, float]]:
@@ -23,7 +27,7 @@ def _scans(ctx: EpisodeContext) -> dict[str, tuple[np.ndarray, np.ndarray, float
     """One fused scan per clock, shared by the four clock checks."""
     key = "timing.scans"
     if key not in ctx.cache:
-        factor = float(ctx.param("time.gap", "max_gap_periods"))
+        factor = float(ctx.settings(GAP)["max_gap_periods"])
         ctx.cache[key] = {
             name: (timestamp_scan(np.ascontiguousarray(ts), 1e9 / rate, factor), ts, rate)
             for name, ts, rate in _clocks(ctx)
@@ -32,23 +36,20 @@ def _scans(ctx: EpisodeContext) -> dict[str, tuple[np.ndarray, np.ndarray, float
 
 
 @episode_check("time.non_monotonic", "consecutive timestamps that do not increase")
-def non_monotonic(ctx: EpisodeContext) -> Iterator[Finding]:
-    sev = ctx.severity("time.non_monotonic")
+def non_monotonic(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for name, (r, ts, _rate) in _scans(ctx).items():
         if r[0] > 0:
             i = int(r[1])
-            yield Finding(
-                "time.non_monotonic", sev,
+            yield emit(
                 f"{name}: {int(r[0])} timestamp step(s) do not increase; the first goes from "
                 f"{int(ts[i])} to {int(ts[i + 1])} ns at sample {i}",
                 stream=name, value=r[0], threshold=0, t_start_ns=int(min(ts[i], ts[i + 1])),
                 t_end_ns=int(max(ts[i], ts[i + 1])))
 
 
-@episode_check("time.gap", "samples missing where consecutive timestamps are too far apart")
-def gap(ctx: EpisodeContext) -> Iterator[Finding]:
-    s = ctx.settings("time.gap")
-    factor, err_share = float(s["max_gap_periods"]), float(s["error_missing_share"])
+@episode_check(GAP, "samples missing where consecutive timestamps are too far apart")
+def gap(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    factor, err_share = float(st["max_gap_periods"]), float(st["error_missing_share"])
     for name, (r, ts, rate) in _scans(ctx).items():
         if r[2] <= 0:
             continue
@@ -57,28 +58,25 @@ def gap(ctx: EpisodeContext) -> Iterator[Finding]:
         missing = int(min(r[3], 2.0**62))
         share = missing / (len(ts) + missing)
         i = int(r[4])
-        sev = Severity.ERROR if share > err_share else s.severity
-        yield Finding(
-            "time.gap", sev,
+        sev = Severity.ERROR if share > err_share else None
+        yield emit(
             f"{name}: {int(r[2])} gap(s) longer than {factor:g} periods lose {missing} samples "
             f"({share:.1%} of the stream, error above {err_share:.0%}); the longest lasts "
             f"{r[5] / 1e6:.1f} ms at {rate:g} Hz",
-            stream=name, value=missing, threshold=err_share, t_start_ns=int(ts[i]),
+            severity=sev, stream=name, value=missing, threshold=err_share, t_start_ns=int(ts[i]),
             t_end_ns=int(ts[i + 1]))
 
 
 @episode_check("time.rate", "effective sampling rate versus the declared rate_hz")
-def rate(ctx: EpisodeContext) -> Iterator[Finding]:
-    s = ctx.settings("time.rate")
-    tol = float(s["max_rate_error"])
+def rate(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    tol = float(st["max_rate_error"])
     for name, (r, ts, declared) in _scans(ctx).items():
         if r[6] < 2 or r[7] <= 0:
             continue
         effective = 1e9 * r[6] / r[7]  # over regular intervals: gaps are time.gap's
         err = abs(effective - declared) / declared
         if err > tol:
-            yield Finding(
-                "time.rate", s.severity,
+            yield emit(
                 f"{name}: samples arrive at {effective:.3g} Hz but rate_hz declares "
                 f"{declared:g} Hz ({err:.1%} off, limit {tol:.0%})",
                 stream=name, value=effective, threshold=declared,
@@ -86,9 +84,8 @@ def rate(ctx: EpisodeContext) -> Iterator[Finding]:
 
 
 @episode_check("time.jitter", "spread of the sampling intervals, gaps excluded")
-def jitter(ctx: EpisodeContext) -> Iterator[Finding]:
-    s = ctx.settings("time.jitter")
-    limit = float(s["max_jitter_periods"])
+def jitter(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    limit = float(st["max_jitter_periods"])
     for name, (r, ts, declared) in _scans(ctx).items():
         n = r[6]
         if n < 3:
@@ -98,8 +95,7 @@ def jitter(ctx: EpisodeContext) -> Iterator[Finding]:
         std = math.sqrt(var)
         period = 1e9 / declared
         if std > limit * period:
-            yield Finding(
-                "time.jitter", s.severity,
+            yield emit(
                 f"{name}: the sampling interval varies by {std / 1e6:.2f} ms (std), over "
                 f"{limit:.0%} of the {period / 1e6:.2f} ms period",
                 stream=name, value=std / 1e9, threshold=limit * period / 1e9,
@@ -107,9 +103,8 @@ def jitter(ctx: EpisodeContext) -> Iterator[Finding]:
 
 
 @episode_check("time.sync", "start and end of every stream and camera against the state")
-def sync(ctx: EpisodeContext) -> Iterator[Finding]:
-    s = ctx.settings("time.sync")
-    warn_s, err_s = float(s["warn_offset_s"]), float(s["error_offset_s"])
+def sync(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    warn_s, err_s = float(st["warn_offset_s"]), float(st["error_offset_s"])
     ref = ctx.episode.primary_state
     if ref is None or ref.n_samples == 0:
         return
@@ -124,13 +119,12 @@ def sync(ctx: EpisodeContext) -> Iterator[Finding]:
         off_s = worst / 1e9
         if off_s <= warn_s + allowance:
             continue
-        sev = Severity.ERROR if off_s > err_s + allowance else s.severity
+        sev = Severity.ERROR if off_s > err_s + allowance else None
         where = "starts" if abs(start_off) >= abs(end_off) else "ends"
         off = start_off if where == "starts" else end_off
         t_a, t_b = (r0, int(ts[0])) if where == "starts" else (r1, int(ts[-1]))
-        yield Finding(
-            "time.sync", sev,
+        yield emit(
             f"{name} {where} {off / 1e6:+.1f} ms from {ref.name} (warning above "
             f"{(warn_s + allowance) * 1e3:.0f} ms, error above {(err_s + allowance) * 1e3:.0f} ms)",
-            stream=name, value=off_s, threshold=warn_s + allowance,
+            severity=sev, stream=name, value=off_s, threshold=warn_s + allowance,
             t_start_ns=min(t_a, t_b), t_end_ns=max(t_a, t_b))

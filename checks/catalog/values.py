@@ -9,20 +9,19 @@ import numpy as np
 from checks.kernels.segments import column_percentiles
 from checks.kernels.shared import bounded_count, contiguous, summary, within
 from checks.kernels.values import limit_scan
-from checks.registry import EpisodeContext, episode_check
+from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.episode import Stream
 from schemas.findings import Finding, Severity
+from schemas.quality_profile import CheckSettings
 
 
 @episode_check("value.nonfinite", "NaN or infinite numbers in any stream")
-def nonfinite(ctx: EpisodeContext) -> Iterator[Finding]:
-    sev = ctx.severity("value.nonfinite")
+def nonfinite(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
         r = summary(ctx.cache, s).nonfinite
         if r[0] > 0:
             a, b = int(r[1]), int(r[2])
-            yield Finding(
-                "value.nonfinite", sev,
+            yield emit(
                 f"{s.name}: {int(r[0])} value(s) are NaN or infinite; the first run spans "
                 f"samples {a}–{b}",
                 stream=s.name, value=int(r[0]), threshold=0,
@@ -35,10 +34,9 @@ def _limited(s: Stream) -> bool:
 
 @episode_check("value.joint_limit", "joint positions beyond the robot profile's limits",
                needs_robot=True)
-def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
+def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     if ctx.robot is None:
         return
-    st = ctx.settings("value.joint_limit")
     tol_rad, tol_m = float(st["tolerance_rad"]), float(st["tolerance_m"])
     for s in ctx.episode.streams.values():
         if not _limited(s):
@@ -53,8 +51,7 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
         unit = "rad" if units[j] == "rad" else units[j]
-        yield Finding(
-            "value.joint_limit", st.severity,
+        yield emit(
             f"{s.name}: joint {s.names[j]} goes {r[4]:.3f} {unit} beyond its limits "
             f"[{lo[j]:.3f}, {hi[j]:.3f}] (tolerance {tol[j]:g}); {int(r[0])} sample(s) out of "
             f"range, first from sample {a} to {b}",
@@ -64,10 +61,9 @@ def joint_limit(ctx: EpisodeContext) -> Iterator[Finding]:
 
 @episode_check("value.velocity_limit", "joint speeds above the profile's velocity limits",
                needs_robot=True)
-def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
+def velocity_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     if ctx.robot is None:
         return
-    st = ctx.settings("value.velocity_limit")
     factor, min_dt = float(st["limit_factor"]), float(st["min_dt_periods"])
     from checks.kernels.motion import velocity_scan
 
@@ -79,8 +75,7 @@ def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         if r[0] <= 0:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
-        yield Finding(
-            "value.velocity_limit", st.severity,
+        yield emit(
             f"{s.name}: joint {s.names[j]} moves at {r[4]:.2f}/s, {r[5]:.1f}x its velocity "
             f"limit of {vel[j]:g} (allowed {factor:g}x); {int(r[0])} interval(s) over, the "
             f"first at samples {a}–{b}",
@@ -90,10 +85,9 @@ def velocity_limit(ctx: EpisodeContext) -> Iterator[Finding]:
 
 @episode_check("value.effort_limit", "joint efforts beyond the profile's effort limits",
                needs_robot=True)
-def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
+def effort_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     if ctx.robot is None:
         return
-    st = ctx.settings("value.effort_limit")
     tol = float(st["tolerance_fraction"])
     for s in ctx.episode.streams.values():
         if s.kind != "joint_effort":
@@ -107,8 +101,7 @@ def effort_limit(ctx: EpisodeContext) -> Iterator[Finding]:
         if r[0] <= 0:
             continue
         j, a, b = int(r[3]), int(r[1]), int(r[2])
-        yield Finding(
-            "value.effort_limit", st.severity,
+        yield emit(
             f"{s.name}: joint {s.names[j]} effort exceeds its limit of {eff[j]:g} by "
             f"{r[4]:.3g}; {int(r[0])} sample(s) over, the first at samples {a}–{b}",
             stream=s.name, value=r[4] + eff[j], threshold=eff[j],
@@ -131,8 +124,7 @@ def _commanded_motion(ctx: EpisodeContext, t0: int, t1: int, threshold: float) -
 
 
 @episode_check("value.stale", "a sensor repeating identical rows while the robot is commanded")
-def stale(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("value.stale")
+def stale(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     min_s, err_share = float(st["min_duration_s"]), float(st["error_share"])
     motion = float(st["action_motion_threshold"])
     from checks.kernels.motion import repeat_runs
@@ -155,13 +147,12 @@ def stale(ctx: EpisodeContext) -> Iterator[Finding]:
         if not stale_rows:
             continue
         share = stale_rows / s.n_samples
-        sev = Severity.ERROR if share > err_share else st.severity
-        yield Finding(
-            "value.stale", sev,
+        sev = Severity.ERROR if share > err_share else None
+        yield emit(
             f"{s.name}: {stale_rows} rows ({share:.1%}) repeat unchanged for at least "
             f"{min_s:g} s while the action commands motion; the longest run lasts "
             f"{(longest[1] - longest[0]) / 1e9:.2f} s",
-            stream=s.name, value=share, threshold=err_share,
+            severity=sev, stream=s.name, value=share, threshold=err_share,
             t_start_ns=longest[0], t_end_ns=longest[1])
 
 
@@ -181,8 +172,7 @@ def _percentile_span(vals: np.ndarray, clean: bool) -> np.ndarray:
 
 
 @episode_check("value.spike", "isolated samples far from their rolling median")
-def spike(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("value.spike")
+def spike(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
     frac, min_abs = float(st["min_range_fraction"]), float(st["min_abs_deviation"])
     from checks.kernels.motion import spike_scan
@@ -208,8 +198,7 @@ def spike(ctx: EpisodeContext) -> Iterator[Finding]:
         if r[0] <= 0:
             continue
         i, j = int(r[1]), int(r[2])
-        yield Finding(
-            "value.spike", st.severity,
+        yield emit(
             f"{s.name}: {int(r[0])} sample(s) jump away from their {window_s:g} s rolling "
             f"median by more than {k_mad:g} MADs and {frac:.0%} of the channel's range; the "
             f"first is joint {s.names[j]} at sample {i}",

@@ -29,9 +29,17 @@ from checks.kernels.video import (
     mean_abs_diff,
     mean_level,
 )
-from checks.registry import EpisodeContext, episode_check
+from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.episode import Camera
 from schemas.findings import Finding
+from schemas.quality_profile import CheckSettings
+
+#: The checks whose settings decide what the shared camera pass keeps, or that another reads.
+UNREADABLE = "video.unreadable"
+FROZEN = "video.frozen"
+DARK = "video.dark"
+OVEREXPOSED = "video.overexposed"
+BLUR = "video.blur"
 
 
 @dataclass
@@ -113,15 +121,11 @@ def scan_cameras(cams: Sequence[Camera], want_luma: bool, want_blur: bool,
         return [f.result() for f in futures]
 
 
-def _enabled(ctx: EpisodeContext, check_id: str) -> bool:
-    return check_id in ctx.profile.checks and ctx.settings(check_id).enabled
-
-
 def _block_px(ctx: EpisodeContext) -> int:
     """The frozen check's block side (the default when the check is not in the profile)."""
-    if "video.frozen" not in ctx.profile.checks:
+    if FROZEN not in ctx.profile.checks:
         return BLOCK_PX
-    return max(int(ctx.settings("video.frozen").params.get("block_px", BLOCK_PX)), 1)
+    return max(int(ctx.settings(FROZEN).params.get("block_px", BLOCK_PX)), 1)
 
 
 def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
@@ -129,10 +133,10 @@ def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
     episode's cameras at once."""
     key = f"video.scan.{cam.name}"
     if key not in ctx.cache:
-        luma = _enabled(ctx, "video.dark") or _enabled(ctx, "video.overexposed")
+        luma = ctx.enabled(DARK) or ctx.enabled(OVEREXPOSED)
         todo = [c for c in ctx.episode.cameras.values()
                 if f"video.scan.{c.name}" not in ctx.cache]
-        scans = scan_cameras(todo, luma, _enabled(ctx, "video.blur"), block=_block_px(ctx))
+        scans = scan_cameras(todo, luma, ctx.enabled(BLUR), block=_block_px(ctx))
         for c, sc in zip(todo, scans, strict=True):
             ctx.cache[f"video.scan.{c.name}"] = sc
     return ctx.cache[key]
@@ -159,46 +163,40 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
-@episode_check("video.unreadable", "sidecar or stored frames that fail to open or decode")
-def unreadable(ctx: EpisodeContext) -> Iterator[Finding]:
-    sev = ctx.severity("video.unreadable")
+@episode_check(UNREADABLE, "sidecar or stored frames that fail to open or decode")
+def unreadable(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for cam, sc in _cams(ctx):
         error = sc.error
         if error is None and sc.decoded == 0 and cam.n_frames > 0:
             error = f"{cam.frames.describe()}: no frame could be decoded"
         if error is None:
             continue
-        yield Finding("video.unreadable", sev, f"camera {cam.name}: {error}", stream=cam.name,
-                      value=sc.decoded, t_start_ns=_t(cam, sc.decoded),
-                      t_end_ns=_t(cam, cam.n_frames - 1))
+        yield emit(f"camera {cam.name}: {error}", stream=cam.name, value=sc.decoded,
+                   t_start_ns=_t(cam, sc.decoded), t_end_ns=_t(cam, cam.n_frames - 1))
 
 
 @episode_check("video.frame_count", "decoded frames versus timestamps")
-def frame_count(ctx: EpisodeContext) -> Iterator[Finding]:
-    st = ctx.settings("video.frame_count")
+def frame_count(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     tol = int(st["tolerance_frames"])
     for cam, sc in _cams(ctx):
-        if sc.error and _enabled(ctx, "video.unreadable"):
+        if sc.error and ctx.enabled(UNREADABLE):
             continue  # a failed decode is reported once, as unreadable
         if abs(sc.decoded - cam.n_frames) > tol:
-            yield Finding("video.frame_count", st.severity,
-                          f"camera {cam.name}: {sc.decoded} frames decode but "
-                          f"{cam.n_frames} timestamps are recorded (tolerance {tol})",
-                          stream=cam.name, value=sc.decoded - cam.n_frames, threshold=tol)
+            yield emit(f"camera {cam.name}: {sc.decoded} frames decode but "
+                       f"{cam.n_frames} timestamps are recorded (tolerance {tol})",
+                       stream=cam.name, value=sc.decoded - cam.n_frames, threshold=tol)
 
 
 @episode_check("video.resolution", "decoded frame size versus the declared width and height")
-def resolution(ctx: EpisodeContext) -> Iterator[Finding]:
-    sev = ctx.severity("video.resolution")
+def resolution(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for cam, sc in _cams(ctx):
         if sc.first_shape is None:
             continue
         h, w = sc.first_shape[0], sc.first_shape[1]
         if (w, h) != (cam.width, cam.height):
-            yield Finding("video.resolution", sev,
-                          f"camera {cam.name}: frames decode at {w}x{h} but its width and "
-                          f"height attributes declare {cam.width}x{cam.height}",
-                          stream=cam.name, value=w * h, threshold=cam.width * cam.height)
+            yield emit(f"camera {cam.name}: frames decode at {w}x{h} but its width and "
+                       f"height attributes declare {cam.width}x{cam.height}",
+                       stream=cam.name, value=w * h, threshold=cam.width * cam.height)
 
 
 def _robot_travel(ctx: EpisodeContext, t0: int, t1: int) -> float:
@@ -216,12 +214,11 @@ def _robot_travel(ctx: EpisodeContext, t0: int, t1: int) -> float:
     return float(travel.max()) if travel.size else 0.0
 
 
-@episode_check("video.frozen", "identical consecutive frames while the robot moves")
-def frozen(ctx: EpisodeContext) -> Iterator[Finding]:
+@episode_check(FROZEN, "identical consecutive frames while the robot moves")
+def frozen(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     """Frames are identical when no block changes by more than ``max_block_diff`` grey levels
     on average: a whole-frame mean would call a small object moving over a still scene frozen,
     and a per-pixel test would take codec noise for motion."""
-    st = ctx.settings("video.frozen")
     max_diff, min_s = float(st["max_block_diff"]), float(st["min_duration_s"])
     motion = float(st["robot_motion_threshold"])
     for cam, sc in _cams(ctx):
@@ -241,18 +238,16 @@ def frozen(ctx: EpisodeContext) -> Iterator[Finding]:
                 worst = (t0, t1)
         if worst is not None:
             dur = (worst[1] - worst[0]) / 1e9
-            yield Finding("video.frozen", st.severity,
-                          f"camera {cam.name}: the image stops changing for {dur:.2f} s while "
-                          f"the robot moves ({frames} frozen frames in all; limit {min_s:g} s)",
-                          stream=cam.name, value=dur, threshold=min_s, t_start_ns=worst[0],
-                          t_end_ns=worst[1])
+            yield emit(f"camera {cam.name}: the image stops changing for {dur:.2f} s while "
+                       f"the robot moves ({frames} frozen frames in all; limit {min_s:g} s)",
+                       stream=cam.name, value=dur, threshold=min_s, t_start_ns=worst[0],
+                       t_end_ns=worst[1])
 
 
-def _share_check(ctx: EpisodeContext, check_id: str, series: str, below: bool,
+def _share_check(ctx: EpisodeContext, st: CheckSettings, emit: Emit, series: str, below: bool,
                  what: str) -> Iterator[Finding]:
     """Flag a colour camera when more than ``max_share`` of its frames are beyond ``level``;
     the place is the longest run of such frames."""
-    st = ctx.settings(check_id)
     level, share_max = float(st["level"]), float(st["max_share"])
     for cam, sc in _cams(ctx):
         vals = np.asarray(getattr(sc, series))
@@ -263,27 +258,26 @@ def _share_check(ctx: EpisodeContext, check_id: str, series: str, below: bool,
         if share <= share_max:
             continue
         a, b = max(_runs(mask), key=lambda r: r[1] - r[0])
-        yield Finding(check_id, st.severity,
-                      f"camera {cam.name}: {share:.0%} of frames are {what} {level:g} (limit "
-                      f"{share_max:.0%} of frames); the longest run is frames {a}-{b}",
-                      stream=cam.name, value=share, threshold=share_max,
-                      t_start_ns=_t(cam, a), t_end_ns=_t(cam, b))
+        yield emit(f"camera {cam.name}: {share:.0%} of frames are {what} {level:g} (limit "
+                   f"{share_max:.0%} of frames); the longest run is frames {a}-{b}",
+                   stream=cam.name, value=share, threshold=share_max,
+                   t_start_ns=_t(cam, a), t_end_ns=_t(cam, b))
 
 
-@episode_check("video.dark", "share of frames with a very low mean luma")
-def dark(ctx: EpisodeContext) -> Iterator[Finding]:
-    yield from _share_check(ctx, "video.dark", "luma", True, "dark, mean luma below")
+@episode_check(DARK, "share of frames with a very low mean luma")
+def dark(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    yield from _share_check(ctx, st, emit, "luma", True, "dark, mean luma below")
 
 
-@episode_check("video.overexposed", "share of frames with a very high mean luma")
-def overexposed(ctx: EpisodeContext) -> Iterator[Finding]:
-    yield from _share_check(ctx, "video.overexposed", "luma", False,
+@episode_check(OVEREXPOSED, "share of frames with a very high mean luma")
+def overexposed(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    yield from _share_check(ctx, st, emit, "luma", False,
                             "overexposed, mean luma above")
 
 
-@episode_check("video.blur", "share of blurred frames (low Laplacian variance)")
-def blur(ctx: EpisodeContext) -> Iterator[Finding]:
-    yield from _share_check(ctx, "video.blur", "sharpness", True,
+@episode_check(BLUR, "share of blurred frames (low Laplacian variance)")
+def blur(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    yield from _share_check(ctx, st, emit, "sharpness", True,
                             "blurred, Laplacian variance below")
 
 

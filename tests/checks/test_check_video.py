@@ -511,7 +511,7 @@ def test_disabled_checks_are_neither_run_nor_measured(clean_frames, tmp_path):
     from checks.registry import EpisodeContext, all_checks
 
     ctx = EpisodeContext(ep, None, prof)
-    list(all_checks()["video.frozen"].fn(ctx))
+    all_checks()["video.frozen"].call(ctx)
     sc = ctx.cache["video.scan.cam_head"]
     assert sc.decoded == N and sc.luma == [] and sc.sharpness == []
 
