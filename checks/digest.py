@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from checks.kernels.episode_summary import held_and_last
-from checks.kernels.stats import column_stats
+from checks.kernels.episode_summary import held_and_last_of
+from checks.kernels.stats import stats_of_columns
 from schemas.episode import Episode
 
 
@@ -119,10 +119,11 @@ def digest_stream(values: np.ndarray, kind: str, names: list[str]) -> StreamDige
     if v.dtype not in (np.float32, np.float64):
         v = v.astype(np.float64)
     v = np.ascontiguousarray(v)
-    st = column_stats(v)
-    hl = held_and_last(v)
-    return StreamDigest(kind, list(names), *(_floats(st[:, k]) for k in range(5)),
-                        held=_floats(hl[:, 0]), last=_floats(hl[:, 1]))
+    st = stats_of_columns(v)
+    hl = held_and_last_of(v)
+    return StreamDigest(kind, list(names), min=_floats(st.min), max=_floats(st.max),
+                        mean=_floats(st.mean), std=_floats(st.std), count=_floats(st.count),
+                        held=_floats(hl.held), last=_floats(hl.last))
 
 
 def digest_episode(episode: Episode, episode_uid: str,

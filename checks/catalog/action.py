@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.kernels.motion import best_lag, center_columns, decimate_sum, resample_diff
-from checks.kernels.shared import contiguous, stream_scan, summary
-from checks.kernels.stats import saturation_scan
+from checks.kernels.shared import contiguous, summary
+from checks.kernels.stats import scan_saturation
 from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.findings import Finding
 from schemas.quality_profile import CheckSettings
@@ -43,7 +43,7 @@ def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Fin
         step = 1.0 / min(rate, state.rate_hz)
         ai = np.array([act.names.index(n) for n in shared], dtype=np.int64)
         si = np.array([state.names.index(n) for n in shared], dtype=np.int64)
-        bounds = stream_scan(ctx.cache, act.name, act.values)[1][ai]
+        bounds = summary(ctx.cache, act).bounds[ai]
         if not (bounds[:, 1] - bounds[:, 0] > 0).any():
             continue  # the command never moves: nothing to follow
         # the channels the operator moved most carry the lag; a few are enough
@@ -94,14 +94,14 @@ def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Fin
 def saturation(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     limit = float(st["max_share"])
     for act in ctx.episode.streams_of_kind("action"):
-        r = saturation_scan(contiguous(act.values), summary(ctx.cache, act).bounds)
-        bad = [j for j in range(r.shape[0]) if r[j, 1] > 0 and r[j, 0] > limit]
+        r = scan_saturation(contiguous(act.values), summary(ctx.cache, act).bounds)
+        bad = [j for j in range(len(r.share)) if r.varied[j] > 0 and r.share[j] > limit]
         if not bad:
             continue
-        worst = max(bad, key=lambda j: r[j, 0])
+        worst = max(bad, key=lambda j: r.share[j])
         names = ", ".join(act.names[j] for j in bad[:5]) + ("…" if len(bad) > 5 else "")
         yield emit(
             f"{act.name}: {len(bad)} channel(s) sit at their own min or max for more than "
-            f"{limit:.0%} of samples ({names}; worst {act.names[worst]} at {r[worst, 0]:.0%})",
-            stream=act.name, value=r[worst, 0], threshold=limit,
+            f"{limit:.0%} of samples ({names}; worst {act.names[worst]} at {r.share[worst]:.0%})",
+            stream=act.name, value=r.share[worst], threshold=limit,
             t_start_ns=int(act.timestamps[0]), t_end_ns=int(act.timestamps[-1]))

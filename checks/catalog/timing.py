@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from checks.kernels.timing import timestamp_scan
+from checks.kernels.timing import ClockScan, scan_clock
 from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.findings import Finding, Severity
 from schemas.quality_profile import CheckSettings
@@ -23,13 +23,13 @@ def _clocks(ctx: EpisodeContext) -> Iterator[tuple[str, np.ndarray, float]]:
         yield c.name, c.timestamps, c.rate_hz
 
 
-def _scans(ctx: EpisodeContext) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+def _scans(ctx: EpisodeContext) -> dict[str, tuple[ClockScan, np.ndarray, float]]:
     """One fused scan per clock, shared by the four clock checks."""
     key = "timing.scans"
     if key not in ctx.cache:
         factor = float(ctx.settings(GAP)["max_gap_periods"])
         ctx.cache[key] = {
-            name: (timestamp_scan(np.ascontiguousarray(ts), 1e9 / rate, factor), ts, rate)
+            name: (scan_clock(ts, 1e9 / rate, factor), ts, rate)
             for name, ts, rate in _clocks(ctx)
         }
     return ctx.cache[key]
@@ -38,31 +38,31 @@ def _scans(ctx: EpisodeContext) -> dict[str, tuple[np.ndarray, np.ndarray, float
 @episode_check("time.non_monotonic", "consecutive timestamps that do not increase")
 def non_monotonic(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for name, (r, ts, _rate) in _scans(ctx).items():
-        if r[0] > 0:
-            i = int(r[1])
+        if r.non_monotonic > 0:
+            i = r.first_non_monotonic
             yield emit(
-                f"{name}: {int(r[0])} timestamp step(s) do not increase; the first goes from "
-                f"{int(ts[i])} to {int(ts[i + 1])} ns at sample {i}",
-                stream=name, value=r[0], threshold=0, t_start_ns=int(min(ts[i], ts[i + 1])),
-                t_end_ns=int(max(ts[i], ts[i + 1])))
+                f"{name}: {int(r.non_monotonic)} timestamp step(s) do not increase; the first "
+                f"goes from {int(ts[i])} to {int(ts[i + 1])} ns at sample {i}",
+                stream=name, value=r.non_monotonic, threshold=0,
+                t_start_ns=int(min(ts[i], ts[i + 1])), t_end_ns=int(max(ts[i], ts[i + 1])))
 
 
 @episode_check(GAP, "samples missing where consecutive timestamps are too far apart")
 def gap(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     factor, err_share = float(st["max_gap_periods"]), float(st["error_missing_share"])
     for name, (r, ts, rate) in _scans(ctx).items():
-        if r[2] <= 0:
+        if r.gaps <= 0:
             continue
         # a gap's missing count is its length over the declared period: bounded so that an
         # absurd rate_hz (1e300 Hz) reports a huge count rather than crashing on infinity
-        missing = int(min(r[3], 2.0**62))
+        missing = int(min(r.missing, 2.0**62))
         share = missing / (len(ts) + missing)
-        i = int(r[4])
+        i = r.longest_gap_at
         sev = Severity.ERROR if share > err_share else None
         yield emit(
-            f"{name}: {int(r[2])} gap(s) longer than {factor:g} periods lose {missing} samples "
+            f"{name}: {int(r.gaps)} gap(s) longer than {factor:g} periods lose {missing} samples "
             f"({share:.1%} of the stream, error above {err_share:.0%}); the longest lasts "
-            f"{r[5] / 1e6:.1f} ms at {rate:g} Hz",
+            f"{r.longest_gap_ns / 1e6:.1f} ms at {rate:g} Hz",
             severity=sev, stream=name, value=missing, threshold=err_share, t_start_ns=int(ts[i]),
             t_end_ns=int(ts[i + 1]))
 
@@ -71,9 +71,10 @@ def gap(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]
 def rate(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     tol = float(st["max_rate_error"])
     for name, (r, ts, declared) in _scans(ctx).items():
-        if r[6] < 2 or r[7] <= 0:
+        if r.regular < 2 or r.regular_sum_ns <= 0:
             continue
-        effective = 1e9 * r[6] / r[7]  # over regular intervals: gaps are time.gap's
+        # over regular intervals only: gaps are time.gap's
+        effective = 1e9 * r.regular / r.regular_sum_ns
         err = abs(effective - declared) / declared
         if err > tol:
             yield emit(
@@ -87,11 +88,11 @@ def rate(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding
 def jitter(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     limit = float(st["max_jitter_periods"])
     for name, (r, ts, declared) in _scans(ctx).items():
-        n = r[6]
+        n = r.regular
         if n < 3:
             continue
-        mean = r[7] / n
-        var = max(r[8] / n - mean * mean, 0.0)
+        mean = r.regular_sum_ns / n
+        var = max(r.regular_sum_sq / n - mean * mean, 0.0)
         std = math.sqrt(var)
         period = 1e9 / declared
         if std > limit * period:

@@ -8,7 +8,7 @@ import numpy as np
 
 from checks.kernels.segments import column_percentiles
 from checks.kernels.shared import bounded_count, contiguous, summary, within
-from checks.kernels.values import limit_scan
+from checks.kernels.values import scan_limits
 from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.episode import Stream
 from schemas.findings import Finding, Severity
@@ -19,12 +19,12 @@ from schemas.quality_profile import CheckSettings
 def nonfinite(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
         r = summary(ctx.cache, s).nonfinite
-        if r[0] > 0:
-            a, b = int(r[1]), int(r[2])
+        if r.count > 0:
+            a, b = r.first, r.last
             yield emit(
-                f"{s.name}: {int(r[0])} value(s) are NaN or infinite; the first run spans "
+                f"{s.name}: {r.count} value(s) are NaN or infinite; the first run spans "
                 f"samples {a}–{b}",
-                stream=s.name, value=int(r[0]), threshold=0,
+                stream=s.name, value=r.count, threshold=0,
                 t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
@@ -46,16 +46,16 @@ def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[
         tol = np.array([tol_rad if u == "rad" else tol_m for u in units])
         if within(summary(ctx.cache, s).bounds, lo - tol, hi + tol):
             continue  # the column bounds are inside the limits: no excursion to locate
-        r = limit_scan(contiguous(s.values), lo, hi, tol)
-        if r[0] <= 0:
+        r = scan_limits(contiguous(s.values), lo, hi, tol)
+        if r.rows <= 0:
             continue
-        j, a, b = int(r[3]), int(r[1]), int(r[2])
+        j, a, b = r.column, r.first, r.last
         unit = "rad" if units[j] == "rad" else units[j]
         yield emit(
-            f"{s.name}: joint {s.names[j]} goes {r[4]:.3f} {unit} beyond its limits "
-            f"[{lo[j]:.3f}, {hi[j]:.3f}] (tolerance {tol[j]:g}); {int(r[0])} sample(s) out of "
+            f"{s.name}: joint {s.names[j]} goes {r.excess:.3f} {unit} beyond its limits "
+            f"[{lo[j]:.3f}, {hi[j]:.3f}] (tolerance {tol[j]:g}); {int(r.rows)} sample(s) out of "
             f"range, first from sample {a} to {b}",
-            stream=s.name, value=r[4], threshold=tol[j],
+            stream=s.name, value=r.excess, threshold=tol[j],
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
@@ -65,21 +65,21 @@ def velocity_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterat
     if ctx.robot is None:
         return
     factor, min_dt = float(st["limit_factor"]), float(st["min_dt_periods"])
-    from checks.kernels.motion import velocity_scan
+    from checks.kernels.motion import scan_speeds
 
     for s in ctx.episode.streams.values():
         if s.kind != "joint_position":
             continue
         _lo, _hi, vel = ctx.robot.limits_for(s.names)
-        r = velocity_scan(s.timestamps, contiguous(s.values), vel * factor, min_dt * s.period_ns)
-        if r[0] <= 0:
+        r = scan_speeds(s.timestamps, contiguous(s.values), vel * factor, min_dt * s.period_ns)
+        if r.intervals <= 0:
             continue
-        j, a, b = int(r[3]), int(r[1]), int(r[2])
+        j, a, b = r.column, r.first, r.last
         yield emit(
-            f"{s.name}: joint {s.names[j]} moves at {r[4]:.2f}/s, {r[5]:.1f}x its velocity "
-            f"limit of {vel[j]:g} (allowed {factor:g}x); {int(r[0])} interval(s) over, the "
+            f"{s.name}: joint {s.names[j]} moves at {r.speed:.2f}/s, {r.ratio:.1f}x its velocity "
+            f"limit of {vel[j]:g} (allowed {factor:g}x); {int(r.intervals)} interval(s) over, the "
             f"first at samples {a}–{b}",
-            stream=s.name, value=r[4], threshold=vel[j] * factor,
+            stream=s.name, value=r.speed, threshold=vel[j] * factor,
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
@@ -97,14 +97,14 @@ def effort_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator
         slack = np.abs(eff) * tol
         if within(summary(ctx.cache, s).bounds, -eff - slack, eff + slack):
             continue
-        r = limit_scan(contiguous(s.values), -eff, eff, slack)
-        if r[0] <= 0:
+        r = scan_limits(contiguous(s.values), -eff, eff, slack)
+        if r.rows <= 0:
             continue
-        j, a, b = int(r[3]), int(r[1]), int(r[2])
+        j, a, b = r.column, r.first, r.last
         yield emit(
             f"{s.name}: joint {s.names[j]} effort exceeds its limit of {eff[j]:g} by "
-            f"{r[4]:.3g}; {int(r[0])} sample(s) over, the first at samples {a}–{b}",
-            stream=s.name, value=r[4] + eff[j], threshold=eff[j],
+            f"{r.excess:.3g}; {int(r.rows)} sample(s) over, the first at samples {a}–{b}",
+            stream=s.name, value=r.excess + eff[j], threshold=eff[j],
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
@@ -175,7 +175,7 @@ def _percentile_span(vals: np.ndarray, clean: bool) -> np.ndarray:
 def spike(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
     frac, min_abs = float(st["min_range_fraction"]), float(st["min_abs_deviation"])
-    from checks.kernels.motion import spike_scan
+    from checks.kernels.motion import scan_spikes
 
     for s in ctx.episode.streams.values():
         if not (s.kind == "joint_position" or (s.kind == "action" and s.is_joint_space)):
@@ -191,16 +191,16 @@ def spike(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findin
             span = hi - lo
         missing = ~np.isfinite(span)
         if missing.any():
-            span[missing] = _percentile_span(vals[:, missing], clean=summ.nonfinite[0] == 0)
+            span[missing] = _percentile_span(vals[:, missing], clean=summ.nonfinite.count == 0)
         # a near-still channel's percentile span is tiny: never call a wiggle below
         # min_abs_deviation a spike
-        r = spike_scan(vals, half, k_mad, np.maximum(span * frac, min_abs), summ.min_step)
-        if r[0] <= 0:
+        r = scan_spikes(vals, half, k_mad, np.maximum(span * frac, min_abs), summ.min_step)
+        if r.count <= 0:
             continue
-        i, j = int(r[1]), int(r[2])
+        i, j = r.row, r.column
         yield emit(
-            f"{s.name}: {int(r[0])} sample(s) jump away from their {window_s:g} s rolling "
+            f"{s.name}: {int(r.count)} sample(s) jump away from their {window_s:g} s rolling "
             f"median by more than {k_mad:g} MADs and {frac:.0%} of the channel's range; the "
             f"first is joint {s.names[j]} at sample {i}",
-            stream=s.name, value=r[0], threshold=frac,
+            stream=s.name, value=r.count, threshold=frac,
             t_start_ns=int(s.timestamps[i]), t_end_ns=int(s.timestamps[i]))

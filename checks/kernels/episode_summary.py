@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -31,3 +33,16 @@ def held_and_last(values: np.ndarray) -> np.ndarray:
                 out[j, 1] = values[i, j]
                 break
     return out
+
+
+class HeldAndLast(NamedTuple):
+    """:func:`held_and_last` by name: one array per figure, one entry per column."""
+
+    held: np.ndarray
+    last: np.ndarray
+
+
+def held_and_last_of(values: np.ndarray) -> HeldAndLast:
+    """:func:`held_and_last`, its columns named."""
+    t = held_and_last(values)
+    return HeldAndLast(t[:, 0], t[:, 1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -570,3 +572,41 @@ def resample_diff(ts: np.ndarray, values: np.ndarray, cols: np.ndarray, t0: int,
         for q in range(c):
             prev[q] = cur[q]
     return out
+
+
+class SpeedExcess(NamedTuple):
+    """:func:`velocity_scan`'s figures by name (-1 where there is none)."""
+
+    #: intervals over the limit; the first one's start and the end of its run
+    intervals: float
+    first: int
+    last: int
+    #: the column of the fastest, its speed and that speed over its limit
+    column: int
+    speed: float
+    ratio: float
+
+
+def scan_speeds(ts: np.ndarray, values: np.ndarray, vmax: np.ndarray,
+                min_dt_ns: float) -> SpeedExcess:
+    """:func:`velocity_scan`, its figures named."""
+    r = velocity_scan(ts, values, vmax, min_dt_ns)
+    return SpeedExcess(float(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), float(r[5]))
+
+
+class Spikes(NamedTuple):
+    """:func:`spike_scan`'s figures by name (-1 where there is none)."""
+
+    count: float
+    #: the first spike's row and column
+    row: int
+    column: int
+    #: the largest deviation, in units of ``min_dev``
+    worst: float
+
+
+def scan_spikes(values: np.ndarray, half: int, mad_factor: float, min_dev: np.ndarray,
+                mad_floor: np.ndarray) -> Spikes:
+    """:func:`spike_scan`, its figures named."""
+    r = spike_scan(values, half, mad_factor, min_dev, mad_floor)
+    return Spikes(float(r[0]), int(r[1]), int(r[2]), float(r[3]))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from checks.kernels.values import BadRun
 from checks.kernels.values import stream_summary as _summary_kernel
 from schemas.episode import Stream
 
@@ -26,8 +27,8 @@ def contiguous(a: np.ndarray) -> np.ndarray:
 class StreamSummary:
     """One pass over a stream's values (see :func:`checks.kernels.values.stream_summary`)."""
 
-    #: int64[3]: non-finite values, first and last row of their first run (-1 when none).
-    nonfinite: np.ndarray
+    #: Non-finite values, and the first and last row of their first run (-1 when none).
+    nonfinite: BadRun
     #: float64[D, 2]: finite min and max per column (NaN for a column without finite values).
     bounds: np.ndarray
     #: float64[D]: smallest non-zero change per column (None unless joint-space).
@@ -45,8 +46,8 @@ def _compute(values: np.ndarray, changes: bool) -> StreamSummary:
     counts, table = _summary_kernel(contiguous(values), changes)
     bounds = np.ascontiguousarray(table[:, :2])
     if not changes:
-        return StreamSummary(counts, bounds, None, None)
-    return StreamSummary(counts, bounds, np.ascontiguousarray(table[:, 2]),
+        return StreamSummary(BadRun.of(counts), bounds, None, None)
+    return StreamSummary(BadRun.of(counts), bounds, np.ascontiguousarray(table[:, 2]),
                          np.ascontiguousarray(table[:, 3]))
 
 
@@ -59,17 +60,6 @@ def summary(cache: dict[str, Any], s: Stream) -> StreamSummary:
     if got is None or (changes and got.min_step is None):
         got = cache[key] = _compute(s.values, changes)
     return got
-
-
-def stream_scan(cache: dict[str, Any], name: str,
-                values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-finite figures and column bounds of one stream (as
-    :func:`checks.kernels.values.nonfinite_scan`), from its memoised summary."""
-    key = f"summary:{name}"
-    got = cache.get(key)
-    if got is None:
-        got = cache[key] = _compute(values, False)
-    return got.nonfinite, got.bounds
 
 
 def bounded_count(x: float, lo: int, hi: int, *, floor: bool = False) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -82,3 +84,35 @@ def saturation_scan(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         out[j, 1] = mid[j]
         out[j, 2] = n[j]
     return out
+
+
+class ColumnStats(NamedTuple):
+    """:func:`column_stats` by name: one array per figure, one entry per column."""
+
+    min: np.ndarray
+    max: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    count: np.ndarray
+
+
+def stats_of_columns(values: np.ndarray) -> ColumnStats:
+    """:func:`column_stats`, its columns named."""
+    t = column_stats(values)
+    return ColumnStats(t[:, 0], t[:, 1], t[:, 2], t[:, 3], t[:, 4])
+
+
+class Saturation(NamedTuple):
+    """:func:`saturation_scan` by name: one array per figure, one entry per column."""
+
+    #: share of finite samples at the column's own min or max
+    share: np.ndarray
+    #: 1 when the column has more than two distinct values, else 0
+    varied: np.ndarray
+    count: np.ndarray
+
+
+def scan_saturation(values: np.ndarray, bounds: np.ndarray) -> Saturation:
+    """:func:`saturation_scan`, its columns named."""
+    t = saturation_scan(values, bounds)
+    return Saturation(t[:, 0], t[:, 1], t[:, 2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -39,3 +41,29 @@ def timestamp_scan(ts: np.ndarray, period_ns: float, gap_factor: float) -> np.nd
             out[8] += d * d
     out[9] = float(ts[n - 1] - ts[0])
     return out
+
+
+class ClockScan(NamedTuple):
+    """:func:`timestamp_scan`'s figures by name (indices are -1 when there is none)."""
+
+    #: consecutive differences that do not increase, and the index of the first
+    non_monotonic: float
+    first_non_monotonic: int
+    #: differences longer than ``gap_factor`` periods, and the samples they lose
+    gaps: float
+    missing: float
+    #: the index before the longest gap, and its length
+    longest_gap_at: int
+    longest_gap_ns: float
+    #: the regular differences (neither gaps nor non-increasing): count, sum, sum of squares
+    regular: float
+    regular_sum_ns: float
+    regular_sum_sq: float
+    span_ns: float
+
+
+def scan_clock(ts: np.ndarray, period_ns: float, gap_factor: float) -> ClockScan:
+    """:func:`timestamp_scan` of ``ts`` (made contiguous), its figures named."""
+    r = timestamp_scan(np.ascontiguousarray(ts), period_ns, gap_factor)
+    return ClockScan(float(r[0]), int(r[1]), float(r[2]), float(r[3]), int(r[4]), float(r[5]),
+                     float(r[6]), float(r[7]), float(r[8]), float(r[9]))

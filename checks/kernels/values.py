@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -157,3 +159,36 @@ def stream_summary(values: np.ndarray, diffs: bool) -> tuple[np.ndarray, np.ndar
             m = s1[j] / cnt[j]
             table[j, 3] = max(s2[j] / cnt[j] - m * m, 0.0)
     return out, table
+
+
+class BadRun(NamedTuple):
+    """Bad rows (non-finite values) and the first run of them, as :func:`nonfinite_scan`
+    counts them: rows -1 when there is none."""
+
+    count: int
+    first: int
+    last: int
+
+    @classmethod
+    def of(cls, r: np.ndarray) -> BadRun:
+        return cls(int(r[0]), int(r[1]), int(r[2]))
+
+
+class Excursions(NamedTuple):
+    """:func:`limit_scan`'s figures by name (-1 where there is none)."""
+
+    #: rows with an excursion
+    rows: float
+    #: first and last row of the first run of them
+    first: int
+    last: int
+    #: the column of the worst excursion and its excess beyond the limit
+    column: int
+    excess: float
+
+
+def scan_limits(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                tol: np.ndarray) -> Excursions:
+    """:func:`limit_scan`, its figures named."""
+    r = limit_scan(values, lo, hi, tol)
+    return Excursions(float(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]))

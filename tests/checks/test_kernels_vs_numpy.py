@@ -361,3 +361,41 @@ def test_percentile_span_matches_nanpercentile(v, with_nan):
         p1, p99 = np.nanpercentile(v, [1, 99], axis=0)
         got = _percentile_span(v, clean=not with_nan)
     np.testing.assert_array_equal(got, p99 - p1)
+
+
+# The named results the checks read: each field holds the reference's figure of that name.
+@SETTINGS
+@given(clocks(), st.sampled_from([1.5, 2.0]))
+def test_scan_clock_names_the_figures(ts, factor):
+    got = timing.scan_clock(ts, 20e6, factor)
+    want = ref.timestamp_scan(ts, 20e6, factor)
+    _eq(list(got), want)
+    assert got.first_non_monotonic == int(want[1]) and got.longest_gap_at == int(want[4])
+
+
+@SETTINGS
+@given(matrices(), st.data())
+def test_named_value_scans(v, data):
+    d = v.shape[1]
+    lo = np.array(data.draw(st.lists(st.sampled_from([-1.0, np.nan]), min_size=d, max_size=d)))
+    tol = np.full(d, 0.01)
+    got = values.scan_limits(v, lo, lo + 1.5, tol)
+    _eq(list(got), ref.limit_scan(v, lo, lo + 1.5, tol))
+    assert isinstance(got.column, int) and isinstance(got.first, int)
+    run = values.BadRun.of(values.nonfinite_scan(v)[0])
+    _eq(list(run), ref.nonfinite_scan(v)[0])
+    sat = stats.scan_saturation(v, values.nonfinite_scan(v)[1])
+    _eq(np.column_stack(sat), ref.saturation_scan(v))
+    cols = stats.stats_of_columns(v)
+    np.testing.assert_array_equal(np.column_stack(cols), stats.column_stats(v))
+
+
+@SETTINGS
+@given(st.data())
+def test_named_motion_scans(data):
+    ts = data.draw(clocks(min_n=0, max_n=40))
+    v = data.draw(matrices(min_rows=len(ts), max_rows=len(ts)))
+    vmax = np.full(v.shape[1], 1.0)
+    _eq(list(motion.scan_speeds(ts, v, vmax, 10e6)), ref.velocity_scan(ts, v, vmax, 10e6))
+    dev, floor = np.full(v.shape[1], 0.5), np.zeros(v.shape[1])
+    _eq(list(motion.scan_spikes(v, 2, 8.0, dev, floor)), ref.spike_scan(v, 2, 8.0, dev, floor))
