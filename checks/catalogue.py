@@ -17,7 +17,7 @@ STANDARDS_DOC_HEADER = """\
 # Standards: what every rule serves
 
 <!-- Generated from checks/standards.py and the default quality profile by
-     `embodiq checks --markdown > docs/standards.md`; a test keeps it current. -->
+     `embodiq checks --doc standards > docs/standards.md`; a test keeps it current. -->
 
 embodiq checks recordings against a **data-collection schema** (the recording format: structural
 rules, `schema.*`) and a **data-quality schema** (the check catalogue). This page traces every

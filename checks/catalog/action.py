@@ -21,6 +21,15 @@ _GRID_PER_SAMPLE = 4
 
 @episode_check("action.tracking", "lag of the state behind a joint-space position action")
 def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Matches action and state channels by joint name, picks the channels the operator moved
+    most (at most 8), resamples both onto one grid of at most ``analysis_rate_hz``, and
+    estimates the lag of the state behind the action by cross-correlating their velocities over
+    ±``search_s`` (coarse at a fifth of the rate, then fine around the coarse best). A best
+    correlation below ``min_correlation`` means the state does not follow the action at all
+    (mismatched streams); the finding's value is the lag in seconds (positive: the state
+    trails). The grid holds at most 4 points per sample present (state and action together), so
+    its size follows the data, not the time it spans; samples too sparse to resolve a lag
+    within ``search_s`` (or fewer than 10 grid points) are not analysed."""
     lag_min, lag_max = float(st["min_lag_s"]), float(st["max_lag_s"])
     search, min_corr = float(st["search_s"]), float(st["min_correlation"])
     rate = float(st["analysis_rate_hz"])

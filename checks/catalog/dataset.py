@@ -1,7 +1,11 @@
-"""Dataset checks: across all episodes of a publish (or of one ``check`` over many files).
+"""Dataset checks: across all episodes of a publish (or of one ``embodiq check`` over many
+files).
 
 They read episode digests only (see ``checks.digest``), never recordings, so a dataset of
-thousands of episodes is judged in memory in moments.
+thousands of episodes is judged in memory in moments. A dataset finding lists the episodes it
+concerns; when it concerns one episode (a duplicate, a length outlier) it is also listed on that
+episode, and a dataset *error* on one episode (a duplicate) fails that episode: it is not
+published.
 """
 
 from __future__ import annotations
@@ -129,7 +133,8 @@ def _held_share(d: EpisodeDigest, sname: str, ch: str) -> float | None:
     return s.held[j]
 
 
-@dataset_check("dataset.stuck_channel", "a channel that barely moves in most episodes")
+@dataset_check("dataset.stuck_channel",
+               "a channel that barely moves, or holds its value, in most episodes")
 def stuck_channel(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     """Stuck in an episode: the channel's range is below ``min_range``, or it holds its value
     for more than ``max_held_share`` of consecutive samples (a sensor that stops updating, or a

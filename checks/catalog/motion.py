@@ -34,6 +34,8 @@ def static(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findi
 
 @episode_check("motion.idle", "still spans at the start and end of the episode")
 def idle(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Reports the *active* span as its place, so exports can trim to it (``--trim-idle``); a
+    warning when idle exceeds ``warn_share`` of the episode."""
     speed, warn_share = float(st["speed_threshold"]), float(st["warn_share"])
     min_idle, base_s = float(st["min_idle_s"]), float(st["speed_baseline_s"])
     s = ctx.episode.primary_state

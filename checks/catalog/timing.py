@@ -1,4 +1,8 @@
-"""Timing checks on every stream's and camera's clock: order, gaps, rate, jitter, sync."""
+"""Timing checks on every stream's and camera's clock: order, gaps, rate, jitter, sync.
+
+Each clock is read in one fused pass that serves the ordering, gap, rate and jitter checks
+(gaps are told apart with ``time.gap``'s ``max_gap_periods``).
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,8 @@ def non_monotonic(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterato
 
 @episode_check(GAP, "samples missing where consecutive timestamps are too far apart")
 def gap(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """A difference above ``max_gap_periods`` nominal periods is a gap; the finding is an error
+    when the gaps lose more than ``error_missing_share`` of the stream's samples."""
     factor, err_share = float(st["max_gap_periods"]), float(st["error_missing_share"])
     for name, (r, ts, rate) in _scans(ctx).items():
         if r.gaps <= 0:
@@ -69,6 +75,7 @@ def gap(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]
 
 @episode_check("time.rate", "effective sampling rate versus the declared rate_hz")
 def rate(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Measured over the regular intervals only, so a gap is reported once, by ``time.gap``."""
     tol = float(st["max_rate_error"])
     for name, (r, ts, declared) in _scans(ctx).items():
         if r.regular < 2 or r.regular_sum_ns <= 0:
@@ -105,6 +112,9 @@ def jitter(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findi
 
 @episode_check("time.sync", "start and end of every stream and camera against the state")
 def sync(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Compares each stream's and camera's first and last timestamps with the reference
+    ``joint_position`` stream, allowing one nominal period of the coarser of the two (a 30 Hz
+    camera that stops one frame early is fine); an error above ``error_offset_s``."""
     warn_s, err_s = float(st["warn_offset_s"]), float(st["error_offset_s"])
     ref = ctx.episode.primary_state
     if ref is None or ref.n_samples == 0:

@@ -1,4 +1,4 @@
-"""Value checks on streams: non-finite numbers and joint limits."""
+"""Value checks on streams: non-finite numbers, joint limits, stale sensors and spikes."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def _limited(s: Stream) -> bool:
 @episode_check("value.joint_limit", "joint positions beyond the robot profile's limits",
                needs_robot=True)
 def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Applies to ``joint_position`` streams and joint-space position actions, with the
+    profile's limits; prismatic and normalised joints use ``tolerance_m``."""
     if ctx.robot is None:
         return
     tol_rad, tol_m = float(st["tolerance_rad"]), float(st["tolerance_m"])
@@ -62,6 +64,8 @@ def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[
 @episode_check("value.velocity_limit", "joint speeds above the profile's velocity limits",
                needs_robot=True)
 def velocity_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Uses finite differences between consecutive samples and skips differences over less
+    than ``min_dt_periods`` of a period (duplicate or jittered stamps are not teleports)."""
     if ctx.robot is None:
         return
     factor, min_dt = float(st["limit_factor"]), float(st["min_dt_periods"])
@@ -125,6 +129,8 @@ def _commanded_motion(ctx: EpisodeContext, t0: int, t1: int, threshold: float) -
 
 @episode_check("value.stale", "a sensor repeating identical rows while the robot is commanded")
 def stale(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Needs whole rows repeated bit for bit *and* an action that changes during the run: a
+    still robot with quantised encoders is not stale. An error above ``error_share``."""
     min_s, err_share = float(st["min_duration_s"]), float(st["error_share"])
     motion = float(st["action_motion_threshold"])
     from checks.kernels.motion import repeat_runs
@@ -173,6 +179,12 @@ def _percentile_span(vals: np.ndarray, clean: bool) -> np.ndarray:
 
 @episode_check("value.spike", "isolated samples far from their rolling median")
 def spike(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
+    """Applies to joint positions and joint-space actions only (IMU, force and tactile signals
+    spike legitimately on contact). The channel's range is its profile span for a joint, else
+    its 1st–99th percentile span in the episode (so it needs no robot profile); a departure
+    below ``min_abs_deviation`` is never a spike, and the MAD is never taken below the
+    channel's quantisation step (its smallest non-zero change), so a still, digitised channel
+    stepping by one count is not flagged."""
     window_s, k_mad = float(st["window_s"]), float(st["mad_factor"])
     frac, min_abs = float(st["min_range_fraction"]), float(st["min_abs_deviation"])
     from checks.kernels.motion import scan_spikes

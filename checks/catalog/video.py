@@ -1,12 +1,16 @@
 """Video checks: one streaming pass per camera computes every per-frame figure.
 
-Frames are decoded one at a time and only scalars are kept (mean luma, change from the previous
-frame overall and in the most changed 16×16 block, sharpness; all taken in one pass over the
-grey frame scaled down to at most 640 px wide), so memory does not grow with the video. The
-cameras of an episode are scanned side by side, one thread each (the decoder and the figures'
-kernel release the GIL), so two cameras on two cores take about the time of one. The passes are
-shared by the seven checks through the episode context's cache. Depth cameras get the decode,
-count and frozen checks only.
+Each camera is decoded once, one frame at a time, keeping only per-frame scalars, and the
+cameras of an episode are decoded side by side, one thread each (the decoder and the figures'
+kernel release the GIL, so two cameras on two cores take about the time of one): memory grows
+with the number of cameras, never with their length. The pass is shared by the seven checks.
+A compressed video is decoded straight to its luma (Y) plane, with no colour conversion. Every
+figure (mean luma, mean absolute change from the previous frame, the same change in the most
+changed 16×16 block, Laplacian variance) is taken in one pass over the grey frame at its own
+resolution, scaled down (area average) to at most 640 px wide and never up: a 640x480 camera is
+measured at 640x480, a 1280x720 one at 640x360. Thresholds are in grey levels of that frame.
+Depth cameras get the decode, count and frozen checks only, their change measured on all 16
+bits at full size.
 """
 
 from __future__ import annotations
@@ -216,9 +220,11 @@ def _robot_travel(ctx: EpisodeContext, t0: int, t1: int) -> float:
 
 @episode_check(FROZEN, "identical consecutive frames while the robot moves")
 def frozen(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
-    """Frames are identical when no block changes by more than ``max_block_diff`` grey levels
-    on average: a whole-frame mean would call a small object moving over a still scene frozen,
-    and a per-pixel test would take codec noise for motion."""
+    """Two frames are identical when no ``block_px`` block changes by more than
+    ``max_block_diff`` grey levels on average: a whole-frame mean would call a small object
+    moving over a still scene frozen, and a per-pixel test would take codec noise for motion.
+    The robot must move (a joint travelling more than ``robot_motion_threshold``) during the
+    frozen span."""
     max_diff, min_s = float(st["max_block_diff"]), float(st["min_duration_s"])
     motion = float(st["robot_motion_threshold"])
     for cam, sc in _cams(ctx):

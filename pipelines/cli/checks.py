@@ -19,18 +19,25 @@ def checks(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
     markdown: Annotated[bool, typer.Option(
         "--markdown", help="The standards trace as Markdown (docs/standards.md).")] = False,
+    doc: Annotated[str | None, typer.Option(
+        "--doc", help="A generated page as Markdown: 'checks' (docs/checks.md) or 'standards' "
+        "(docs/standards.md).")] = None,
 ) -> None:
     """Every structural rule and quality check: scope, severity, the quality characteristic it
     measures and the thresholds of the active profile."""
     from checks.catalogue import catalogue, standards_markdown
+    from checks.checks_doc import checks_markdown
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
+    pages = {"checks": checks_markdown, "standards": standards_markdown}
+    if doc is not None and doc not in pages:
+        raise fail(f"--doc {doc}: no such page (known: {', '.join(pages)})", 2)
     try:
         prof = load_quality_profile(profile)
     except QualityProfileError as exc:
         raise fail(str(exc), 2) from None
-    if markdown:
-        sys.stdout.write(standards_markdown(prof))
+    if markdown or doc is not None:
+        sys.stdout.write(pages[doc or "standards"](prof))
         return
     rows = catalogue(prof)
     if as_json:

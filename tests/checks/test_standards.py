@@ -33,7 +33,7 @@ def test_every_structural_rule_of_the_reader_is_traced():
 def test_standards_doc_is_regenerated_identically():
     expected = standards_markdown(load_quality_profile("default"))
     assert DOC.read_text() == expected, (
-        "docs/standards.md is stale: run `embodiq checks --markdown > docs/standards.md`")
+        "docs/standards.md is stale: run `embodiq checks --doc standards > docs/standards.md`")
 
 
 def test_catalogue_carries_the_active_profile_thresholds():

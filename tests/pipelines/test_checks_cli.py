@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -26,3 +27,14 @@ def test_checks_command_table_and_bad_profile():
     assert res.exit_code == 0 and "value.nonfinite" in res.stdout
     bad = runner.invoke(app, ["checks", "--profile", "no-such-profile"])
     assert bad.exit_code == 2
+
+
+def test_checks_command_prints_the_generated_pages():
+    root = Path(__file__).resolve().parents[2]
+    runner = CliRunner()
+    for page in ("checks", "standards"):
+        res = runner.invoke(app, ["checks", "--doc", page])
+        assert res.exit_code == 0, res.output
+        assert res.stdout == (root / "docs" / f"{page}.md").read_text()
+    bad = runner.invoke(app, ["checks", "--doc", "nope"])
+    assert bad.exit_code == 2 and "no such page" in bad.output
