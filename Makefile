@@ -26,8 +26,10 @@ test: $(STAMP) chromium servers
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+## lint: ruff, then mypy (strict on schemas, robots and checks; see pyproject.toml)
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 ## bench: speed and memory benchmarks (ratios against baselines measured in the same run)
 bench: $(STAMP)

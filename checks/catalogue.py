@@ -74,16 +74,17 @@ def catalogue(profile: QualityProfile) -> list[CatalogueRow]:
     for cid, spec in all_checks().items():
         if cid in STRUCTURAL_IDS:
             continue
-        t = TRACES.get(cid)
-        if t is None:
+        trace = TRACES.get(cid)
+        if trace is None:
             raise KeyError(f"check '{cid}' has no trace in checks/standards.py")
         if cid in profile.checks:
             s = profile.settings(cid)
             severity, enabled, params = s.severity.value, s.enabled, dict(s.params)
         else:
             severity, enabled, params = "-", False, {}
-        rows.append(CatalogueRow(cid, spec.scope, severity, enabled, t.characteristic.value,
-                                 t.concern.value, t.measures, spec.summary, params))
+        rows.append(CatalogueRow(cid, spec.scope, severity, enabled,
+                                 trace.characteristic.value, trace.concern.value, trace.measures,
+                                 spec.summary, params))
     return rows
 
 

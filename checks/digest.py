@@ -122,7 +122,7 @@ def digest_stream(values: np.ndarray, kind: str, names: list[str]) -> StreamDige
     st = stats_of_columns(v)
     hl = held_and_last_of(v)
     return StreamDigest(kind, list(names), min=_floats(st.min), max=_floats(st.max),
-                        mean=_floats(st.mean), std=_floats(st.std), count=_floats(st.count),
+                        mean=_floats(st.mean), std=_floats(st.std), count=_floats(st.finite),
                         held=_floats(hl.held), last=_floats(hl.last))
 
 

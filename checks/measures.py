@@ -128,8 +128,9 @@ def dataset_measures(per_episode: Sequence[Mapping[str, float | None]],
     for m in MEASURES:
         if m == "balance":
             continue
-        pairs = [(e[m], w if m == "completeness" else 1.0)
-                 for e, w in zip(per_episode, weights, strict=True) if e.get(m) is not None]
+        pairs = [(v, w if m == "completeness" else 1.0)
+                 for e, w in zip(per_episode, weights, strict=True)
+                 if (v := e.get(m)) is not None]
         total = sum(w for _v, w in pairs)
         out[m] = round(sum(v * w for v, w in pairs) / total, 6) if total > 0 else None
     out["balance"] = (round(sum(normalised_entropy(v) for v in groups.values()) / len(groups), 6)

@@ -202,9 +202,9 @@ def read_mjcf(path: Path, angle: str | None = None) -> Description:
                     velocity=math.inf, effort=math.inf if effort is None else effort,
                     unit="m" if kind == "slide" else "rad"))
 
-    world = root.find("worldbody")
-    if world is not None:
-        walk(world, "main")
+    found = root.find("worldbody")
+    if found is not None:
+        walk(found, "main")
     return Description(root.get("model") or path.stem, "mjcf", tuple(joints),
                        tuple(f"<include file='{n}'> not found: skipped" for n in skipped), path)
 

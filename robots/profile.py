@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,7 +97,7 @@ class RobotProfile:
         return out
 
 
-def _req(d: dict, key: str, typ: type | tuple[type, ...], where: str):
+def _req(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
     if key not in d:
         raise ProfileError(f"{where}: missing key '{key}'")
     v = d[key]
@@ -105,7 +106,7 @@ def _req(d: dict, key: str, typ: type | tuple[type, ...], where: str):
     return v
 
 
-def parse_profile(data: dict, where: str) -> RobotProfile:
+def parse_profile(data: dict[str, Any], where: str) -> RobotProfile:
     """Build a profile from parsed TOML; ``where`` (usually the file path) prefixes errors."""
     pid = _req(data, "id", str, where)
     kind = _req(data, "kind", str, where)
@@ -169,7 +170,7 @@ def alias_key(name: str) -> str:
     return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
-def _aliases(data: dict, where: str) -> tuple[str, ...]:
+def _aliases(data: dict[str, Any], where: str) -> tuple[str, ...]:
     raw = data.get("aliases", [])
     if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
         raise ProfileError(f"{where}: key 'aliases' must be a list of non-empty strings")

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.request import pathname2url
 
 from robots.profile import RobotProfile
@@ -158,7 +159,7 @@ class RobotRegistry:
                                 f"({_sqlite_reason(exc, self.path)})") from None
 
     @staticmethod
-    def _row(row: tuple | None) -> Binding | None:
+    def _row(row: tuple[Any, ...] | None) -> Binding | None:
         return Binding(*row) if row else None
 
     def resolve(self, model: str, serial: str) -> Binding | None:

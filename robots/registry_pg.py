@@ -92,7 +92,7 @@ class PostgresRobotRegistry:
                 con.rollback()
                 raise
 
-    def _one(self, sql: str, args: tuple) -> Binding | None:
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Binding | None:
         with self._connect() as con, con.cursor() as cur:
             cur.execute(sql, args)
             row = cur.fetchone()
@@ -115,7 +115,7 @@ class PostgresRobotRegistry:
 
     @staticmethod
     def _bind(cur: Any, code: str, model: str, serial: str, run_id: str | None) -> Binding:
-        def one(where: str, args: tuple) -> Binding | None:
+        def one(where: str, args: tuple[Any, ...]) -> Binding | None:
             cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings WHERE {where}", args)
             row = cur.fetchone()
             return Binding(*row) if row else None

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
 
 
 def _native(block: np.ndarray) -> np.ndarray:
@@ -93,7 +97,7 @@ def decode_video(path: Path, grey: bool = False, start: int = 0,
         conv = cv2.COLOR_BGR2GRAY if grey else cv2.COLOR_BGR2RGB
         n = 0
         try:
-            while ok and (count is None or n < count):
+            while ok and frame is not None and (count is None or n < count):
                 yield cv2.cvtColor(frame, conv)
                 n += 1
                 ok, frame = cap.read()
@@ -104,7 +108,7 @@ def decode_video(path: Path, grey: bool = False, start: int = 0,
     yield from _decode_pyav(path, grey, start, count)
 
 
-def _open_pyav(path: Path):
+def _open_pyav(path: Path) -> InputContainer:
     """A PyAV container for ``path``; PyAV's own errors become one :class:`OSError`."""
     import av
 

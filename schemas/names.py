@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 #: Letters, digits, ``_``, ``-`` and ``.``, starting with a letter or digit, at most 64 characters.
 #: Always applied with ``fullmatch`` (``$`` would accept a trailing newline).
@@ -46,7 +46,7 @@ def check_safe_name(name: Any, what: str = "name") -> str:
     problem = name_problem(name, what)
     if problem is not None:
         raise UnsafeNameError(problem)
-    return name
+    return cast(str, name)  # a safe name is a string
 
 
 def is_plain_file_name(name: str) -> bool:

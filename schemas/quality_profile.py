@@ -89,7 +89,8 @@ class QualityProfile:
                 "robots": self.robots, "digest": self.digest}
 
 
-def _validate_check_table(table: Any, base: Mapping[str, Any] | None, where: str) -> dict:
+def _validate_check_table(table: Any, base: Mapping[str, Any] | None,
+                         where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise QualityProfileError(f"{where}: must be a table")
     for key, val in table.items():

@@ -39,6 +39,7 @@ from schemas.episode import (
     Episode,
     EpisodeMetadata,
     Event,
+    FrameSource,
     SourceInfo,
     Stream,
 )
@@ -553,7 +554,7 @@ def _read_metadata(attrs: h5py.AttributeManager) -> tuple[EpisodeMetadata, list[
             success = bool(v)
         else:
             bad("success", f"is {_shown(raw)}; it must be the integer 1 or 0")
-    optional: dict[str, str | None] = {}
+    optional: dict[str, Any] = {}
     for key in OPTIONAL_TEXT_ATTRS:
         raw = _attr(attrs, key)
         if raw is None:
@@ -775,7 +776,7 @@ def _read_camera(name: str, g: Any, path: Path,
     n = ts_ds.shape[0] if ts_ds is not None else None
     frames_obj = g.get("frames")
     raw_video = _attr(g.attrs, "video")
-    frames = None
+    frames: FrameSource | None = None
     video_path = None
     pixel = "depth16" if enc == "depth16" else "rgb8"
     if frames_obj is not None and raw_video is not None:

@@ -7,7 +7,9 @@ data. It writes to a temporary name and renames, so a reader never sees half a f
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -23,7 +25,8 @@ def _set_str(attrs: h5py.AttributeManager, key: str, value: str) -> None:
     attrs.create(key, value, dtype=_str)
 
 
-def write_video(path: Path | str, frames, fps: float, width: int, height: int,
+def write_video(path: Path | str, frames: Iterable[np.ndarray], fps: float, width: int,
+                height: int,
                 fourcc: str = "mp4v") -> int:
     """Encode RGB frames to a video file with OpenCV; returns the number of frames written."""
     import cv2
@@ -31,7 +34,7 @@ def write_video(path: Path | str, frames, fps: float, width: int, height: int,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps),
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*fourcc), float(fps),
                              (int(width), int(height)))
     if not writer.isOpened():
         raise OSError(f"{path}: OpenCV cannot open a '{fourcc}' video writer")
@@ -74,6 +77,8 @@ def _write_camera(f: h5py.File, cam: Camera, folder: Path, chunk_frames: int) ->
         _set_str(g.attrs, "video", name)
         return
     n = cam.n_frames
+    shape: tuple[int, ...]
+    dtype: type[np.unsignedinteger[Any]]
     if cam.encoding == "depth16":
         shape, dtype = (n, cam.height, cam.width), np.uint16
     else:

@@ -56,7 +56,9 @@ def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Fin
         if not (bounds[:, 1] - bounds[:, 0] > 0).any():
             continue  # the command never moves: nothing to follow
         # the channels the operator moved most carry the lag; a few are enough
-        spread = summary(ctx.cache, act).diff_spread[ai]
+        spread = summary(ctx.cache, act).diff_spread
+        assert spread is not None  # a joint-space stream's summary has its changes
+        spread = spread[ai]
         keep = np.argsort(-np.nan_to_num(spread, nan=-1.0), kind="stable")[:_MAX_CHANNELS]
         n = int((t1 - t0) / 1e9 / step) + 1
         # the grid's size follows the samples present, not the time they span: 20 samples

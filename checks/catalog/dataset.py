@@ -40,8 +40,8 @@ def _digests(ctx: DatasetContext) -> list[EpisodeDigest]:
     in the order given (which the caller keeps as recording order)."""
     ds = [d if isinstance(d, EpisodeDigest) else EpisodeDigest.from_dict(d)
           for d in ctx.digests]
-    keys = [_start_key(d) for d in ds]
-    if ds and all(k is not None for k in keys):
+    keys = [k for d in ds if (k := _start_key(d)) is not None]
+    if ds and len(keys) == len(ds):
         order = sorted(range(len(ds)), key=lambda i: keys[i])  # stable on ties
         ds = [ds[i] for i in order]
     return ds
@@ -120,7 +120,7 @@ def _channel_stats(d: EpisodeDigest, sname: str, ch: str) -> tuple[float, ...] |
     """(min, max, mean, std, count) of one channel of one episode, None when absent/empty."""
     s = d.streams.get(sname)
     j = s.channel(ch) if s is not None else None
-    if j is None or not s.count[j] or not math.isfinite(s.mean[j]):
+    if s is None or j is None or not s.count[j] or not math.isfinite(s.mean[j]):
         return None
     return s.min[j], s.max[j], s.mean[j], s.std[j], s.count[j]
 
@@ -128,7 +128,7 @@ def _channel_stats(d: EpisodeDigest, sname: str, ch: str) -> tuple[float, ...] |
 def _held_share(d: EpisodeDigest, sname: str, ch: str) -> float | None:
     s = d.streams.get(sname)
     j = s.channel(ch) if s is not None else None
-    if j is None or j >= len(s.held) or not math.isfinite(s.held[j]):
+    if s is None or j is None or j >= len(s.held) or not math.isfinite(s.held[j]):
         return None
     return s.held[j]
 
@@ -193,7 +193,7 @@ def end_pose_outlier(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iter
             for k, (n, ch) in enumerate(channels):
                 s = e.streams.get(n)
                 j = s.channel(ch) if s is not None else None
-                if j is not None and j < len(s.last):
+                if s is not None and j is not None and j < len(s.last):
                     ends[i, k] = s.last[j]
         usable = np.isfinite(ends).sum(axis=0) >= min_n
         if not usable.any():

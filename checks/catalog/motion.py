@@ -9,11 +9,12 @@ import numpy as np
 from checks.kernels.motion import active_span, rms_jerk
 from checks.kernels.shared import bounded_count, contiguous, summary
 from checks.registry import Emit, EpisodeContext, episode_check
+from schemas.episode import Stream
 from schemas.findings import Finding, Severity
 from schemas.quality_profile import CheckSettings
 
 
-def _states(ctx: EpisodeContext):
+def _states(ctx: EpisodeContext) -> list[Stream]:
     return [s for s in ctx.episode.streams_of_kind("joint_position") if s.n_samples >= 2]
 
 

@@ -36,7 +36,8 @@ def _scans(ctx: EpisodeContext) -> dict[str, tuple[ClockScan, np.ndarray, float]
             name: (scan_clock(ts, 1e9 / rate, factor), ts, rate)
             for name, ts, rate in _clocks(ctx)
         }
-    return ctx.cache[key]
+    scans: dict[str, tuple[ClockScan, np.ndarray, float]] = ctx.cache[key]
+    return scans
 
 
 @episode_check("time.non_monotonic", "consecutive timestamps that do not increase")

@@ -19,12 +19,12 @@ from schemas.quality_profile import CheckSettings
 def nonfinite(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
         r = summary(ctx.cache, s).nonfinite
-        if r.count > 0:
+        if r.total > 0:
             a, b = r.first, r.last
             yield emit(
-                f"{s.name}: {r.count} value(s) are NaN or infinite; the first run spans "
+                f"{s.name}: {r.total} value(s) are NaN or infinite; the first run spans "
                 f"samples {a}–{b}",
-                stream=s.name, value=r.count, threshold=0,
+                stream=s.name, value=r.total, threshold=0,
                 t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 
 
@@ -44,7 +44,8 @@ def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[
         if not _limited(s):
             continue
         lo, hi, _vel = ctx.robot.limits_for(s.names)
-        units = [ctx.robot.joint(n).unit if ctx.robot.joint(n) else "rad" for n in s.names]
+        joints = [ctx.robot.joint(n) for n in s.names]
+        units = [spec.unit if spec else "rad" for spec in joints]
         tol = np.array([tol_rad if u == "rad" else tol_m for u in units])
         if within(summary(ctx.cache, s).bounds, lo - tol, hi + tol):
             continue  # the column bounds are inside the limits: no excursion to locate
@@ -150,7 +151,7 @@ def stale(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findin
             stale_rows += int(b - a + 1)
             if longest is None or t1 - t0 > longest[1] - longest[0]:
                 longest = (t0, t1)
-        if not stale_rows:
+        if not stale_rows or longest is None:
             continue
         share = stale_rows / s.n_samples
         sev = Severity.ERROR if share > err_share else None
@@ -174,7 +175,8 @@ def _percentile_span(vals: np.ndarray, clean: bool) -> np.ndarray:
         p1, p99 = np.nanpercentile(sub, [1, 99], axis=0)
     else:
         p1, p99 = column_percentiles(sub, np.array([0, len(sub)]), _SPAN_PCTS)[0]
-    return p99 - p1
+    span: np.ndarray = p99 - p1
+    return span
 
 
 @episode_check("value.spike", "isolated samples far from their rolling median")
@@ -197,22 +199,23 @@ def spike(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findin
             continue
         vals = contiguous(s.values)
         summ = summary(ctx.cache, s)
+        assert summ.min_step is not None  # a joint-space stream's summary has its changes
         span = np.full(len(s.names), np.nan)
         if ctx.robot is not None and s.space != "joint_velocity":
             lo, hi, _ = ctx.robot.limits_for(s.names)
             span = hi - lo
         missing = ~np.isfinite(span)
         if missing.any():
-            span[missing] = _percentile_span(vals[:, missing], clean=summ.nonfinite.count == 0)
+            span[missing] = _percentile_span(vals[:, missing], clean=summ.nonfinite.total == 0)
         # a near-still channel's percentile span is tiny: never call a wiggle below
         # min_abs_deviation a spike
         r = scan_spikes(vals, half, k_mad, np.maximum(span * frac, min_abs), summ.min_step)
-        if r.count <= 0:
+        if r.spikes <= 0:
             continue
         i, j = r.row, r.column
         yield emit(
-            f"{s.name}: {int(r.count)} sample(s) jump away from their {window_s:g} s rolling "
+            f"{s.name}: {int(r.spikes)} sample(s) jump away from their {window_s:g} s rolling "
             f"median by more than {k_mad:g} MADs and {frac:.0%} of the channel's range; the "
             f"first is joint {s.names[j]} at sample {i}",
-            stream=s.name, value=r.count, threshold=frac,
+            stream=s.name, value=r.spikes, threshold=frac,
             t_start_ns=int(s.timestamps[i]), t_end_ns=int(s.timestamps[i]))

@@ -143,7 +143,8 @@ def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:
         scans = scan_cameras(todo, luma, ctx.enabled(BLUR), block=_block_px(ctx))
         for c, sc in zip(todo, scans, strict=True):
             ctx.cache[f"video.scan.{c.name}"] = sc
-    return ctx.cache[key]
+    scan: CameraScan = ctx.cache[key]
+    return scan
 
 
 def _cams(ctx: EpisodeContext) -> Iterator[tuple[Camera, CameraScan]]:
@@ -153,8 +154,11 @@ def _cams(ctx: EpisodeContext) -> Iterator[tuple[Camera, CameraScan]]:
 
 def _t(cam: Camera, i: int) -> int | None:
     """Timestamp of frame ``i`` (clamped to the frames that have one)."""
-    if cam.n_frames == 0:
-        return None
+    return _ts(cam, i) if cam.n_frames else None
+
+
+def _ts(cam: Camera, i: int) -> int:
+    """Timestamp of frame ``i`` of a camera with frames (clamped to them)."""
     return int(cam.timestamps[min(max(i, 0), cam.n_frames - 1)])
 
 
@@ -171,7 +175,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def unreadable(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for cam, sc in _cams(ctx):
         error = sc.error
-        if error is None and sc.decoded == 0 and cam.n_frames > 0:
+        if error is None and sc.decoded == 0 and cam.n_frames > 0 and cam.frames is not None:
             error = f"{cam.frames.describe()}: no frame could be decoded"
         if error is None:
             continue
@@ -236,7 +240,7 @@ def frozen(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Findi
         worst: tuple[int, int] | None = None
         frames = 0
         for a, b in _runs(same):
-            t0, t1 = _t(cam, a - 1), _t(cam, b)
+            t0, t1 = _ts(cam, a - 1), _ts(cam, b)
             if (t1 - t0) / 1e9 < min_s or _robot_travel(ctx, t0, t1) <= motion:
                 continue
             frames += b - a + 2

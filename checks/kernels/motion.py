@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 
@@ -157,7 +158,7 @@ def repeat_runs(values: np.ndarray, min_len: int) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _kth(buf: np.ndarray, n: int, k: int) -> float:
+def _kth(buf: npt.NDArray[np.float64], n: int, k: int) -> float:
     """The ``k``-th smallest of ``buf[:n]`` (no NaN), partitioning that prefix in place so
     that ``buf[:k]`` holds values no greater (Wirth's selection: linear on average)."""
     lo = 0
@@ -181,11 +182,11 @@ def _kth(buf: np.ndarray, n: int, k: int) -> float:
             lo = i
         if k < i:
             hi = j
-    return buf[k]
+    return float(buf[k])
 
 
 @njit(cache=True, nogil=True)
-def _median_inplace(buf: np.ndarray, n: int) -> float:
+def _median_inplace(buf: npt.NDArray[np.float64], n: int) -> float:
     """Median of ``buf[:n]`` (no NaN; the mean of the two middle values when n is even),
     reordering that prefix."""
     upper = _kth(buf, n, n // 2)
@@ -194,7 +195,7 @@ def _median_inplace(buf: np.ndarray, n: int) -> float:
     lower = buf[0]
     for m in range(1, n // 2):
         lower = max(lower, buf[m])
-    return 0.5 * (lower + upper)
+    return float(0.5 * (lower + upper))
 
 
 @njit(cache=True, nogil=True)
@@ -597,7 +598,7 @@ def scan_speeds(ts: np.ndarray, values: np.ndarray, vmax: np.ndarray,
 class Spikes(NamedTuple):
     """:func:`spike_scan`'s figures by name (-1 where there is none)."""
 
-    count: float
+    spikes: float
     #: the first spike's row and column
     row: int
     column: int

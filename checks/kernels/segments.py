@@ -74,7 +74,8 @@ def column_percentiles(values: np.ndarray, offsets: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def _ends(values, a, n, n_low, n_high, lo_idx, hi_idx, gam, out) -> None:
+def _ends(values: np.ndarray, a: int, n: int, n_low: int, n_high: int, lo_idx: np.ndarray,
+          hi_idx: np.ndarray, gam: np.ndarray, out: np.ndarray) -> None:
     d = values.shape[1]
     low = np.empty((d, max(n_low, 1)))  # ascending: the n_low smallest so far
     high = np.empty((d, max(n_high, 1)))  # descending: the n_high largest so far
@@ -111,7 +112,8 @@ def _ends(values, a, n, n_low, n_high, lo_idx, hi_idx, gam, out) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _sorted(values, a, n, lo_idx, hi_idx, gam, out) -> None:
+def _sorted(values: np.ndarray, a: int, n: int, lo_idx: np.ndarray, hi_idx: np.ndarray,
+            gam: np.ndarray, out: np.ndarray) -> None:
     d = values.shape[1]
     buf = np.empty(n)
     for j in range(d):

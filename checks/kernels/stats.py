@@ -93,7 +93,8 @@ class ColumnStats(NamedTuple):
     max: np.ndarray
     mean: np.ndarray
     std: np.ndarray
-    count: np.ndarray
+    #: finite values
+    finite: np.ndarray
 
 
 def stats_of_columns(values: np.ndarray) -> ColumnStats:
@@ -109,7 +110,7 @@ class Saturation(NamedTuple):
     share: np.ndarray
     #: 1 when the column has more than two distinct values, else 0
     varied: np.ndarray
-    count: np.ndarray
+    finite: np.ndarray
 
 
 def scan_saturation(values: np.ndarray, bounds: np.ndarray) -> Saturation:

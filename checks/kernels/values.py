@@ -162,10 +162,10 @@ def stream_summary(values: np.ndarray, diffs: bool) -> tuple[np.ndarray, np.ndar
 
 
 class BadRun(NamedTuple):
-    """Bad rows (non-finite values) and the first run of them, as :func:`nonfinite_scan`
+    """Non-finite values and the first run of rows holding any, as :func:`nonfinite_scan`
     counts them: rows -1 when there is none."""
 
-    count: int
+    total: int
     first: int
     last: int
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ from numba import njit
 
 from schemas.episode import FrameSource
 from schemas.frame_sources import VideoFrames
+
+if TYPE_CHECKING:
+    from av import VideoFrame
 
 #: Sharpness is measured on frames at most this wide (scaled down, never up).
 BLUR_MAX_WIDTH = 640
@@ -99,7 +103,9 @@ _CHUNK = 2048
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _span_sums(up, left, mid, right, dn, pr, col):
+def _span_sums(up: np.ndarray, left: np.ndarray, mid: np.ndarray, right: np.ndarray,
+               dn: np.ndarray, pr: np.ndarray, col: np.ndarray
+               ) -> tuple[np.int32, np.int32, np.int32, np.int32]:
     """Sums over one run of interior pixels (``left`` and ``right``: the same run shifted by
     one column): grey level, absolute change from ``pr`` and the 4-neighbour Laplacian and
     its square, in 32-bit integers; each pixel's change is also added to its column's total
@@ -132,7 +138,8 @@ def block_edges(n: int, block: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _figures(g, prev, block):
+def _figures(g: np.ndarray, prev: np.ndarray, block: int
+             ) -> tuple[float, float, float, float]:
     """Mean, mean absolute change from ``prev``, the largest mean absolute change of a block
     (see :func:`block_edges`) and the Laplacian variance of ``g``.
 
@@ -218,7 +225,7 @@ def frame_figures(grey: np.ndarray, prev: np.ndarray | None = None,
 
 
 @njit(cache=True, nogil=True)
-def _block_max(a, b, block):
+def _block_max(a: np.ndarray, b: np.ndarray, block: int) -> float:
     h, w = a.shape
     nbx = max(w // block, 1)
     nby = max(h // block, 1)
@@ -250,10 +257,10 @@ def block_max_abs_diff(a: np.ndarray, b: np.ndarray, block: int = BLOCK_PX) -> f
     return float(_block_max(np.ascontiguousarray(a), np.ascontiguousarray(b), block))
 
 
-def _plane_view(frame) -> np.ndarray:
+def _plane_view(frame: VideoFrame) -> np.ndarray:
     """The decoder's luma plane as a [H, W] view (rows may be padded; no copy)."""
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
     return rows[:, :frame.width]
 
 
