@@ -30,7 +30,7 @@ def build_definitions(store_root: str | None = None, quality_profile: str = "def
                       fps: float | None = None, write_report: bool = True, workers: int = 0,
                       timeout_s: float = DEFAULT_TIMEOUT_S) -> dg.Definitions:
     return dg.Definitions(
-        assets=[*ingest_assets, published_dataset],
+        assets=[*ingest_assets, published_dataset],  # type: ignore[list-item]
         asset_checks=asset_checks,
         jobs=[ingest_job, publish_job],
         sensors=[inbox_sensor, publish_sensor],

@@ -158,6 +158,7 @@ def resampled_frames(cam: Camera, grid: Grid) -> Iterator[np.ndarray]:
             except StopIteration:
                 return  # fewer decoded frames than timestamps: stop, the caller counts
             cur_i += 1
+        assert cur is not None  # the loop above ran: every index wanted is >= 0
         yield cur
 
 

@@ -24,7 +24,7 @@ def rank_episodes(entries: Sequence[dict[str, Any]], dataset_findings: Sequence[
     ``entries`` is an episode of ``embodiq check --json``; the result adds its reasons."""
     named: dict[str, list[str]] = {}
     for f in dataset_findings:
-        uids = f.get("episode_uids") or ()
+        uids: Sequence[str] = f.get("episode_uids") or ()
         # a dataset finding about one episode (its end pose, a duplicate) singles it out; one
         # about most of them (a stuck channel) says nothing about which to look at first
         if f.get("severity") in ("error", "warning") and len(uids) == 1:

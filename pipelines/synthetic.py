@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from robots.profile import RobotProfile
-from schemas.episode import ArrayFrames, Camera, Episode, EpisodeMetadata, Event, Stream
+from schemas.episode import (
+    ArrayFrames,
+    Camera,
+    Episode,
+    EpisodeMetadata,
+    Event,
+    FrameSource,
+    Stream,
+)
 
 EPOCH_NS = 1_762_000_000_000_000_000  # 2025-11-01, a realistic wall clock
 #: The defects :func:`plant_defect` knows, by the check that must find them.
@@ -287,11 +295,18 @@ def _backwards(ep: Episode, rng: np.random.Generator) -> Episode:
     return _with_stream(ep, "joint_pos", timestamps=ts)
 
 
+def _frames(cam: Camera) -> FrameSource:
+    """The frames of a camera to plant a defect in (a synthetic camera always has some)."""
+    if cam.frames is None:
+        raise ValueError(f"camera {cam.name} has no frames to plant a defect in")
+    return cam.frames
+
+
 @defect("video.frozen")
 def _frozen(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera repeats one frame for 1.5 s while the robot keeps moving."""
     cam = ep.cameras["cam_head"]
-    frames = np.stack(list(cam.frames.iter_frames()))
+    frames = np.stack(list(_frames(cam).iter_frames()))
     i = cam.n_frames // 3
     k = int(1.5 * cam.rate_hz)
     frames[i:i + k] = frames[i]
@@ -304,7 +319,7 @@ def _frozen(ep: Episode, rng: np.random.Generator) -> Episode:
 def _dark(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera goes nearly black for the last 40% of the episode (lights off)."""
     cam = ep.cameras["cam_head"]
-    frames = np.stack(list(cam.frames.iter_frames()))
+    frames = np.stack(list(_frames(cam).iter_frames()))
     i = int(cam.n_frames * 0.6)
     frames[i:] = (frames[i:] // 25).astype(np.uint8)
     cams = dict(ep.cameras)
@@ -474,7 +489,7 @@ def _failed(ep: Episode, rng: np.random.Generator) -> Episode:
 
 def _map_frames(ep: Episode, name: str, fn: Callable[[np.ndarray, int], np.ndarray]) -> Episode:
     cam = ep.cameras[name]
-    frames = np.stack([fn(f, i) for i, f in enumerate(cam.frames.iter_frames())])
+    frames = np.stack([fn(f, i) for i, f in enumerate(_frames(cam).iter_frames())])
     cams = dict(ep.cameras)
     cams[name] = replace(cam, frames=ArrayFrames(frames))
     return replace(ep, cameras=cams)
@@ -502,7 +517,7 @@ def _blur(ep: Episode, rng: np.random.Generator) -> Episode:
 def _wrong_size(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera's frames are 80 px wide though 160 are declared."""
     cam = ep.cameras["cam_head"]
-    frames = np.stack([f[:, ::2] for f in cam.frames.iter_frames()])
+    frames = np.stack([f[:, ::2] for f in _frames(cam).iter_frames()])
     cams = dict(ep.cameras)
     cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
     return replace(ep, cameras=cams)
@@ -512,7 +527,7 @@ def _wrong_size(ep: Episode, rng: np.random.Generator) -> Episode:
 def _dropped_frames(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera delivered 10 frames fewer than it time-stamped."""
     cam = ep.cameras["cam_head"]
-    frames = np.stack(list(cam.frames.iter_frames()))[:-10]
+    frames = np.stack(list(_frames(cam).iter_frames()))[:-10]
     cams = dict(ep.cameras)
     cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
     return replace(ep, cameras=cams)

@@ -164,12 +164,15 @@ def publish_without_encoding(cam: Camera, grid_ns: np.ndarray, fps: float,
     """Copy or remux ``cam``'s video to ``path`` when :func:`publish_mode` allows; returns the
     mode and the frames written (0 with mode ``"encode"``: nothing was written)."""
     mode = publish_mode(cam, grid_ns, fps)
+    src = cam.frames
+    if not isinstance(src, VideoFrames):  # publish_mode encodes all but sidecar files
+        return "encode", 0
     if mode == "copy":
-        copy_video(Path(cam.frames.path), path)
+        copy_video(Path(src.path), path)
         return mode, len(grid_ns)
     if mode == "remux":
         try:
-            n = remux_video(Path(cam.frames.path), path, limit=len(grid_ns))
+            n = remux_video(Path(src.path), path, limit=len(grid_ns))
         except Exception:  # PyAV's errors vary; a stream MP4 refuses is simply re-encoded
             n = -1
         if n == len(grid_ns):

@@ -9,7 +9,7 @@ import pkgutil
 import sys
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -143,7 +143,7 @@ def check(
                         "passed": False, "quality_score": 0.0,
                         "findings": [bad.finding().to_dict()]})
     ds = run_dataset_checks(digests, prof) if len(digests) > 1 else []
-    doc = {"episodes": entries, "dataset_findings": [
+    doc: dict[str, Any] = {"episodes": entries, "dataset_findings": [
         {**f.to_dict(), "episode_uids": list(f.episode_uids or ())} for f in ds]}
     from pipelines.ranking import lerobot_delete_commands, rank_episodes
 

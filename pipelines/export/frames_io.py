@@ -88,10 +88,11 @@ def video_frames(vdir: Path, s: EpisodeSlice, camera: str, fps_src: float,
         for target in want:
             while i < target:
                 ok, frame = cap.read()
-                if not ok:
+                if not ok or frame is None:
                     raise ExportError(f"{path} ends at frame {i + 1}, before frame {target} of "
                                       "the frames table")
                 i += 1
+            assert frame is not None  # read above: every target is >= 0
             if frame.ndim == 2:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

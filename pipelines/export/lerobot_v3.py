@@ -129,7 +129,8 @@ class _DataFiles(_Files):
 
     def write(self, table: pa.Table) -> tuple[int, int]:
         """Write one episode; returns the (chunk, file) it went into."""
-        if self.writer is not None and self.path.stat().st_size >= self.limit:
+        if self.writer is not None and self.path is not None \
+                and self.path.stat().st_size >= self.limit:
             self.writer.close()
             self.writer = None
             self.advance()
@@ -164,6 +165,13 @@ class _VideoFiles(_Files):
                                                  file_index=self.file)
             self.video = VideoFile(path, self.fps, *self.size)
         return self.chunk, self.file, self.video.duration_s
+
+    @property
+    def current(self) -> VideoFile:
+        """The file the current episode goes into (after :meth:`start_episode`)."""
+        if self.video is None:
+            raise ExportError(f"video '{self.key}': no episode was started")
+        return self.video
 
     def close(self) -> None:
         if self.video is not None:
@@ -237,19 +245,19 @@ def write_lerobot(vdir: Path, manifest: dict, slices: list[EpisodeSlice], out: P
             }
             for cam, files in videos.items():
                 vchunk, vfile, from_ts = files.start_episode()
-                samples, k = [], -1
-                for k, frame in enumerate(video_frames(vdir, s, cam, fps_src, fps)):
-                    files.video.write(frame)
-                    if k % IMAGE_SAMPLE_EVERY == 0:
+                samples, fi = [], -1
+                for fi, frame in enumerate(video_frames(vdir, s, cam, fps_src, fps)):
+                    files.current.write(frame)
+                    if fi % IMAGE_SAMPLE_EVERY == 0:
                         samples.append(frame[::IMAGE_SAMPLE_STRIDE, ::IMAGE_SAMPLE_STRIDE, :3])
-                if k + 1 != n:
-                    raise ExportError(f"camera '{cam}' of episode {s.uid} has {k + 1} frames "
+                if fi + 1 != n:
+                    raise ExportError(f"camera '{cam}' of episode {s.uid} has {fi + 1} frames "
                                       f"where the frames table has {n}")
                 key = files.key
                 row.update({f"videos/{key}/chunk_index": vchunk,
                             f"videos/{key}/file_index": vfile,
                             f"videos/{key}/from_timestamp": from_ts,
-                            f"videos/{key}/to_timestamp": files.video.duration_s})
+                            f"videos/{key}/to_timestamp": files.current.duration_s})
                 ep_stats[key] = _image_stats(samples)
             row.update({"tasks": [s.row["task"] or ""], "length": n,
                         "meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from pipelines.export.model import ExportError
+
+if TYPE_CHECKING:
+    from av.video.stream import VideoStream
 
 PIX_FMT = "yuv420p"
 GOP = 10
@@ -49,11 +53,11 @@ class VideoFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(path), mode="w")
         rate = rate_of(fps)
-        self._stream = self._container.add_stream(self.encoder, rate=rate)
+        self._stream = cast("VideoStream", self._container.add_stream(self.encoder, rate=rate))
         self._stream.width, self._stream.height = self.width, self.height
         self._stream.pix_fmt = PIX_FMT
         self._stream.time_base = 1 / rate
-        opts = {"g": str(GOP), "bf": "0"}
+        opts: dict[str, object] = {"g": str(GOP), "bf": "0"}
         if self.encoder == "libx264":
             opts.update({"crf": "20", "preset": "veryfast"})
         else:

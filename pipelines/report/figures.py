@@ -119,9 +119,10 @@ def distributions_figure(episodes: list[EpisodeView]) -> str:
     durations = [e.duration_s for e in episodes if e.duration_s > 0]
     jerks = [f.value for e in episodes for f in e.findings
              if f.check_id == "motion.jerk" and f.value is not None and np.isfinite(f.value)]
-    panels = ((durations, "episode duration (s)", None),
-              ([e.score for e in episodes], "quality score", (0, 100)),
-              (jerks, "RMS jerk (motion.jerk)", None))
+    panels: tuple[tuple[list[float], str, tuple[float, float] | None], ...] = (
+        (durations, "episode duration (s)", None),
+        ([e.score for e in episodes], "quality score", (0, 100)),
+        (jerks, "RMS jerk (motion.jerk)", None))
     for ax, (values, title, rng) in zip(axes, panels, strict=True):
         if values:
             lo, hi = min(values), max(values)

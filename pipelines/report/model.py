@@ -269,7 +269,7 @@ def from_recordings(paths: Iterable[Path], max_episodes: int,
     from checks.digest import EpisodeDigest
     from checks.registry import run_dataset_checks
     from pipelines.processing import assess_ref
-    from pipelines.sources import discover
+    from pipelines.sources import SourceRef, discover
     from robots.profile import ProfileCatalog
     from schemas.quality_profile import load_quality_profile
 
@@ -277,7 +277,8 @@ def from_recordings(paths: Iterable[Path], max_episodes: int,
     profile = load_quality_profile()
     catalog = ProfileCatalog()
     refs, bad = discover(paths)
-    pairs, digests = [], []
+    pairs: list[tuple[SourceRef | None, EpisodeView]] = []
+    digests: list[EpisodeDigest] = []
     for i, ref in enumerate(refs):
         if on_progress:
             on_progress(ref.display_name, i, len(refs))
@@ -296,8 +297,8 @@ def from_recordings(paths: Iterable[Path], max_episodes: int,
     # failing and lowest-scoring first, so --max-episodes keeps the ones worth looking at
     pairs.sort(key=lambda p: (p[1].passed, p[1].score, p[1].name))
     plotted = 0
-    for ref, view in pairs:
-        if ref is None:
+    for src, view in pairs:
+        if src is None:
             continue
         if plotted >= max_episodes:
             view.note = CAP_NOTE.format(max_episodes)
@@ -306,7 +307,7 @@ def from_recordings(paths: Iterable[Path], max_episodes: int,
         else:
             if on_progress:
                 on_progress(f"plotting {view.name}", len(refs), len(refs))
-            _plot_from_source(view, ref, view.t0_ns)
+            _plot_from_source(view, src, view.t0_ns)
             plotted += bool(view.series)
     if on_progress:
         on_progress("", len(refs), len(refs))
