@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.mapping import default_mapping
+from robots.profile import ProfileCatalog, ProfileError, RobotProfile
 from schemas.episode import EpisodeMetadata
 from schemas.findings import Finding, Severity, encodable
 from schemas.names import name_problem
@@ -33,6 +36,33 @@ def unreadable(path: Path, why: str) -> Finding:
 
 def resolve_mapping(layout: str, mapping: dict | None) -> dict:
     return mapping if mapping is not None else default_mapping(layout)
+
+
+#: The robot profiles of the read in progress (see :func:`profiles_for_reading`).
+_CATALOG: ContextVar[ProfileCatalog | None] = ContextVar("embodiq_read_profiles", default=None)
+
+
+@contextmanager
+def profiles_for_reading(catalog: ProfileCatalog) -> Iterator[None]:
+    """Adapters called inside resolve robot models in ``catalog``: the folders the episode is
+    then judged against (the store's ``robots/``, ``EMBODIQ_ROBOTS``, the shipped profiles), so
+    a profile the judge sees also names the columns the adapter reads."""
+    token = _CATALOG.set(catalog)
+    try:
+        yield
+    finally:
+        _CATALOG.reset(token)
+
+
+def resolve_profile(name: str) -> RobotProfile | None:
+    """The profile whose id or alias is ``name``, in the read's profiles (outside
+    :func:`profiles_for_reading`: ``EMBODIQ_ROBOTS`` and the shipped ones); None when none
+    claims it or the visible profile set is itself refused (reported where it is judged)."""
+    catalog = _CATALOG.get()
+    try:
+        return (catalog if catalog is not None else ProfileCatalog()).resolve(name)
+    except ProfileError:
+        return None
 
 
 def build_metadata(layout: str, mapping: dict, given: dict[str, Any],

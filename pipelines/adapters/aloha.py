@@ -19,10 +19,10 @@ from pipelines.adapters._common import (
     inferred,
     rename,
     resolve_mapping,
+    resolve_profile,
     unreadable,
 )
 from pipelines.adapters.embodiq import is_hdf5
-from robots.profile import get_profile
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
@@ -124,7 +124,8 @@ class AlohaAdapter:
                 findings.append(inferred("clock", f"{rate:g} Hz from sample index", src,
                                          stream="qpos"))
                 model = str(m.get("robot_model", "aloha"))
-                prof = get_profile(model)
+                prof = resolve_profile(model)
+                model = prof.id if prof is not None else model
                 if prof is not None and len(prof.joints) == qpos.shape[1]:
                     names = rename(prof.joint_names, m)
                     findings.append(inferred("joint names", f"profile '{model}' order", src,

@@ -29,10 +29,11 @@ from pipelines.adapters._common import (
     inferred,
     rename,
     resolve_mapping,
+    resolve_profile,
     unreadable,
 )
 from pipelines.adapters.embodiq import is_hdf5
-from robots.profile import JointSpec, ProfileCatalog, ProfileError, RobotProfile
+from robots.profile import JointSpec, RobotProfile
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
@@ -119,15 +120,6 @@ def _robot_name(env: dict[str, Any], env_name: str | None) -> tuple[str, str] | 
     if m:
         return m.group(1), f"the prefix of the file's env '{env_name}'"
     return None
-
-
-def _resolve_profile(name: str) -> RobotProfile | None:
-    """The profile whose id or alias is ``name``; None when none claims it or the visible
-    profile set is itself refused (that is reported where profiles are loaded)."""
-    try:
-        return ProfileCatalog().resolve(name)
-    except ProfileError:
-        return None
 
 
 def _robot_joints(prof: RobotProfile) -> list[JointSpec]:
@@ -331,12 +323,12 @@ class RobomimicAdapter:
         file names, resolved through the profiles' ids and aliases (a recording's name for
         its robot, such as robosuite's ``Panda``, is an alias of the profile)."""
         if m.get("robot_model"):
-            return (_resolve_profile(str(m["robot_model"])),
+            return (resolve_profile(str(m["robot_model"])),
                     f"the mapping's robot_model '{m['robot_model']}' ({src})")
         found = _robot_name(env, env_name)
         if found is None:
             return None, ""
-        return _resolve_profile(found[0]), found[1]
+        return resolve_profile(found[0]), found[1]
 
     @staticmethod
     def _joint_names(stream: Stream, fallback: list[str], arm: list[JointSpec],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -163,3 +164,30 @@ def test_mapping_rate_and_metadata(tmp_path):
     msgs = [f.message for f in res.findings if f.check_id == "schema.inferred"]
     assert any("operator_id" in s and "lab.toml" in s for s in msgs)
     assert any("25 Hz" in s for s in msgs)
+
+
+def test_a_profile_in_the_stores_robots_folder_names_the_joints(tmp_path):
+    """A user's profile dropped into ``<store>/robots/`` is the robot's profile for ALOHA
+    episodes too: its joint names name the qpos columns, so the profile checks see its joints."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    store = tmp_path / "store"
+    (store / "robots").mkdir(parents=True)
+    shipped = get_profile("aloha").path.read_text(encoding="utf-8")
+    (store / "robots" / "lab-aloha.toml").write_text(
+        shipped.replace('id = "aloha"', 'id = "lab-aloha"')
+        .replace('aliases = ["aloha", "aloha_bimanual", "viperx_bimanual"]', "")
+        .replace('product_model = "VX3002"', 'product_model = "VX3099"'), encoding="utf-8")
+    mapping = tmp_path / "lab.toml"
+    mapping.write_text('robot_model = "lab-aloha"\nrobot_serial = "a-7"\nrate_hz = 50.0\n')
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_act(inbox / "episode_0.hdf5", compressed=False)
+    res = CliRunner().invoke(app, ["check", str(inbox), "--store", str(store), "--mapping",
+                                   str(mapping), "--json", "--workers", "1"])
+    [entry] = json.loads(res.stdout)["episodes"]
+    messages = [f["message"] for f in entry["findings"]]
+    assert any("profile 'lab-aloha' order" in m for m in messages), messages
+    assert entry["passed"] and res.exit_code == 0, messages
