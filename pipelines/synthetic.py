@@ -370,8 +370,7 @@ def _overload(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("value.stale")
 def _stale(ep: Episode, rng: np.random.Generator) -> Episode:
     """The state stops updating for 30% of the episode while the robot is commanded to move."""
-    s = ep.streams["joint_pos"]
-    v = s.values.copy()
+    v = ep.streams["joint_pos"].values.copy()
     a, b = _state_span(ep, 0.4, 0.7)
     v[a:b] = v[a]
     return _with_stream(ep, "joint_pos", values=v)
@@ -402,9 +401,8 @@ def _static(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("motion.idle")
 def _idle(ep: Episode, rng: np.random.Generator) -> Episode:
     """Still for the first 40% and last 20% of the episode: idle over half the time."""
-    s = ep.streams["joint_pos"]
-    v = s.values.copy()
     a, b = _state_span(ep, 0.4, 0.8)
+    v = ep.streams["joint_pos"].values.copy()
     v[:a] = v[a] + rng.normal(0, 1e-5, size=v[:a].shape)
     v[b:] = v[b - 1] + rng.normal(0, 1e-5, size=v[b:].shape)
     act = ep.streams["action"].values.copy()
