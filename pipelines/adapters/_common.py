@@ -2,26 +2,79 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from pipelines.mapping import default_mapping
 from robots.profile import ProfileCatalog, ProfileError, RobotProfile
-from schemas.episode import EpisodeMetadata
+from schemas.episode import Camera, Episode, EpisodeMetadata, SourceInfo, Stream
 from schemas.findings import Finding, Severity, encodable
 from schemas.names import name_problem
-from schemas.recording import started_at_problem, valid_text
+from schemas.read_result import ReadResult
+from schemas.recording import sha256_file, started_at_problem, valid_text
 
 EPOCH_UNKNOWN = "1970-01-01T00:00:00+00:00"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _DEFAULTS = {"robot_serial": "unknown", "operator_id": "unknown", "site": "unknown",
              "task": "unknown task", "collection_mode": "teleop_leader_follower",
              "started_at": EPOCH_UNKNOWN}
+
+
+def starts_with(path: Path, magic: bytes) -> bool:
+    """Whether ``path`` is a file whose first bytes are ``magic``: the cheap sniff of a
+    layout's file format, before anything parses it."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
+def hdf5_where(path: Path, test: Callable[[h5py.File], bool]) -> bool:
+    """Whether ``path`` is an HDF5 file for which ``test`` holds: the layouts in HDF5 differ
+    only in ``test``. A file that fails to open or to be inspected is not the layout."""
+    if not starts_with(path, HDF5_MAGIC):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return bool(test(f))
+    except Exception:
+        return False
+
+
+class FileSource:
+    """A layout whose episodes are each read from one file alone (ALOHA, robomimic, MCAP):
+    the file is the episode's only source file, and holds one episode unless the layout
+    lists several."""
+
+    name: str
+
+    def episode_keys(self, path: Path) -> Sequence[str | None]:
+        return [None]
+
+    def source_files(self, path: Path, key: str | None) -> list[Path]:
+        return [path]
+
+    def result(self, path: Path, key: str | None, mapping: dict, given: dict[str, Any],
+               streams: dict[str, Stream], cameras: dict[str, Camera],
+               findings: list[Finding]) -> ReadResult:
+        """The end of every read: unsafe names left out, the metadata (the file's, else the
+        mapping's, else defaults) and the file's identity."""
+        drop_unsafe_names(str(path) if key is None else f"{path}#{key}", streams, cameras,
+                          findings)
+        md = build_metadata(self.name, mapping, given, findings)
+        return ReadResult(Episode(md, streams, cameras, source=SourceInfo(
+            path.resolve(), sha256_file(path), path.stat().st_size, self.name,
+            episode_key=key)), findings)
 
 
 def inferred(what: str, value: Any, source: str, stream: str | None = None) -> Finding:

@@ -5,7 +5,6 @@ profile's, in its order, also reported as inferred."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
@@ -13,8 +12,8 @@ import numpy as np
 
 from pipelines.adapters._common import (
     EncodedFrames,
-    build_metadata,
-    drop_unsafe_names,
+    FileSource,
+    hdf5_where,
     implicit_clock,
     inferred,
     rename,
@@ -22,12 +21,10 @@ from pipelines.adapters._common import (
     resolve_profile,
     unreadable,
 )
-from pipelines.adapters.embodiq import is_hdf5
-from schemas.episode import Camera, Episode, SourceInfo, Stream
+from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
 from schemas.read_result import ReadResult
-from schemas.recording import sha256_file
 
 _JPEG_END = b"\xff\xd9"
 _PNG_END = b"IEND\xaeB`\x82"
@@ -92,23 +89,11 @@ def _joint_stream(f: h5py.File, src: str, name: str, kind: str, unit: str, ts: n
     return Stream(name, kind, ts, np.asarray(ds[()], np.float64), names, unit, rate)
 
 
-class AlohaAdapter:
+class AlohaAdapter(FileSource):
     name = "aloha"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file() or not is_hdf5(path):
-            return False
-        try:
-            with h5py.File(path, "r") as f:
-                return "observations/qpos" in f and "action" in f
-        except Exception:
-            return False
-
-    def episode_keys(self, path: Path) -> Sequence[str | None]:
-        return [None]
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
+        return hdf5_where(path, lambda f: "observations/qpos" in f and "action" in f)
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         m = resolve_mapping(self.name, mapping)
@@ -167,12 +152,8 @@ class AlohaAdapter:
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:
             return ReadResult(None, [unreadable(path, f"is not a readable ALOHA episode ({exc})")])
         given = {"collection_mode": "scripted" if sim else None}
-        drop_unsafe_names(str(path), streams, cameras, findings)
-        md = build_metadata(self.name, m | {"robot_model": model}, given, findings)
-        ep = Episode(md, streams, cameras,
-                     source=SourceInfo(path.resolve(), sha256_file(path), path.stat().st_size,
-                                       layout=self.name))
-        return ReadResult(ep, findings)
+        return self.result(path, key, m | {"robot_model": model}, given, streams, cameras,
+                           findings)
 
 
 ADAPTER = AlohaAdapter()

@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 
 from pipelines.adapters._common import (
-    build_metadata,
-    drop_unsafe_names,
+    FileSource,
+    hdf5_where,
     implicit_clock,
     inferred,
     rename,
@@ -32,14 +32,12 @@ from pipelines.adapters._common import (
     resolve_profile,
     unreadable,
 )
-from pipelines.adapters.embodiq import is_hdf5
 from robots.profile import JointSpec, RobotProfile
-from schemas.episode import Camera, Episode, SourceInfo, Stream
+from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
 from schemas.names import name_problem
 from schemas.read_result import ReadResult
-from schemas.recording import sha256_file
 
 #: dataset name pattern -> (stream kind, unit); first match wins
 _KINDS = [
@@ -166,25 +164,20 @@ def _filter_keys(f: h5py.File, key: str) -> list[str]:
     return sorted(out)
 
 
-class RobomimicAdapter:
+def _has_demos(f: h5py.File) -> bool:
+    data = f.get("data")
+    return isinstance(data, h5py.Group) and any(k.startswith("demo") for k in data)
+
+
+class RobomimicAdapter(FileSource):
     name = "robomimic"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file() or not is_hdf5(path):
-            return False
-        try:
-            with h5py.File(path, "r") as f:
-                data = f.get("data")
-                return isinstance(data, h5py.Group) and any(k.startswith("demo") for k in data)
-        except Exception:
-            return False
+        return hdf5_where(path, _has_demos)
 
     def episode_keys(self, path: Path) -> Sequence[str | None]:
         with h5py.File(path, "r") as f:
             return sorted((k for k in f["data"] if k.startswith("demo")), key=_demo_number)
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         problem = name_problem(key, "demo name")
@@ -310,11 +303,7 @@ class RobomimicAdapter:
                                                       f"({exc})")])
         if not m.get("task") and env_name:
             given["task"] = f"robosuite {env_name}"
-        drop_unsafe_names(f"{path}#{key}", streams, cameras, findings)
-        md = build_metadata(self.name, m, given, findings)
-        ep = Episode(md, streams, cameras, source=SourceInfo(
-            path.resolve(), sha256_file(path), path.stat().st_size, self.name, episode_key=key))
-        return ReadResult(ep, findings)
+        return self.result(path, key, m, given, streams, cameras, findings)
 
     @staticmethod
     def _robot(m: dict, src: str, env: dict[str, Any],
