@@ -950,6 +950,17 @@ def read_recording(path: Path | str, limits: Limits = Limits()) -> ReadResult:
     return ReadResult(episode, findings)
 
 
+def _container(f: h5py.File, key: str, check_id: str, member: str,
+               findings: list[Finding]) -> h5py.Group | None:
+    """``/streams`` or ``/cameras``: None when absent, or (a finding) when it is a dataset."""
+    g = f.get(key)
+    if g is not None and not isinstance(g, h5py.Group):
+        findings.append(_err(check_id, f"/{key} is a dataset; it must be a group of "
+                             f"{member} groups"))
+        return None
+    return g
+
+
 def _read_open_file(f: h5py.File, path: Path,
                     limits: Limits) -> ReadResult | tuple[Episode, list[Finding]]:
     _index, refusals = _walk_links(f)
@@ -965,11 +976,7 @@ def _read_open_file(f: h5py.File, path: Path,
     md, findings = _read_metadata(f.attrs)
     streams: dict[str, Stream] = {}
     kinds: set[str | None] = set()
-    sgroup = f.get("streams")
-    if sgroup is not None and not isinstance(sgroup, h5py.Group):
-        findings.append(_err("schema.stream", "/streams is a dataset; it must be a group of "
-                             "stream groups"))
-        sgroup = None
+    sgroup = _container(f, "streams", "schema.stream", "stream", findings)
     for name in sgroup if sgroup is not None else ():
         g = sgroup.get(name)
         kinds.add(_kind_of(g))
@@ -983,11 +990,7 @@ def _read_open_file(f: h5py.File, path: Path,
                                  "recording needs at least one joint_position and one action "
                                  "stream"))
     cameras: dict[str, Camera] = {}
-    cgroup = f.get("cameras")
-    if cgroup is not None and not isinstance(cgroup, h5py.Group):
-        findings.append(_err("schema.camera", "/cameras is a dataset; it must be a group of "
-                             "camera groups"))
-        cgroup = None
+    cgroup = _container(f, "cameras", "schema.camera", "camera", findings)
     for name in cgroup if cgroup is not None else ():
         cam, fs = _read_camera(name, cgroup.get(name), path, limits)
         findings += fs
