@@ -460,7 +460,7 @@ def test_hostile_demo_name_is_refused_and_quarantined_under_a_safe_name(tmp_path
 
 
 def test_aloha_image_dataset_name_is_refused_as_a_camera_name(tmp_path):
-    from tests.pipelines.test_adapter_aloha import write_act
+    from tests.pipelines.act_files import write_act
 
     path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
     with h5py.File(path, "r+") as f:
