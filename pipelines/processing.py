@@ -27,7 +27,7 @@ from typing import Any
 from checks.digest import digest_episode
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
-from pipelines.adapters._common import profiles_for_reading
+from pipelines.adapters.profiles import profiles_for_reading
 from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
 from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from pipelines.mapping import default_mapping
-from robots.profile import ProfileCatalog, ProfileError, RobotProfile
-from schemas.episode import Camera, Episode, EpisodeMetadata, SourceInfo, Stream
+from schemas.episode import EpisodeMetadata
 from schemas.findings import Finding, Severity, encodable
 from schemas.names import name_problem
-from schemas.read_result import ReadResult
-from schemas.recording import sha256_file, started_at_problem, valid_text
+from schemas.recording import started_at_problem, valid_text
 
 EPOCH_UNKNOWN = "1970-01-01T00:00:00+00:00"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _DEFAULTS = {"robot_serial": "unknown", "operator_id": "unknown", "site": "unknown",
              "task": "unknown task", "collection_mode": "teleop_leader_follower",
              "started_at": EPOCH_UNKNOWN}
@@ -39,44 +33,6 @@ def starts_with(path: Path, magic: bytes) -> bool:
         return False
 
 
-def hdf5_where(path: Path, test: Callable[[h5py.File], bool]) -> bool:
-    """Whether ``path`` is an HDF5 file for which ``test`` holds: the layouts in HDF5 differ
-    only in ``test``. A file that fails to open or to be inspected is not the layout."""
-    if not starts_with(path, HDF5_MAGIC):
-        return False
-    try:
-        with h5py.File(path, "r") as f:
-            return bool(test(f))
-    except Exception:
-        return False
-
-
-class FileSource:
-    """A layout whose episodes are each read from one file alone (ALOHA, robomimic, MCAP):
-    the file is the episode's only source file, and holds one episode unless the layout
-    lists several."""
-
-    name: str
-
-    def episode_keys(self, path: Path) -> Sequence[str | None]:
-        return [None]
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
-
-    def result(self, path: Path, key: str | None, mapping: dict, given: dict[str, Any],
-               streams: dict[str, Stream], cameras: dict[str, Camera],
-               findings: list[Finding]) -> ReadResult:
-        """The end of every read: unsafe names left out, the metadata (the file's, else the
-        mapping's, else defaults) and the file's identity."""
-        drop_unsafe_names(str(path) if key is None else f"{path}#{key}", streams, cameras,
-                          findings)
-        md = build_metadata(self.name, mapping, given, findings)
-        return ReadResult(Episode(md, streams, cameras, source=SourceInfo(
-            path.resolve(), sha256_file(path), path.stat().st_size, self.name,
-            episode_key=key)), findings)
-
-
 def inferred(what: str, value: Any, source: str, stream: str | None = None) -> Finding:
     return Finding("schema.inferred", Severity.INFO,
                    f"{what} is not in the source: {value!r} taken from {source}",
@@ -89,33 +45,6 @@ def unreadable(path: Path, why: str) -> Finding:
 
 def resolve_mapping(layout: str, mapping: dict | None) -> dict:
     return mapping if mapping is not None else default_mapping(layout)
-
-
-#: The robot profiles of the read in progress (see :func:`profiles_for_reading`).
-_CATALOG: ContextVar[ProfileCatalog | None] = ContextVar("embodiq_read_profiles", default=None)
-
-
-@contextmanager
-def profiles_for_reading(catalog: ProfileCatalog) -> Iterator[None]:
-    """Adapters called inside resolve robot models in ``catalog``: the folders the episode is
-    then judged against (the store's ``robots/``, ``EMBODIQ_ROBOTS``, the shipped profiles), so
-    a profile the judge sees also names the columns the adapter reads."""
-    token = _CATALOG.set(catalog)
-    try:
-        yield
-    finally:
-        _CATALOG.reset(token)
-
-
-def resolve_profile(name: str) -> RobotProfile | None:
-    """The profile whose id or alias is ``name``, in the read's profiles (outside
-    :func:`profiles_for_reading`: ``EMBODIQ_ROBOTS`` and the shipped ones); None when none
-    claims it or the visible profile set is itself refused (reported where it is judged)."""
-    catalog = _CATALOG.get()
-    try:
-        return (catalog if catalog is not None else ProfileCatalog()).resolve(name)
-    except ProfileError:
-        return None
 
 
 def build_metadata(layout: str, mapping: dict, given: dict[str, Any],
@@ -187,33 +116,6 @@ def implicit_clock(n: int, rate_hz: float, start_ns: int = 0) -> np.ndarray:
 def rename(names: Sequence[str], mapping: dict) -> list[str]:
     table = mapping.get("names", {})
     return [str(table.get(n, n)) for n in names]
-
-
-@dataclass
-class EncodedFrames:
-    """JPEG/PNG-compressed rows of an HDF5 dataset, decoded one at a time (ALOHA's layout)."""
-
-    path: Path
-    dataset_path: str
-    lengths: np.ndarray | None = None
-
-    def iter_frames(self) -> Iterator[np.ndarray]:
-        import cv2
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            ds = f[self.dataset_path]
-            for i in range(ds.shape[0]):
-                row = np.asarray(ds[i]).reshape(-1).view(np.uint8)
-                if self.lengths is not None:
-                    row = row[: int(self.lengths[i])]
-                img = cv2.imdecode(row, cv2.IMREAD_COLOR)
-                if img is None:
-                    raise OSError(f"{self.path}:{self.dataset_path}[{i}] does not decode")
-                yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-    def describe(self) -> str:
-        return f"{self.path}:{self.dataset_path} (compressed)"
 
 
 @dataclass

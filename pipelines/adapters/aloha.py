@@ -10,17 +10,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from pipelines.adapters._common import (
-    EncodedFrames,
-    FileSource,
-    hdf5_where,
-    implicit_clock,
-    inferred,
-    rename,
-    resolve_mapping,
-    resolve_profile,
-    unreadable,
-)
+from pipelines.adapters._common import implicit_clock, inferred, rename, resolve_mapping, unreadable
+from pipelines.adapters.base import FileSource
+from pipelines.adapters.hdf5 import EncodedFrames, hdf5_where
+from pipelines.adapters.profiles import resolve_profile
 from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import h5py
 
-from pipelines.adapters._common import hdf5_where
+from pipelines.adapters.hdf5 import hdf5_where
 from schemas.names import contained_problem, is_plain_file_name
 from schemas.read_result import ReadResult
 from schemas.recording import read_recording

@@ -19,14 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.adapters._common import (
-    FileSource,
-    inferred,
-    rename,
-    resolve_mapping,
-    starts_with,
-    unreadable,
-)
+from pipelines.adapters._common import inferred, rename, resolve_mapping, starts_with, unreadable
+from pipelines.adapters.base import FileSource
 from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.read_result import ReadResult

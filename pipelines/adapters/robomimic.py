@@ -22,16 +22,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pipelines.adapters._common import (
-    FileSource,
-    hdf5_where,
-    implicit_clock,
-    inferred,
-    rename,
-    resolve_mapping,
-    resolve_profile,
-    unreadable,
-)
+from pipelines.adapters._common import implicit_clock, inferred, rename, resolve_mapping, unreadable
+from pipelines.adapters.base import FileSource
+from pipelines.adapters.hdf5 import hdf5_where
+from pipelines.adapters.profiles import resolve_profile
 from robots.profile import JointSpec, RobotProfile
 from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
