@@ -27,6 +27,7 @@ from typing import Any
 from checks.digest import digest_episode
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
+from pipelines.adapters.profiles import profiles_for_reading
 from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
 from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
@@ -173,7 +174,8 @@ def validate_source(ref: SourceRef, catalog: ProfileCatalog, registry: Any | Non
     With a ``registry`` the robot uid is resolved or issued (stamping); without one (a dry
     ``check``) a given uid is only validated structurally.
     """
-    rr = read_recording(ref, mapping)
+    with profiles_for_reading(catalog):  # the adapter names columns from the judge's profiles
+        rr = read_recording(ref, mapping)
     findings = list(rr.findings)
     ep = rr.episode
     if ep is None:

@@ -245,6 +245,23 @@ def _with_stream(ep: Episode, name: str, **changes) -> Episode:
     return replace(ep, streams=streams)
 
 
+def _with_camera(ep: Episode, name: str, **changes) -> Episode:
+    cams = dict(ep.cameras)
+    cams[name] = replace(ep.cameras[name], **changes)
+    return replace(ep, cameras=cams)
+
+
+def _frames_of(ep: Episode, name: str) -> np.ndarray:
+    """The camera's frames as one writable array, to plant a defect in."""
+    return np.stack(list(_frames(ep.cameras[name]).iter_frames()))
+
+
+def _profile_of(ep: Episode) -> RobotProfile | None:
+    from robots.profile import get_profile
+
+    return get_profile(ep.metadata.robot_model)
+
+
 @defect("value.nonfinite")
 def _nan(ep: Episode, rng: np.random.Generator) -> Episode:
     s = ep.streams["joint_pos"]
@@ -264,9 +281,7 @@ def _beyond_limit(ep: Episode, rng: np.random.Generator) -> Episode:
     col = 0
     peak = np.max(v[:, col])
     # lift the segment so it exceeds the limit smoothly (no teleport)
-    from robots.profile import get_profile
-
-    prof = get_profile(ep.metadata.robot_model)
+    prof = _profile_of(ep)
     upper = prof.joints[col].upper if prof else peak + 0.1
     bump = np.sin(np.linspace(0, np.pi, w)) * (upper + 0.2 - v[i:i + w, col].min())
     v[i:i + w, col] += np.maximum(bump, 0)
@@ -306,25 +321,20 @@ def _frames(cam: Camera) -> FrameSource:
 def _frozen(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera repeats one frame for 1.5 s while the robot keeps moving."""
     cam = ep.cameras["cam_head"]
-    frames = np.stack(list(_frames(cam).iter_frames()))
+    frames = _frames_of(ep, "cam_head")
     i = cam.n_frames // 3
     k = int(1.5 * cam.rate_hz)
     frames[i:i + k] = frames[i]
-    cams = dict(ep.cameras)
-    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
-    return replace(ep, cameras=cams)
+    return _with_camera(ep, "cam_head", frames=ArrayFrames(frames))
 
 
 @defect("video.dark")
 def _dark(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera goes nearly black for the last 40% of the episode (lights off)."""
-    cam = ep.cameras["cam_head"]
-    frames = np.stack(list(_frames(cam).iter_frames()))
-    i = int(cam.n_frames * 0.6)
+    frames = _frames_of(ep, "cam_head")
+    i = int(ep.cameras["cam_head"].n_frames * 0.6)
     frames[i:] = (frames[i:] // 25).astype(np.uint8)
-    cams = dict(ep.cameras)
-    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
-    return replace(ep, cameras=cams)
+    return _with_camera(ep, "cam_head", frames=ArrayFrames(frames))
 
 
 # ------------------------------------------------------------------ structural corruptions
@@ -362,10 +372,8 @@ def _teleport(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("value.effort_limit")
 def _overload(ep: Episode, rng: np.random.Generator) -> Episode:
     """A knee torque 40% over its limit for a quarter of a second."""
-    from robots.profile import get_profile
-
     s = ep.streams["joint_effort"]
-    prof = get_profile(ep.metadata.robot_model)
+    prof = _profile_of(ep)
     j = next(k for k, n in enumerate(s.names) if "knee" in n) if prof else 0
     limit = prof.joints[j].effort if prof else 100.0
     v = s.values.copy()
@@ -377,8 +385,7 @@ def _overload(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("value.stale")
 def _stale(ep: Episode, rng: np.random.Generator) -> Episode:
     """The state stops updating for 30% of the episode while the robot is commanded to move."""
-    s = ep.streams["joint_pos"]
-    v = s.values.copy()
+    v = ep.streams["joint_pos"].values.copy()
     a, b = _state_span(ep, 0.4, 0.7)
     v[a:b] = v[a]
     return _with_stream(ep, "joint_pos", values=v)
@@ -387,10 +394,8 @@ def _stale(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("value.spike")
 def _spike(ep: Episode, rng: np.random.Generator) -> Episode:
     """A single sample of one joint jumps by 15% of its range and comes straight back."""
-    from robots.profile import get_profile
-
     s = ep.streams["joint_pos"]
-    prof = get_profile(ep.metadata.robot_model)
+    prof = _profile_of(ep)
     j = 1
     span = (prof.joints[j].upper - prof.joints[j].lower) if prof else 1.0
     v = s.values.copy()
@@ -411,9 +416,8 @@ def _static(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("motion.idle")
 def _idle(ep: Episode, rng: np.random.Generator) -> Episode:
     """Still for the first 40% and last 20% of the episode: idle over half the time."""
-    s = ep.streams["joint_pos"]
-    v = s.values.copy()
     a, b = _state_span(ep, 0.4, 0.8)
+    v = ep.streams["joint_pos"].values.copy()
     v[:a] = v[a] + rng.normal(0, 1e-5, size=v[:a].shape)
     v[b:] = v[b - 1] + rng.normal(0, 1e-5, size=v[b:].shape)
     act = ep.streams["action"].values.copy()
@@ -465,10 +469,8 @@ def _jitter(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("time.sync")
 def _late_camera(ep: Episode, rng: np.random.Generator) -> Episode:
     """The wrist camera's clock is 300 ms behind the robot's."""
-    cam = ep.cameras["cam_wrist"]
-    cams = dict(ep.cameras)
-    cams["cam_wrist"] = replace(cam, timestamps=cam.timestamps + 300_000_000)
-    return replace(ep, cameras=cams)
+    return _with_camera(ep, "cam_wrist",
+                        timestamps=ep.cameras["cam_wrist"].timestamps + 300_000_000)
 
 
 @defect("episode.duration")
@@ -488,11 +490,8 @@ def _failed(ep: Episode, rng: np.random.Generator) -> Episode:
 
 
 def _map_frames(ep: Episode, name: str, fn: Callable[[np.ndarray, int], np.ndarray]) -> Episode:
-    cam = ep.cameras[name]
-    frames = np.stack([fn(f, i) for i, f in enumerate(_frames(cam).iter_frames())])
-    cams = dict(ep.cameras)
-    cams[name] = replace(cam, frames=ArrayFrames(frames))
-    return replace(ep, cameras=cams)
+    frames = np.stack([fn(f, i) for i, f in enumerate(_frames(ep.cameras[name]).iter_frames())])
+    return _with_camera(ep, name, frames=ArrayFrames(frames))
 
 
 @defect("video.overexposed")
@@ -516,21 +515,13 @@ def _blur(ep: Episode, rng: np.random.Generator) -> Episode:
 @defect("video.resolution")
 def _wrong_size(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera's frames are 80 px wide though 160 are declared."""
-    cam = ep.cameras["cam_head"]
-    frames = np.stack([f[:, ::2] for f in _frames(cam).iter_frames()])
-    cams = dict(ep.cameras)
-    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
-    return replace(ep, cameras=cams)
+    return _map_frames(ep, "cam_head", lambda f, i: f[:, ::2])
 
 
 @defect("video.frame_count")
 def _dropped_frames(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera delivered 10 frames fewer than it time-stamped."""
-    cam = ep.cameras["cam_head"]
-    frames = np.stack(list(_frames(cam).iter_frames()))[:-10]
-    cams = dict(ep.cameras)
-    cams["cam_head"] = replace(cam, frames=ArrayFrames(frames))
-    return replace(ep, cameras=cams)
+    return _with_camera(ep, "cam_head", frames=ArrayFrames(_frames_of(ep, "cam_head")[:-10]))
 
 
 class _BrokenFrames:
@@ -551,7 +542,4 @@ class _BrokenFrames:
 def _broken_stream(ep: Episode, rng: np.random.Generator) -> Episode:
     """The head camera's stream breaks after 20 frames (only in memory; on disk, truncate the
     sidecar instead)."""
-    cam = ep.cameras["cam_head"]
-    cams = dict(ep.cameras)
-    cams["cam_head"] = replace(cam, frames=_BrokenFrames(20, cam.frames))
-    return replace(ep, cameras=cams)
+    return _with_camera(ep, "cam_head", frames=_BrokenFrames(20, ep.cameras["cam_head"].frames))

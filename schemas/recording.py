@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from math import prod
@@ -155,6 +156,19 @@ def _text_list(value: Any) -> list[str] | None:
         return None
     out = [_text(v) for v in value]
     return None if any(v is None for v in out) else out  # type: ignore[return-value]
+
+
+def _one_of(attrs: h5py.AttributeManager, key: str, choices: Sequence[str], where: str,
+            problems: list[str], rule: str = "it must be") -> str | None:
+    """The attribute when it is one of ``choices``; else None, and the problem (missing, or
+    the value it has) added to ``problems`` with the choices."""
+    raw = _attr(attrs, key)
+    value = _text(raw)
+    if value in choices:
+        return value
+    found = "is missing" if raw is None else f"is {_shown(raw)}"
+    problems.append(f"{where} attr '{key}' {found}; {rule} one of {', '.join(choices)}")
+    return None
 
 
 def _shown(value: Any) -> str:
@@ -681,14 +695,7 @@ def _read_stream(name: str, g: Any, limits: Limits) -> tuple[Stream | None, list
     if ts_ds is not None and v_ds is not None and ts_ds.shape[0] != v_ds.shape[0]:
         problems.append(f"{p}/timestamps has {ts_ds.shape[0]} entries but {p}/values has "
                         f"{v_ds.shape[0]} rows (one timestamp per sample is required)")
-    raw_kind = _attr(g.attrs, "kind")
-    kind = _text(raw_kind)
-    if raw_kind is None:
-        problems.append(f"{p} attr 'kind' is missing; it must be one of "
-                        f"{', '.join(STREAM_KINDS)}")
-    elif kind not in STREAM_KINDS:
-        problems.append(f"{p} attr 'kind' is {_shown(raw_kind)}; it must be one of "
-                        f"{', '.join(STREAM_KINDS)}")
+    kind = _one_of(g.attrs, "kind", STREAM_KINDS, p, problems)
     raw_names = _attr(g.attrs, "names")
     names = _text_list(raw_names) if raw_names is not None else None
     if raw_names is None:
@@ -709,15 +716,11 @@ def _read_stream(name: str, g: Any, limits: Limits) -> tuple[Stream | None, list
         problems.append(f"{p} attr 'unit' is {_shown(raw_unit)}; it must be a non-empty string "
                         "(the SI unit of the columns)")
     rate = _positive_rate(g.attrs, p, "the nominal sampling rate", problems, limits)
-    raw_space = _attr(g.attrs, "space")
-    space = _text(raw_space)
     if kind == "action":
-        if raw_space is None:
-            problems.append(f"{p} attr 'space' is missing; an action stream must declare one of "
-                            f"{', '.join(ACTION_SPACES)}")
-        elif space not in ACTION_SPACES:
-            problems.append(f"{p} attr 'space' is {_shown(raw_space)}; an action stream must "
-                            f"declare one of {', '.join(ACTION_SPACES)}")
+        space = _one_of(g.attrs, "space", ACTION_SPACES, p, problems,
+                        "an action stream must declare")
+    else:
+        space = _text(_attr(g.attrs, "space"))
     if problems:
         return result()
     assert ts_ds is not None and v_ds is not None and kind and names and unit and rate
@@ -749,16 +752,7 @@ def _read_camera(name: str, g: Any, path: Path,
         problems.append(f"{p}/timestamps is {ts_ds.dtype} with shape {ts_ds.shape}; it must be "
                         "int64 [N] (one per frame, on the shared clock)")
         ts_ds = None
-    raw_enc = _attr(g.attrs, "encoding")
-    enc = _text(raw_enc)
-    if raw_enc is None:
-        problems.append(f"{p} attr 'encoding' is missing; it must be one of "
-                        f"{', '.join(CAMERA_ENCODINGS)}")
-        enc = None
-    elif enc not in CAMERA_ENCODINGS:
-        problems.append(f"{p} attr 'encoding' is {_shown(raw_enc)}; it must be one of "
-                        f"{', '.join(CAMERA_ENCODINGS)}")
-        enc = None
+    enc = _one_of(g.attrs, "encoding", CAMERA_ENCODINGS, p, problems)
     rate = _positive_rate(g.attrs, p, "the nominal frame rate", problems, limits)
     size: dict[str, int] = {}
     for attr in ("width", "height"):
@@ -957,6 +951,17 @@ def read_recording(path: Path | str, limits: Limits = Limits()) -> ReadResult:
     return ReadResult(episode, findings)
 
 
+def _container(f: h5py.File, key: str, check_id: str, member: str,
+               findings: list[Finding]) -> h5py.Group | None:
+    """``/streams`` or ``/cameras``: None when absent, or (a finding) when it is a dataset."""
+    g = f.get(key)
+    if g is not None and not isinstance(g, h5py.Group):
+        findings.append(_err(check_id, f"/{key} is a dataset; it must be a group of "
+                             f"{member} groups"))
+        return None
+    return g
+
+
 def _read_open_file(f: h5py.File, path: Path,
                     limits: Limits) -> ReadResult | tuple[Episode, list[Finding]]:
     _index, refusals = _walk_links(f)
@@ -972,12 +977,8 @@ def _read_open_file(f: h5py.File, path: Path,
     md, findings = _read_metadata(f.attrs)
     streams: dict[str, Stream] = {}
     kinds: set[str | None] = set()
-    sgroup = f.get("streams")
-    if sgroup is not None and not isinstance(sgroup, h5py.Group):
-        findings.append(_err("schema.stream", "/streams is a dataset; it must be a group of "
-                             "stream groups"))
-        sgroup = None
-    for name in sgroup if sgroup is not None else ():
+    sgroup = _container(f, "streams", "schema.stream", "stream", findings) or {}
+    for name in sgroup:
         g = sgroup.get(name)
         kinds.add(_kind_of(g))
         stream, fs = _read_stream(name, g, limits)
@@ -990,12 +991,8 @@ def _read_open_file(f: h5py.File, path: Path,
                                  "recording needs at least one joint_position and one action "
                                  "stream"))
     cameras: dict[str, Camera] = {}
-    cgroup = f.get("cameras")
-    if cgroup is not None and not isinstance(cgroup, h5py.Group):
-        findings.append(_err("schema.camera", "/cameras is a dataset; it must be a group of "
-                             "camera groups"))
-        cgroup = None
-    for name in cgroup if cgroup is not None else ():
+    cgroup = _container(f, "cameras", "schema.camera", "camera", findings) or {}
+    for name in cgroup:
         cam, fs = _read_camera(name, cgroup.get(name), path, limits)
         findings += fs
         if cam is not None:

@@ -21,6 +21,18 @@ _DEFAULTS = {"robot_serial": "unknown", "operator_id": "unknown", "site": "unkno
              "started_at": EPOCH_UNKNOWN}
 
 
+def starts_with(path: Path, magic: bytes) -> bool:
+    """Whether ``path`` is a file whose first bytes are ``magic``: the cheap sniff of a
+    layout's file format, before anything parses it."""
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def inferred(what: str, value: Any, source: str, stream: str | None = None) -> Finding:
     return Finding("schema.inferred", Severity.INFO,
                    f"{what} is not in the source: {value!r} taken from {source}",
@@ -104,33 +116,6 @@ def implicit_clock(n: int, rate_hz: float, start_ns: int = 0) -> np.ndarray:
 def rename(names: Sequence[str], mapping: dict) -> list[str]:
     table = mapping.get("names", {})
     return [str(table.get(n, n)) for n in names]
-
-
-@dataclass
-class EncodedFrames:
-    """JPEG/PNG-compressed rows of an HDF5 dataset, decoded one at a time (ALOHA's layout)."""
-
-    path: Path
-    dataset_path: str
-    lengths: np.ndarray | None = None
-
-    def iter_frames(self) -> Iterator[np.ndarray]:
-        import cv2
-        import h5py
-
-        with h5py.File(self.path, "r") as f:
-            ds = f[self.dataset_path]
-            for i in range(ds.shape[0]):
-                row = np.asarray(ds[i]).reshape(-1).view(np.uint8)
-                if self.lengths is not None:
-                    row = row[: int(self.lengths[i])]
-                img = cv2.imdecode(row, cv2.IMREAD_COLOR)
-                if img is None:
-                    raise OSError(f"{self.path}:{self.dataset_path}[{i}] does not decode")
-                yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-    def describe(self) -> str:
-        return f"{self.path}:{self.dataset_path} (compressed)"
 
 
 @dataclass

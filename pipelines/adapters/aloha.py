@@ -5,29 +5,19 @@ profile's, in its order, also reported as inferred."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from pipelines.adapters._common import (
-    EncodedFrames,
-    build_metadata,
-    drop_unsafe_names,
-    implicit_clock,
-    inferred,
-    rename,
-    resolve_mapping,
-    unreadable,
-)
-from pipelines.adapters.embodiq import is_hdf5
-from robots.profile import get_profile
-from schemas.episode import Camera, Episode, SourceInfo, Stream
+from pipelines.adapters._common import implicit_clock, inferred, rename, resolve_mapping, unreadable
+from pipelines.adapters.base import FileSource
+from pipelines.adapters.hdf5 import EncodedFrames, hdf5_where
+from pipelines.adapters.profiles import resolve_profile
+from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
 from schemas.read_result import ReadResult
-from schemas.recording import sha256_file
 
 _JPEG_END = b"\xff\xd9"
 _PNG_END = b"IEND\xaeB`\x82"
@@ -92,23 +82,11 @@ def _joint_stream(f: h5py.File, src: str, name: str, kind: str, unit: str, ts: n
     return Stream(name, kind, ts, np.asarray(ds[()], np.float64), names, unit, rate)
 
 
-class AlohaAdapter:
+class AlohaAdapter(FileSource):
     name = "aloha"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file() or not is_hdf5(path):
-            return False
-        try:
-            with h5py.File(path, "r") as f:
-                return "observations/qpos" in f and "action" in f
-        except Exception:
-            return False
-
-    def episode_keys(self, path: Path) -> Sequence[str | None]:
-        return [None]
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
+        return hdf5_where(path, lambda f: "observations/qpos" in f and "action" in f)
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         m = resolve_mapping(self.name, mapping)
@@ -124,7 +102,8 @@ class AlohaAdapter:
                 findings.append(inferred("clock", f"{rate:g} Hz from sample index", src,
                                          stream="qpos"))
                 model = str(m.get("robot_model", "aloha"))
-                prof = get_profile(model)
+                prof = resolve_profile(model)
+                model = prof.id if prof is not None else model
                 if prof is not None and len(prof.joints) == qpos.shape[1]:
                     names = rename(prof.joint_names, m)
                     findings.append(inferred("joint names", f"profile '{model}' order", src,
@@ -166,12 +145,8 @@ class AlohaAdapter:
         except (OSError, KeyError, ValueError, IndexError, TypeError) as exc:
             return ReadResult(None, [unreadable(path, f"is not a readable ALOHA episode ({exc})")])
         given = {"collection_mode": "scripted" if sim else None}
-        drop_unsafe_names(str(path), streams, cameras, findings)
-        md = build_metadata(self.name, m | {"robot_model": model}, given, findings)
-        ep = Episode(md, streams, cameras,
-                     source=SourceInfo(path.resolve(), sha256_file(path), path.stat().st_size,
-                                       layout=self.name))
-        return ReadResult(ep, findings)
+        return self.result(path, key, m | {"robot_model": model}, given, streams, cameras,
+                           findings)
 
 
 ADAPTER = AlohaAdapter()

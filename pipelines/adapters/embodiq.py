@@ -7,32 +7,18 @@ from pathlib import Path
 
 import h5py
 
+from pipelines.adapters.hdf5 import hdf5_where
 from schemas.names import contained_problem, is_plain_file_name
 from schemas.read_result import ReadResult
 from schemas.recording import read_recording
-
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def is_hdf5(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(8) == _HDF5_MAGIC
-    except OSError:
-        return False
 
 
 class EmbodiqAdapter:
     name = "embodiq"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file() or not is_hdf5(path):
-            return False
-        try:
-            with h5py.File(path, "r") as f:
-                return f.attrs.get("format") in ("embodiq.recording", b"embodiq.recording")
-        except Exception:
-            return False
+        return hdf5_where(path, lambda f: f.attrs.get("format") in (
+            "embodiq.recording", b"embodiq.recording"))
 
     def episode_keys(self, path: Path) -> Sequence[str | None]:
         return [None]

@@ -19,18 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.adapters._common import (
-    build_metadata,
-    drop_unsafe_names,
-    inferred,
-    rename,
-    resolve_mapping,
-    unreadable,
-)
-from schemas.episode import Camera, Episode, SourceInfo, Stream
+from pipelines.adapters._common import inferred, rename, resolve_mapping, starts_with, unreadable
+from pipelines.adapters.base import FileSource
+from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.read_result import ReadResult
-from schemas.recording import sha256_file
 
 MAGIC = b"\x89MCAP0\r\n"
 JOINT_STATE = "sensor_msgs/msg/JointState"
@@ -129,23 +122,11 @@ class _Joint:
     dropped: int = 0
 
 
-class McapAdapter:
+class McapAdapter(FileSource):
     name = "mcap"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file():
-            return False
-        try:
-            with open(path, "rb") as fh:
-                return fh.read(8) == MAGIC
-        except OSError:
-            return False
-
-    def episode_keys(self, path: Path) -> Sequence[str | None]:
-        return [None]
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
+        return starts_with(path, MAGIC)
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         m = resolve_mapping(self.name, mapping)
@@ -272,11 +253,7 @@ class McapAdapter:
             cameras[cname] = Camera(cname, ts, "video" if d["compressed"] else "rgb8",
                                     rate_of(ts, topic), first.shape[1], first.shape[0],
                                     frames=McapFrames(path, topic, d["compressed"]))
-        drop_unsafe_names(str(path), streams, cameras, findings)
-        md = build_metadata(self.name, m, {}, findings)
-        ep = Episode(md, streams, cameras, source=SourceInfo(
-            path.resolve(), sha256_file(path), path.stat().st_size, self.name))
-        return ReadResult(ep, findings)
+        return self.result(path, key, m, {}, streams, cameras, findings)
 
 
 ADAPTER = McapAdapter()

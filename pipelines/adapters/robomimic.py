@@ -22,23 +22,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from pipelines.adapters._common import (
-    build_metadata,
-    drop_unsafe_names,
-    implicit_clock,
-    inferred,
-    rename,
-    resolve_mapping,
-    unreadable,
-)
-from pipelines.adapters.embodiq import is_hdf5
-from robots.profile import JointSpec, ProfileCatalog, ProfileError, RobotProfile
-from schemas.episode import Camera, Episode, SourceInfo, Stream
+from pipelines.adapters._common import implicit_clock, inferred, rename, resolve_mapping, unreadable
+from pipelines.adapters.base import FileSource
+from pipelines.adapters.hdf5 import hdf5_where
+from pipelines.adapters.profiles import resolve_profile
+from robots.profile import JointSpec, RobotProfile
+from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
 from schemas.names import name_problem
 from schemas.read_result import ReadResult
-from schemas.recording import sha256_file
 
 #: dataset name pattern -> (stream kind, unit); first match wins
 _KINDS = [
@@ -121,15 +114,6 @@ def _robot_name(env: dict[str, Any], env_name: str | None) -> tuple[str, str] | 
     return None
 
 
-def _resolve_profile(name: str) -> RobotProfile | None:
-    """The profile whose id or alias is ``name``; None when none claims it or the visible
-    profile set is itself refused (that is reported where profiles are loaded)."""
-    try:
-        return ProfileCatalog().resolve(name)
-    except ProfileError:
-        return None
-
-
 def _robot_joints(prof: RobotProfile) -> list[JointSpec]:
     """The joints robosuite keeps in its robot model, in the profile's order: the leading run
     of rotational joints. Grippers are attached per environment (and are absent in some, e.g.
@@ -174,25 +158,20 @@ def _filter_keys(f: h5py.File, key: str) -> list[str]:
     return sorted(out)
 
 
-class RobomimicAdapter:
+def _has_demos(f: h5py.File) -> bool:
+    data = f.get("data")
+    return isinstance(data, h5py.Group) and any(k.startswith("demo") for k in data)
+
+
+class RobomimicAdapter(FileSource):
     name = "robomimic"
 
     def detect(self, path: Path) -> bool:
-        if not path.is_file() or not is_hdf5(path):
-            return False
-        try:
-            with h5py.File(path, "r") as f:
-                data = f.get("data")
-                return isinstance(data, h5py.Group) and any(k.startswith("demo") for k in data)
-        except Exception:
-            return False
+        return hdf5_where(path, _has_demos)
 
     def episode_keys(self, path: Path) -> Sequence[str | None]:
         with h5py.File(path, "r") as f:
             return sorted((k for k in f["data"] if k.startswith("demo")), key=_demo_number)
-
-    def source_files(self, path: Path, key: str | None) -> list[Path]:
-        return [path]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
         problem = name_problem(key, "demo name")
@@ -318,11 +297,7 @@ class RobomimicAdapter:
                                                       f"({exc})")])
         if not m.get("task") and env_name:
             given["task"] = f"robosuite {env_name}"
-        drop_unsafe_names(f"{path}#{key}", streams, cameras, findings)
-        md = build_metadata(self.name, m, given, findings)
-        ep = Episode(md, streams, cameras, source=SourceInfo(
-            path.resolve(), sha256_file(path), path.stat().st_size, self.name, episode_key=key))
-        return ReadResult(ep, findings)
+        return self.result(path, key, m, given, streams, cameras, findings)
 
     @staticmethod
     def _robot(m: dict, src: str, env: dict[str, Any],
@@ -331,12 +306,12 @@ class RobomimicAdapter:
         file names, resolved through the profiles' ids and aliases (a recording's name for
         its robot, such as robosuite's ``Panda``, is an alias of the profile)."""
         if m.get("robot_model"):
-            return (_resolve_profile(str(m["robot_model"])),
+            return (resolve_profile(str(m["robot_model"])),
                     f"the mapping's robot_model '{m['robot_model']}' ({src})")
         found = _robot_name(env, env_name)
         if found is None:
             return None, ""
-        return _resolve_profile(found[0]), found[1]
+        return resolve_profile(found[0]), found[1]
 
     @staticmethod
     def _joint_names(stream: Stream, fallback: list[str], arm: list[JointSpec],

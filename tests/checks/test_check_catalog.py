@@ -3,6 +3,8 @@ recordings of many shapes raise no warning and no error from any check."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -179,10 +181,8 @@ def test_per_robot_override(clean, tmp_path):
     ('[robots."aloha".checks."nope"]\nenabled = false\n', "unknown check id"),
     ("mystery = 1\n", "unknown key 'mystery'"),
 ])
-def test_malformed_profile_names_the_key(tmp_path, body, needle):
+def test_malformed_profile_names_the_key(refused, body, needle):
     from schemas.quality_profile import QualityProfileError
 
-    p = tmp_path / "bad.toml"
-    p.write_text(body)
-    with pytest.raises(QualityProfileError, match=needle):
-        load_quality_profile(p)
+    _, message = refused("bad.toml", body, load_quality_profile, QualityProfileError)
+    assert re.search(needle, message), message

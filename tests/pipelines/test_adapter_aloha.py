@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
-import cv2
 import h5py
 import numpy as np
 import pytest
@@ -12,61 +11,13 @@ import pytest
 from checks.registry import run_episode_checks
 from pipelines.adapters.aloha import ADAPTER
 from pipelines.sources import discover, read_source
-from pipelines.synthetic import EpisodePlan, generate_episode
 from robots.profile import get_profile
 from schemas.quality_profile import load_quality_profile
+from tests.pipelines.act_files import ACT_CAMERAS, write_act
 
 PROFILE = load_quality_profile()
-#: ACT's own camera order (record_episodes.py); HDF5 lists groups alphabetically
-ACT_CAMERAS = ("cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist")
-
-
 def _checks(ep):
     return run_episode_checks(ep, get_profile(ep.metadata.robot_model), PROFILE)
-
-
-def _images(n: int, cam_index: int) -> np.ndarray:
-    """Frames whose mean brightness says which camera and frame they are."""
-    rng = np.random.default_rng(cam_index)
-    noise = rng.integers(-12, 13, (n, 32, 40, 3))
-    return (20 + 50 * cam_index + noise + (np.arange(n) % 10)[:, None, None, None]).astype(
-        np.uint8)
-
-
-def write_act(path: Path, *, compressed: bool, cameras=ACT_CAMERAS[:2], qpos_edit=None,
-              mobile: bool = False, seconds: float = 2.0) -> Path:
-    ep = generate_episode(get_profile("aloha"),
-                          EpisodePlan(duration_s=seconds, cameras=(), seed=3))
-    q = ep.streams["joint_pos"].values.copy()
-    if qpos_edit is not None:
-        qpos_edit(q)
-    n = len(q)
-    with h5py.File(path, "w") as f:
-        f.attrs["sim"] = False
-        f.attrs["compress"] = compressed
-        obs = f.create_group("observations")
-        obs["qpos"] = q
-        obs["qvel"] = np.gradient(q, axis=0) * 50
-        obs["effort"] = ep.streams["joint_effort"].values[:n]
-        f["action"] = ep.streams["action"].values[:n]
-        if mobile:
-            f["base_action"] = np.tile([0.1, 0.0], (n, 1))
-        lens = np.zeros((len(cameras), n), dtype=np.float32)
-        for ci, cam in enumerate(cameras):
-            imgs = _images(n, ACT_CAMERAS.index(cam))
-            if not compressed:
-                obs[f"images/{cam}"] = imgs
-                continue
-            enc = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].ravel()
-                   for im in imgs]
-            padded = np.zeros((n, max(len(e) for e in enc) + 64), dtype=np.uint8)
-            for i, e in enumerate(enc):
-                padded[i, : len(e)] = e
-                lens[ci, i] = len(e)
-            obs[f"images/{cam}"] = padded
-        if compressed:
-            f["compress_len"] = lens
-    return path
 
 
 @pytest.mark.parametrize("compressed", [False, True])
@@ -76,6 +27,7 @@ def test_act_episode_is_one_clean_entry(tmp_path, compressed):
     assert not bad and [(r.layout, r.episode_key) for r in refs] == [("aloha", None)]
     res = read_source(refs[0])
     ep = res.episode
+    assert ep.metadata.robot_model == "aloha"
     assert ep.streams["qpos"].names == get_profile("aloha").joint_names
     assert {"qpos", "qvel", "effort", "action"} <= set(ep.streams)
     inferred = {f.stream for f in res.findings if f.check_id == "schema.inferred"}
@@ -89,6 +41,7 @@ def test_act_episode_is_one_clean_entry(tmp_path, compressed):
         first = next(frames)
         assert first.shape == (32, 40, 3)
         assert abs(float(first.mean()) - (20 + 50 * idx)) < 3  # the right camera's images
+        assert 1 + sum(1 for _ in frames) == ep.cameras[cam].n_frames
     serious = [f.message for f in _checks(ep) if f.severity.value in ("error", "warning")]
     assert not serious
 
@@ -163,3 +116,30 @@ def test_mapping_rate_and_metadata(tmp_path):
     msgs = [f.message for f in res.findings if f.check_id == "schema.inferred"]
     assert any("operator_id" in s and "lab.toml" in s for s in msgs)
     assert any("25 Hz" in s for s in msgs)
+
+
+def test_a_profile_in_the_stores_robots_folder_names_the_joints(tmp_path):
+    """A user's profile dropped into ``<store>/robots/`` is the robot's profile for ALOHA
+    episodes too: its joint names name the qpos columns, so the profile checks see its joints."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    store = tmp_path / "store"
+    (store / "robots").mkdir(parents=True)
+    shipped = get_profile("aloha").path.read_text(encoding="utf-8")
+    (store / "robots" / "lab-aloha.toml").write_text(
+        shipped.replace('id = "aloha"', 'id = "lab-aloha"')
+        .replace('aliases = ["aloha", "aloha_bimanual", "viperx_bimanual"]', "")
+        .replace('product_model = "VX3002"', 'product_model = "VX3099"'), encoding="utf-8")
+    mapping = tmp_path / "lab.toml"
+    mapping.write_text('robot_model = "lab-aloha"\nrobot_serial = "a-7"\nrate_hz = 50.0\n')
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_act(inbox / "episode_0.hdf5", compressed=False)
+    res = CliRunner().invoke(app, ["check", str(inbox), "--store", str(store), "--mapping",
+                                   str(mapping), "--json", "--workers", "1"])
+    [entry] = json.loads(res.stdout)["episodes"]
+    messages = [f["message"] for f in entry["findings"]]
+    assert any("profile 'lab-aloha' order" in m for m in messages), messages
+    assert entry["passed"] and res.exit_code == 0, messages

@@ -102,12 +102,9 @@ def test_g1_inspire_names_cover_the_profile():
     ("[topics]\nx = 1\n", 'topics."x" must be a table'),
     ("robot_model = \n", "not valid TOML"),
 ])
-def test_malformed_mapping_names_file_and_key(tmp_path, body, needle):
-    p = tmp_path / "lab.toml"
-    p.write_text(body)
-    with pytest.raises(MappingError) as exc:
-        load_mapping(p)
-    assert str(p) in str(exc.value) and needle in str(exc.value)
+def test_malformed_mapping_names_file_and_key(refused, body, needle):
+    p, message = refused("lab.toml", body, load_mapping, MappingError)
+    assert str(p) in message and needle in message
 
 
 def test_missing_mapping_file(tmp_path):

@@ -17,36 +17,20 @@ from schemas.quality_profile import load_quality_profile
 
 PROFILE = load_quality_profile()
 SEP = "=" * 80
-HEADER = """builtin_interfaces/Time stamp
-string frame_id
-{sep}
-MSG: builtin_interfaces/Time
-int32 sec
-uint32 nanosec"""
-JOINT_STATE = f"""std_msgs/Header header
-string[] name
-float64[] position
-float64[] velocity
-float64[] effort
-{SEP}
-MSG: std_msgs/Header
-{HEADER.format(sep=SEP)}"""
-IMAGE = f"""std_msgs/Header header
-uint32 height
-uint32 width
-string encoding
-uint8 is_bigendian
-uint32 step
-uint8[] data
-{SEP}
-MSG: std_msgs/Header
-{HEADER.format(sep=SEP)}"""
-COMPRESSED = f"""std_msgs/Header header
-string format
-uint8[] data
-{SEP}
-MSG: std_msgs/Header
-{HEADER.format(sep=SEP)}"""
+
+
+def _stamped(fields: str) -> str:
+    """A ROS 2 message definition: a ``std_msgs/Header`` and then ``fields``, with the
+    definitions it depends on appended as ``ros2msg`` wants them."""
+    return (f"std_msgs/Header header\n{fields}\n{SEP}\nMSG: std_msgs/Header\n"
+            f"builtin_interfaces/Time stamp\nstring frame_id\n{SEP}\n"
+            "MSG: builtin_interfaces/Time\nint32 sec\nuint32 nanosec")
+
+
+JOINT_STATE = _stamped("string[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] effort")
+IMAGE = _stamped("uint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\n"
+                 "uint32 step\nuint8[] data")
+COMPRESSED = _stamped("string format\nuint8[] data")
 START_NS = 1_700_000_000_000_000_000
 MAPPING = {"_source": "arm.toml", "robot_model": "aloha", "robot_serial": "ALOHA0001",
            "topics": {"/leader/joint_states": {"stream": "action", "kind": "action",

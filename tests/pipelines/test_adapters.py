@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import h5py
 import numpy as np
 import pytest
@@ -14,73 +11,15 @@ from pipelines.mapping import MappingError, load_mapping
 from pipelines.runner import ingest
 from pipelines.sources import discover, read_source
 from pipelines.store import Store
-from pipelines.synthetic import EpisodePlan, generate_episode
 from robots.profile import get_profile
 from schemas.quality_profile import load_quality_profile
+from tests.pipelines.act_files import write_act
 
 PROFILE = load_quality_profile()
 
 
-def _ids(findings, severity=None):
-    return {f.check_id for f in findings if severity is None or f.severity.value == severity}
-
-
 def _check(ep):
     return run_episode_checks(ep, get_profile(ep.metadata.robot_model), PROFILE)
-
-
-def write_act_episode(path: Path, *, compressed: bool, nan: bool = False, seed: int = 0) -> Path:
-    """An episode in ACT's exact layout, made from a clean ALOHA trajectory."""
-    ep = generate_episode(get_profile("aloha"), EpisodePlan(duration_s=3.0, seed=seed,
-                                                            cameras=()))
-    q = ep.streams["joint_pos"].values
-    action = ep.streams["action"].values[: len(q)]
-    if nan:
-        q = q.copy()
-        q[40:43, 5] = np.nan
-    rng = np.random.default_rng(seed)
-    imgs = rng.integers(0, 255, (len(q), 48, 64, 3), dtype=np.uint8)
-    with h5py.File(path, "w") as f:
-        f.attrs["sim"] = False
-        f.attrs["compress"] = compressed
-        obs = f.create_group("observations")
-        obs["qpos"] = q
-        obs["qvel"] = np.gradient(q, axis=0) * 50
-        obs["effort"] = ep.streams["joint_effort"].values[: len(q)]
-        f["action"] = action
-        if compressed:
-            enc = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for im in imgs]
-            width = max(len(e) for e in enc)
-            padded = np.zeros((len(enc), width), dtype=np.uint8)
-            for i, e in enumerate(enc):
-                padded[i, : len(e)] = e.ravel()
-            obs["images/cam_high"] = padded
-            f["compress_len"] = np.array([[len(e) for e in enc]], dtype=np.float32)
-        else:
-            obs["images/cam_high"] = imgs
-    return path
-
-
-@pytest.mark.parametrize("compressed", [False, True])
-def test_aloha_episode_reads_and_checks(tmp_path, compressed):
-    path = write_act_episode(tmp_path / "episode_0.hdf5", compressed=compressed)
-    refs, bad = discover([tmp_path])
-    assert not bad and [(r.layout, r.episode_key) for r in refs] == [("aloha", None)]
-    res = read_source(refs[0])
-    ep = res.episode
-    assert ep.metadata.robot_model == "aloha" and len(ep.streams["qpos"].names) == 14
-    assert any(f.check_id == "schema.inferred" and "clock" in f.message for f in res.findings)
-    frames = list(ep.cameras["cam_high"].frames.iter_frames())
-    assert len(frames) == ep.cameras["cam_high"].n_frames and frames[0].shape == (48, 64, 3)
-    bad = [f for f in _check(ep) if f.severity.value in ("error", "warning")]
-    assert not bad, [f.message for f in bad]
-    assert path.exists()
-
-
-def test_aloha_planted_defect_found_through_adapter(tmp_path):
-    write_act_episode(tmp_path / "episode_1.hdf5", compressed=True, nan=True)
-    ep = read_source(discover([tmp_path])[0][0]).episode
-    assert "value.nonfinite" in _ids(_check(ep), "error")
 
 
 def test_robomimic_real_demos(shared_data):
@@ -173,7 +112,7 @@ def test_forced_layout_reports_what_is_wrong(tmp_path):
 def test_ingest_an_aloha_folder(tmp_path):
     (tmp_path / "in").mkdir()
     for i in range(2):
-        write_act_episode(tmp_path / "in" / f"episode_{i}.hdf5", compressed=bool(i), seed=i)
+        write_act(tmp_path / "in" / f"episode_{i}.hdf5", compressed=bool(i), seed=i)
     summary = ingest(Store(tmp_path / "s"), [tmp_path / "in"], "aloha-lab")
     assert summary.version == 1 and summary.counts["passed"] == 2
 

@@ -22,8 +22,7 @@ from pipelines.store import Store
 from pipelines.synthetic import CameraPlan, EpisodePlan, generate_episode
 from robots.profile import get_profile
 from schemas.recording_writer import write_recording
-
-UTF8 = h5py.string_dtype("utf-8")
+from tests.hdf5_attrs import UTF8, names_with, set_attr
 
 
 def _recording(folder: Path, seed: int) -> Path:
@@ -34,36 +33,26 @@ def _recording(folder: Path, seed: int) -> Path:
                            folder / f"episode_{seed:03d}.h5")
 
 
-def _set(obj, key: str, value, dtype=None) -> None:
-    if key in obj.attrs:
-        del obj.attrs[key]
-    obj.attrs.create(key, value, dtype=dtype)
-
-
 def _site(f):
-    _set(f, "site", b"tg\xff\xfe01", UTF8)
+    set_attr(f, "site", b"tg\xff\xfe01", UTF8)
 
 
 def _early(f):
-    _set(f, "started_at", "0001-01-01T00:00:00+14:00")
+    set_attr(f, "started_at", "0001-01-01T00:00:00+14:00")
 
 
 def _late(f):
-    _set(f, "started_at", "9999-12-31T23:59:59-14:00")
+    set_attr(f, "started_at", "9999-12-31T23:59:59-14:00")
 
 
 def _joint(f):
     g = f["streams/joint_pos"]
-    names = [n.encode() if isinstance(n, str) else bytes(n) for n in g.attrs["names"]]
-    names[0] = b"left_hip_yaw\xed\xa0\x80joint"
-    _set(g, "names", names, UTF8)
+    set_attr(g, "names", names_with(g, 0, b"left_hip_yaw\xed\xa0\x80joint"), UTF8)
 
 
 def _joint_bytes(f):
-    g = f["streams/action"]
-    names = [n.encode() if isinstance(n, str) else bytes(n) for n in g.attrs["names"]]
-    names[1] = b"left_hip_\xffroll_joint"
-    _set(g, "names", np.array(names, dtype=f"S{max(map(len, names))}"))
+    names = names_with(f["streams/action"], 1, b"left_hip_\xffroll_joint")
+    set_attr(f["streams/action"], "names", np.array(names, dtype=f"S{max(map(len, names))}"))
 
 
 def _slow_rate(f):

@@ -136,12 +136,18 @@ def hanging(tmp_path_factory) -> Path:
     pytest.skip("this HDF5 library no longer hangs on the crafted file; derive a new recipe")
 
 
-def test_check_reports_a_hanging_file_as_unreadable_and_goes_on(hanging, demo_recordings,
-                                                                tmp_path):
+@pytest.fixture
+def hanging_beside_clean(hanging, demo_recordings, tmp_path) -> Path:
+    """A folder holding the hanging file and a clean recording."""
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copy(hanging, folder / hanging.name)
     copy_recording(demo_recordings, CLEAN[1], folder)
+    return folder
+
+
+def test_check_reports_a_hanging_file_as_unreadable_and_goes_on(hanging, hanging_beside_clean):
+    folder = hanging_beside_clean
     res = runner.invoke(app, ["check", str(folder), "--json", "--timeout", "5"])
     assert res.exit_code == 1, res.output
     by_name = {Path(e["source"]).name: e for e in json.loads(res.stdout)["episodes"]}
@@ -153,14 +159,10 @@ def test_check_reports_a_hanging_file_as_unreadable_and_goes_on(hanging, demo_re
     assert "did not finish within 5 s" in finding["message"]
 
 
-def test_ingest_quarantines_a_hanging_file_and_publishes_the_rest(hanging, demo_recordings,
+def test_ingest_quarantines_a_hanging_file_and_publishes_the_rest(hanging, hanging_beside_clean,
                                                                   tmp_path):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(hanging, folder / hanging.name)
-    copy_recording(demo_recordings, CLEAN[1], folder)
     store = Store(tmp_path / "store")
-    s = ingest(store, [folder], "lab", timeout=5, write_report=False)
+    s = ingest(store, [hanging_beside_clean], "lab", timeout=5, write_report=False)
     assert not s.run_failed
     assert [(o.source_name, o.passed) for o in s.outcomes] == [(CLEAN[1].file, True)]
     [(path, qdir)] = s.unrecognised

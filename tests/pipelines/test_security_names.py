@@ -385,11 +385,9 @@ def test_safe_names_are_accepted(name):
     ('[streams.actions]\nname = "act\\n"', "act\\n"),
     ('[cameras]\ntop = "a/b"', "a/b"),
 ])
-def test_mapping_values_that_become_names_are_checked(tmp_path, table, value):
-    m = tmp_path / "m.toml"
-    m.write_text(table + "\n")
-    with pytest.raises(MappingError, match="is not a safe name"):
-        load_mapping(m)
+def test_mapping_values_that_become_names_are_checked(tmp_path, refused, table, value):
+    m, message = refused("m.toml", table + "\n", load_mapping, MappingError)
+    assert "is not a safe name" in message
     res = cli.invoke(app, ["ingest", str(tmp_path), "--dataset", "lab", "--mapping", str(m),
                            "--store", str(tmp_path / "store")])
     assert res.exit_code == 2 and "not a safe name" in res.output
@@ -462,7 +460,7 @@ def test_hostile_demo_name_is_refused_and_quarantined_under_a_safe_name(tmp_path
 
 
 def test_aloha_image_dataset_name_is_refused_as_a_camera_name(tmp_path):
-    from tests.pipelines.test_adapter_aloha import write_act
+    from tests.pipelines.act_files import write_act
 
     path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
     with h5py.File(path, "r+") as f:

@@ -141,12 +141,9 @@ def test_user_profile_overrides_a_shipped_one(tmp_path, monkeypatch):
      "uid: missing key 'enterprise'"),
     ("id = ", "not valid TOML"),
 ])
-def test_malformed_profile_names_file_and_key(tmp_path, body, needle):
-    p = tmp_path / "x.toml"
-    p.write_text(body)
-    with pytest.raises(ProfileError) as exc:
-        load_profile_file(p)
-    assert str(p) in str(exc.value) and needle in str(exc.value)
+def test_malformed_profile_names_file_and_key(refused, body, needle):
+    p, message = refused("x.toml", body, load_profile_file, ProfileError)
+    assert str(p) in message and needle in message
 
 
 def test_malformed_user_profile_found_through_the_catalog(tmp_path, monkeypatch):

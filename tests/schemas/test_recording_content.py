@@ -19,19 +19,12 @@ from schemas.findings import Finding
 from schemas.limits import Limits
 from schemas.recording import read_recording
 from schemas.tables import FINDINGS_SCHEMA, findings_rows
-
-UTF8 = h5py.string_dtype("utf-8")
+from tests.hdf5_attrs import UTF8, names_with, set_attr
 
 
 def _mutate(path: Path, fn) -> None:
     with h5py.File(path, "r+") as f:
         fn(f)
-
-
-def _set_attr(obj, key: str, value, dtype=None) -> None:
-    if key in obj.attrs:
-        del obj.attrs[key]
-    obj.attrs.create(key, value, dtype=dtype)
 
 
 def _publishable(findings: list[Finding]) -> None:
@@ -43,30 +36,28 @@ def _publishable(findings: list[Finding]) -> None:
 
 # ------------------------------------------------------------------------------ text
 def _site_undecodable(f):  # a UTF-8 string attribute whose bytes are not UTF-8
-    _set_attr(f, "site", b"tg\xff\xfe01", UTF8)
+    set_attr(f, "site", b"tg\xff\xfe01", UTF8)
 
 
 def _site_bytes(f):  # a fixed-length byte string that is not UTF-8
-    _set_attr(f, "site", np.bytes_(b"tg\xc3\x28"))
+    set_attr(f, "site", np.bytes_(b"tg\xc3\x28"))
 
 
 def _site_nul(f):
-    _set_attr(f, "site", np.bytes_(b"tg\x0001"))
+    set_attr(f, "site", np.bytes_(b"tg\x0001"))
 
 
 def _task_surrogate(f):  # the UTF-8 encoding of a lone surrogate (CESU-style)
-    _set_attr(f, "task", b"pick \xed\xa0\x80 cup", UTF8)
+    set_attr(f, "task", b"pick \xed\xa0\x80 cup", UTF8)
 
 
 def _joint_name(f):
     g = f["streams/joint_pos"]
-    names = [n.encode() if isinstance(n, str) else bytes(n) for n in g.attrs["names"]]
-    names[0] = b"left_\xed\xa0\x80hip"
-    _set_attr(g, "names", names, UTF8)
+    set_attr(g, "names", names_with(g, 0, b"left_\xed\xa0\x80hip"), UTF8)
 
 
 def _unit_bytes(f):
-    _set_attr(f["streams/joint_pos"], "unit", b"r\xffad", UTF8)
+    set_attr(f["streams/joint_pos"], "unit", b"r\xffad", UTF8)
 
 
 @pytest.mark.parametrize("mutate, check_id, stream, needle", [
@@ -94,7 +85,7 @@ def test_text_that_is_not_utf8_is_refused_and_never_echoed_raw(good, mutate, che
 
 
 def test_unknown_attributes_with_undecodable_text_are_kept_escaped(good):
-    _mutate(good, lambda f: _set_attr(f, "shift", b"n\xffght", UTF8))
+    _mutate(good, lambda f: set_attr(f, "shift", b"n\xffght", UTF8))
     res = read_recording(good)
     assert res.findings == []
     assert res.episode.metadata.extra["shift"] == "n\\udcffght"
@@ -117,7 +108,7 @@ def test_a_finding_never_carries_unencodable_text():
     "2262-04-12T00:00:00Z",
 ])
 def test_started_at_outside_the_published_range_is_refused(good, value):
-    _mutate(good, lambda f: _set_attr(f, "started_at", value))
+    _mutate(good, lambda f: set_attr(f, "started_at", value))
     res = read_recording(good)
     hits = [f for f in res.findings if f.check_id == "schema.metadata"]
     assert len(hits) == 1 and hits[0].stream == "started_at"
@@ -128,7 +119,7 @@ def test_started_at_outside_the_published_range_is_refused(good, value):
 @pytest.mark.parametrize("value", ["1970-01-01T00:00:00Z", "2262-04-11T23:47:16+00:00",
                                    "2026-11-02T09:15:00.125+08:00"])
 def test_started_at_inside_the_range_is_accepted(good, value):
-    _mutate(good, lambda f: _set_attr(f, "started_at", value))
+    _mutate(good, lambda f: set_attr(f, "started_at", value))
     res = read_recording(good)
     assert res.findings == [] and res.episode.metadata.started_at == value
 

@@ -189,15 +189,6 @@ STREAMS = [
 ]
 
 
-@pytest.mark.parametrize(("label", "mutate", "needle", "stream"), STREAMS,
-                         ids=[m[0] for m in STREAMS])
-def test_malformed_stream_is_left_out_with_its_finding(good, label, mutate, needle, stream):
-    res = _break(good, mutate)
-    _assert_found(res, "schema.stream", needle, stream)
-    assert res.episode is not None and stream not in res.episode.streams
-    assert {"joint_pos", "action"} - {stream} <= set(res.episode.streams)
-
-
 def test_every_problem_of_a_stream_is_reported(good):
     res = _break(good, both(drop("/streams/imu.base", "unit"),
                             put("/streams/imu.base", "rate_hz", -1.0),
@@ -275,13 +266,29 @@ CAMERAS = [
 ]
 
 
-@pytest.mark.parametrize(("label", "mutate", "needle", "camera"), CAMERAS,
-                         ids=[m[0] for m in CAMERAS])
-def test_malformed_camera_is_left_out_with_its_finding(good, label, mutate, needle, camera):
+PARTS = [("schema.stream", *m) for m in STREAMS] + [("schema.camera", *m) for m in CAMERAS]
+
+
+@pytest.mark.parametrize(("check_id", "label", "mutate", "needle", "name"), PARTS,
+                         ids=[f"{m[0].split('.')[1]}: {m[1]}" for m in PARTS])
+def test_malformed_stream_or_camera_is_left_out_with_its_finding(good, check_id, label, mutate,
+                                                                 needle, name):
     res = _break(good, mutate)
-    _assert_found(res, "schema.camera", needle, camera)
-    assert res.episode is not None and camera not in res.episode.cameras
-    assert set(res.episode.streams) == {"joint_pos", "action", "imu.base"}
+    _assert_found(res, check_id, needle, name)
+    ep = res.episode
+    assert ep is not None
+    if check_id == "schema.stream":  # the required streams survive another stream's fault
+        assert name not in ep.streams and {"joint_pos", "action"} - {name} <= set(ep.streams)
+    else:  # a camera's fault leaves every stream whole
+        assert name not in ep.cameras and set(ep.streams) == {"joint_pos", "action", "imu.base"}
+
+
+@pytest.mark.parametrize("part", ["streams", "cameras"])
+def test_streams_or_cameras_as_a_dataset_is_one_finding(good, part):
+    res = _break(good, replace(f"/{part}", np.zeros(3)))
+    _assert_found(res, f"schema.{part[:-1]}",
+                  f"/{part} is a dataset; it must be a group of {part[:-1]} groups", None)
+    assert res.episode is not None and not getattr(res.episode, part)
 
 
 # ------------------------------------------------------------------------------------ events
