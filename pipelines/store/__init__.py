@@ -65,7 +65,9 @@ BACKEND_ENV = "EMBODIQ_STORE_BACKEND"
 DATA_HOME_ENV = "XDG_DATA_HOME"
 USER_STORE = Path("embodiq") / "store"
 _VERSION_RE = re.compile(r"^v(\d{4,})$")
-_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+#: ``scheme://...``; also ``scheme:/...``, which is how a URL prints once made a Path (two
+#: letters at least, so a Windows drive is never taken for one)
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 
 # The file names of the layout: nothing outside this package spells them.
 REPORT = "report.json"
@@ -269,8 +271,8 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def is_url(root: object) -> bool:
-    """True for ``scheme://...`` (an fsspec URL), False for a plain path."""
-    return isinstance(root, str) and bool(_URL_RE.match(root))
+    """True for an fsspec URL (``scheme://...``), False for a plain path."""
+    return isinstance(root, (str, Path)) and bool(_URL_RE.match(str(root)))
 
 
 def _backend() -> str:
@@ -651,6 +653,10 @@ class Store:
         """The pyarrow filesystem to read the store's Parquet with (None: the local disk)."""
         return None
 
+    def arrow_path(self, path: Path) -> str:
+        """``path`` as :attr:`arrow_filesystem` names it."""
+        return str(path)
+
     def local_file(self, path: Path) -> Path:
         """A path on local disk with the bytes of store file ``path`` (decoders need one)."""
         return Path(path)
@@ -716,8 +722,10 @@ class PublishedVersion:
         import pyarrow.dataset as pads
 
         fs = self.store.arrow_filesystem
-        return pads.dataset(str(self.frames_dir), format="parquet",
-                            **({"filesystem": fs} if fs is not None else {}))
+        if fs is None:
+            return pads.dataset(self.frames_dir, format="parquet")
+        return pads.dataset(self.store.arrow_path(self.frames_dir), format="parquet",
+                            filesystem=fs)
 
     def siblings(self) -> list[PublishedVersion]:
         """Every finished version of the dataset, this one included, oldest first."""

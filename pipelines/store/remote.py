@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,6 @@ from pipelines.store import (
     StoreError,
     _rename_noreplace,
     default_store_root,
-    is_url,
 )
 
 
@@ -47,14 +47,16 @@ class FsspecStore(Store):
 
         url = str(root) if root else (os.environ.get(STORE_URL_ENV) or
                                       str(default_store_root()))
-        if not is_url(url):
-            url = Path(url).expanduser().resolve().as_uri()
+        url = _as_url(url)
         self.fs, path = fsspec.core.url_to_fs(url)
         self._local_fs = LocalFileSystem()
         self.remote = not isinstance(self.fs, LocalFileSystem)
         if self.remote:
-            self.root = Path(posixpath.normpath(path.rstrip("/") or "/"))
-            self._url = url.rstrip("/")
+            # the root keeps its scheme ("s3:/bucket/prefix" as a Path), so that str(root)
+            # opens this very store again, as it does for a local one
+            self._scheme, rest = url.split("://", 1)
+            self._url = f"{self._scheme}://{rest.strip('/')}"
+            self.root = Path(f"{self._scheme}:/{rest.strip('/')}")
             self._work = default_store_root().expanduser().resolve()
         else:
             self.root = Path(path).resolve()
@@ -71,6 +73,20 @@ class FsspecStore(Store):
 
     def _on_local_disk(self, path: Path) -> bool:
         return not self.remote or Path(path).is_relative_to(self._work)
+
+    def _k(self, path: Path) -> str:
+        """The filesystem's own name of a store path (``s3:/b/p/x`` is ``b/p/x`` to s3fs)."""
+        text = str(path)
+        if not self.remote or self._on_local_disk(path):
+            return text
+        rest = text.split(":/", 1)[1] if text.startswith(f"{self._scheme}:/") else text
+        return self.fs._strip_protocol(f"{self._scheme}://{rest.lstrip('/')}")
+
+    def _path(self, key: str) -> Path:
+        """The store path of a name the filesystem gave back (the inverse of :meth:`_k`)."""
+        if not self.remote:
+            return Path(key)
+        return Path(f"{self._scheme}:/{posixpath.normpath(key).lstrip('/')}")
 
     def _fs(self, path: Path) -> Any:
         """The filesystem ``path`` lives on (the work area is always local)."""
@@ -93,94 +109,96 @@ class FsspecStore(Store):
 
     # file system -------------------------------------------------------------------------
     def is_file(self, path: Path) -> bool:
-        return self._fs(path).isfile(str(path))
+        return self._fs(path).isfile(self._k(path))
 
     def is_dir(self, path: Path) -> bool:
-        return self._fs(path).isdir(str(path))
+        return self._fs(path).isdir(self._k(path))
 
     def list_dir(self, path: Path) -> list[Path]:
         try:
-            names = self._fs(path).ls(str(path), detail=False)
+            names = self._fs(path).ls(self._k(path), detail=False)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        here = posixpath.normpath(str(path))
-        return sorted(Path(n) for n in (posixpath.normpath(str(n)) for n in names) if n != here)
+        here = posixpath.normpath(self._k(path))
+        fs = self._fs(path)
+        keys = [posixpath.normpath(str(n)) for n in names]
+        return sorted((self._path(k) if fs is self.fs else Path(k)) for k in keys if k != here)
 
     def makedirs(self, path: Path) -> None:
-        self._fs(path).makedirs(str(path), exist_ok=True)
+        self._fs(path).makedirs(self._k(path), exist_ok=True)
 
     def modified_ns(self, path: Path) -> int:
-        info = self._fs(path).info(str(path))
+        info = self._fs(path).info(self._k(path))
         if isinstance(info.get("mtime"), (int, float)):
             return int(info["mtime"] * 1e9)
-        return int(self._fs(path).modified(str(path)).timestamp() * 1e9)
+        return int(self._fs(path).modified(self._k(path)).timestamp() * 1e9)
 
     def read_bytes(self, path: Path) -> bytes:
-        return self._fs(path).cat_file(str(path))
+        return self._fs(path).cat_file(self._k(path))
 
     def _tmp(self, path: Path) -> Path:
         return Path(path).with_name(f".{Path(path).name}.{uuid.uuid4().hex[:8]}.tmp")
 
     def _move_into_place(self, fs: Any, tmp: Path, path: Path) -> None:
         try:
-            fs.mv(str(tmp), str(path))
+            fs.mv(self._k(tmp), self._k(path))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(str(tmp))
+                fs.rm_file(self._k(tmp))
             raise
 
     def write_bytes(self, path: Path, data: bytes) -> Path:
         fs, tmp = self._fs(path), self._tmp(path)
-        fs.makedirs(str(Path(path).parent), exist_ok=True)
+        fs.makedirs(self._k(Path(path).parent), exist_ok=True)
         try:
-            fs.pipe_file(str(tmp), data)
+            fs.pipe_file(self._k(tmp), data)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(str(tmp))
+                fs.rm_file(self._k(tmp))
             raise
         self._move_into_place(fs, tmp, path)
         return Path(path)
 
     def open_input(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
-        return self._fs(path).open(str(path), "rb")
+        return self._fs(path).open(self._k(path), "rb")
 
     @contextlib.contextmanager
     def open_output(self, path: Path) -> Iterator[BinaryIO]:
         fs, tmp = self._fs(path), self._tmp(path)
-        fs.makedirs(str(Path(path).parent), exist_ok=True)
+        fs.makedirs(self._k(Path(path).parent), exist_ok=True)
         try:
-            with fs.open(str(tmp), "wb") as fh:
+            with fs.open(self._k(tmp), "wb") as fh:
                 yield fh
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(str(tmp))
+                fs.rm_file(self._k(tmp))
             raise
         self._move_into_place(fs, tmp, path)
 
     def put_file(self, src: Path, dst: Path) -> Path:
         fs, tmp = self._fs(dst), self._tmp(dst)
-        fs.makedirs(str(Path(dst).parent), exist_ok=True)
+        fs.makedirs(self._k(Path(dst).parent), exist_ok=True)
         try:
-            fs.put_file(str(src), str(tmp))
+            fs.put_file(str(src), self._k(tmp))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(str(tmp))
+                fs.rm_file(self._k(tmp))
             raise
         self._move_into_place(fs, tmp, dst)
         return Path(dst)
 
     def link_or_copy(self, src: Path, dst: Path) -> None:
         src_fs, dst_fs = self._fs(src), self._fs(dst)
-        dst_fs.makedirs(str(Path(dst).parent), exist_ok=True)
+        dst_fs.makedirs(self._k(Path(dst).parent), exist_ok=True)
         if src_fs is dst_fs:
-            src_fs.cp_file(str(src), str(dst))
+            src_fs.cp_file(self._k(src), self._k(dst))
         else:  # from the local work area into object storage
             self.put_file(Path(src), Path(dst))
 
     def files_under(self, folder: Path) -> list[tuple[str, int]]:
         fs = self._fs(folder)
-        top = posixpath.normpath(str(folder))
-        found = fs.find(str(folder), detail=True)
+        top = posixpath.normpath(self._k(folder))
+        found = fs.find(self._k(folder), detail=True)
         files = [(posixpath.relpath(posixpath.normpath(p), top), int(info["size"]))
                  for p, info in found.items() if info.get("type") == "file"]
         return sorted(files, key=lambda f: f[0].split("/"))
@@ -190,22 +208,22 @@ class FsspecStore(Store):
         fs = self._fs(final)
         final = Path(final)
         tmp = self._tmp(final)
-        fs.makedirs(str(tmp), exist_ok=False)
+        fs.makedirs(self._k(tmp), exist_ok=False)
         try:
             yield tmp
             if not replace:
                 self._claim(fs, tmp, final)
-            elif fs.exists(str(final)):
+            elif fs.exists(self._k(final)):
                 old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-                fs.mv(str(final), str(old), recursive=True)
-                fs.mv(str(tmp), str(final), recursive=True)
+                fs.mv(self._k(final), self._k(old), recursive=True)
+                fs.mv(self._k(tmp), self._k(final), recursive=True)
                 with contextlib.suppress(FileNotFoundError):
-                    fs.rm(str(old), recursive=True)
+                    fs.rm(self._k(old), recursive=True)
             else:
-                fs.mv(str(tmp), str(final), recursive=True)
+                fs.mv(self._k(tmp), self._k(final), recursive=True)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm(str(tmp), recursive=True)
+                fs.rm(self._k(tmp), recursive=True)
             raise
 
     def _claim(self, fs: Any, tmp: Path, final: Path) -> None:
@@ -213,15 +231,18 @@ class FsspecStore(Store):
         if isinstance(fs, LocalFileSystem):
             _rename_noreplace(tmp, final)
             return
-        if fs.exists(str(final)):
+        if fs.exists(self._k(final)):
             raise FileExistsError(f"{final} already exists; it is never replaced")
-        fs.mv(str(tmp), str(final), recursive=True)
+        fs.mv(self._k(tmp), self._k(final), recursive=True)
 
     @property
     def arrow_filesystem(self) -> Any:
         from pyarrow.fs import FSSpecHandler, PyFileSystem
 
         return PyFileSystem(FSSpecHandler(self.fs))
+
+    def arrow_path(self, path: Path) -> str:
+        return self._k(path)
 
     def local_file(self, path: Path) -> Path:
         if self._on_local_disk(path):
@@ -231,6 +252,21 @@ class FsspecStore(Store):
         if not dst.is_file():
             dst.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._tmp(dst)
-            self.fs.get_file(str(path), str(tmp))
+            self.fs.get_file(self._k(path), str(tmp))
             tmp.replace(dst)
         return dst
+
+
+_LOOSE_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/+(.*)$")
+
+
+def _as_url(text: str) -> str:
+    """An fsspec URL from a URL, a store root printed as a path (``s3:/bucket/p``) or a local
+    path."""
+    m = _LOOSE_URL.match(text)
+    if m is None:
+        return Path(text).expanduser().resolve().as_uri()
+    scheme, rest = m.group(1), m.group(2)
+    if scheme in ("file", "local"):
+        return Path("/" + rest).resolve().as_uri()
+    return f"{scheme}://{rest}"
