@@ -14,13 +14,18 @@ Layout under the root::
 
     inbox/<dataset>/...                recordings dropped here are picked up by the sensor
     sources/<key>.json                 registered recordings (what a partition key points at)
-    staging/<dataset>/<episode_uid>/   per-episode results: report.json, frames.parquet, videos
+    staging/<dataset>/dataset.json     the dataset's clock, fixed by its first curated episode
+    staging/<dataset>/<episode_uid>/   per-episode results: report.json, and curated/ with
+                                       curated.json, frames.parquet and videos/<camera>.mp4
     quarantine/<content_uid>/          rejected recordings, byte for byte, with one
                                        findings-<dataset>.json per dataset that rejected them
     datasets/<name>/v<NNNN>/           immutable published versions; LATEST names the current one
     registry/robots.sqlite             the robot uid registry
     robots/                            user robot profiles (optional)
     dagster/                           the orchestrator's own state (DAGSTER_HOME)
+
+A store in object storage keeps ``datasets/`` at its URL and the rest (the work area) on local
+disk, see :attr:`Store.local_root`.
 """
 
 from __future__ import annotations
