@@ -6,6 +6,7 @@ reports like the local one."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,27 @@ from pipelines.store.remote import FsspecStore
 from tests.pipelines.demo_files import copy_recording
 
 CLEAN = [r for r in DEMO_SET if r.defect is None]
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+#: A store file or folder name spelled as a literal, or joined onto a path.
+_LAYOUT_LITERAL = re.compile(
+    r'/ "(frames|videos|curated|files|staging|quarantine|datasets|sources|inbox|dagster|'
+    r'registry|robots|reports)"|"(report|curated|dataset|manifest)\.json"|"LATEST"|'
+    r'"(episodes|findings|frames)\.parquet"')
+#: The plain Parquet export spells its own format's file names (not the store's); the
+#: per-recording processing module still writes staging by name until it is split.
+_ALLOWED = {"export/parquet_export.py", "processing.py"}
+
+
+def test_no_module_but_the_store_spells_the_layout():
+    found = []
+    for path in sorted(PIPELINES.rglob("*.py")):
+        rel = path.relative_to(PIPELINES).as_posix()
+        if rel.startswith("store/") or rel in _ALLOWED:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _LAYOUT_LITERAL.search(line):
+                found.append(f"pipelines/{rel}:{n}: {line.strip()}")
+    assert not found, "ask the Store instead:\n" + "\n".join(found)
 
 
 def test_store_picks_its_backend(tmp_path, monkeypatch):
