@@ -20,6 +20,7 @@ publish lock makes publishers of one dataset take turns and the claim checks fir
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 import re
 import uuid
@@ -43,8 +44,6 @@ class FsspecStore(Store):
     """A :class:`~pipelines.store.Store` whose files are reached through fsspec."""
 
     def __init__(self, root: Path | str | None = None) -> None:
-        import os
-
         url = str(root) if root else (os.environ.get(STORE_URL_ENV) or
                                       str(default_store_root()))
         url = _as_url(url)
