@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 STORE  ?= $(CURDIR)/datasets/store
 
-.PHONY: demo test test-fast lint bench ui clean-store chromium servers
+.PHONY: demo test test-fsspec test-fast lint bench ui clean-store chromium servers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 test: $(STAMP) chromium servers
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+## test-fsspec: the whole suite again, every store going through its fsspec implementation
+## (file:// on local disk): the suite passes against either implementation of Store
+test-fsspec: $(STAMP) chromium servers
+	EMBODIQ_STORE_BACKEND=fsspec $(PY) -m pytest -q
 
 ## test-fast: skip the tests marked slow
 test-fast: $(STAMP)

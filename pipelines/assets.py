@@ -27,7 +27,6 @@ from pipelines.processing import (
     RecordingTask,
     SourceRecord,
     load_source_record,
-    read_report,
     robot_dirs,
     run_recordings,
 )
@@ -171,7 +170,7 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
             fps[rec.dataset] = embodiq.dataset_fps(rec.dataset)
         tasks.append(RecordingTask(
             ref=rec.ref, profile=profile, robots_dirs=robots,
-            mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=str(store.root),
+            mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=store.url,
             fps=fps[rec.dataset], run_id=context.run.run_id,
             registry=registry_url() or str(store.registry_path)))
     context.log.info(f"processing {len(tasks)} recording(s) on "
@@ -201,11 +200,11 @@ def quality_gate(context: dg.AssetCheckExecutionContext,
                  embodiq: EmbodiqResource) -> dg.AssetCheckResult:
     store = embodiq.store
     rec = load_source_record(store, context.op_execution_context.partition_key)
-    report = store.staging_episode_dir(rec.dataset, rec.episode_uid) / "report.json"
-    if not report.is_file():
+    report = store.read_staged_report(rec.dataset, rec.episode_uid)
+    if report is None:
         raise dg.Failure(description=f"{rec.display_name} has no quality report yet; "
                                      "materialize quality_report first")
-    return _gate_result(read_report(report))
+    return _gate_result(Assessment.from_dict(report))
 
 
 @dg.asset(partitions_def=datasets_partitions, group_name="publish",
@@ -217,12 +216,9 @@ def published_dataset(context: AssetExecutionContext,
     name = context.partition_key
     res = publish(embodiq.store, name, embodiq.profile(), embodiq.dataset_fps(name),
                   run_id=context.run.run_id)
-    grades = Counter()
-    import pyarrow.parquet as pq
-
-    ep = pq.read_table(res.path / "episodes.parquet", columns=["grade"]).column("grade")
-    grades.update(ep.to_pylist())
-    report = embodiq.store.reports_dir / name / f"{embodiq.store.version_name(res.version)}.html"
+    grades = Counter(embodiq.store.read_episodes_table(name, res.version, ["grade"])
+                     .column("grade").to_pylist())
+    report = embodiq.store.report_html(name, res.version)
     if embodiq.write_report and (res.created or not report.is_file()):
         from pipelines.report import build_report
 

@@ -25,18 +25,16 @@ import pyarrow.parquet as pq
 from checks.digest import EpisodeDigest
 from checks.grading import grade_of, quality_score
 from checks.registry import run_dataset_checks
-from pipelines.frames import write_table
 from pipelines.processing import (
     Assessment,
+    Curated,
     SourceRecord,
     load_source_record,
     quarantine,
     quarantine_dir_for,
-    read_curated,
-    read_report,
     utc_now,
 )
-from pipelines.store import Store, atomic_copy, atomic_write_json, staged_dir
+from pipelines.store import Store, VersionWriter
 from schemas.findings import Finding
 from schemas.quality_profile import QualityProfile
 from schemas.tables import EPISODES_SCHEMA, FINDINGS_SCHEMA, findings_rows
@@ -73,14 +71,6 @@ def _fault(stage: str) -> None:
         os._exit(86)
     if os.environ.get(FAULT_ENV) == f"{stage}:stop":
         os.kill(os.getpid(), signal.SIGSTOP)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _ts(iso: str | None) -> datetime | None:
@@ -167,7 +157,7 @@ def _order_key(a: Assessment) -> tuple[float, str, str]:
     return (when, a.source_name, a.episode_uid)
 
 
-def _staged(store: Store, name: str) -> list[tuple[Assessment, Any]]:
+def _staged(store: Store, name: str) -> list[tuple[Assessment, Curated | None]]:
     """The staged episodes to publish, less those a newer recording superseded.
 
     A staged episode is superseded when the same source (same path, same episode key) was
@@ -178,21 +168,26 @@ def _staged(store: Store, name: str) -> list[tuple[Assessment, Any]]:
     newest: dict[tuple[str, str], tuple[str, str]] = {}
     found = []
     for ep_dir in store.staged_episodes(name):
-        a = read_report(ep_dir / "report.json")
+        a = Assessment.from_dict(store.read_json(store.staged_report(name, ep_dir.name)))
         found.append(a)
         src = (a.source_path, a.source_name)
         when = (a.assessed_at, a.episode_uid)
         if src not in newest or when > newest[src]:
             newest[src] = when
-    reports: list[tuple[Assessment, Any]] = []
+    reports: list[tuple[Assessment, Curated | None]] = []
     for a in found:
         if newest[(a.source_path, a.source_name)][1] != a.episode_uid:
             continue
-        cur = read_curated(store.staging_episode_dir(name, a.episode_uid)) if a.passed else None
+        cur = _curated(store, name, a.episode_uid) if a.passed else None
         if a.passed and cur is None:
             continue  # gate passed but curation has not finished: next publish picks it up
         reports.append((a, cur))
     return reports
+
+
+def _curated(store: Store, name: str, episode_uid: str) -> Curated | None:
+    record = store.read_curated_record(name, episode_uid)
+    return Curated(**record) if record is not None else None
 
 
 def _source_record(store: Store, name: str, a: Assessment) -> SourceRecord:
@@ -211,13 +206,14 @@ def _source_record(store: Store, name: str, a: Assessment) -> SourceRecord:
 
 
 @contextlib.contextmanager
-def _new_version_dir(final: Path) -> Iterator[Path]:
+def _new_version_dir(store: Store, name: str, version: int) -> Iterator[VersionWriter]:
     """A version folder claimed by its rename: one that appeared meanwhile is never replaced."""
     try:
-        with staged_dir(final, replace=False) as tmp:
-            yield tmp
+        with store.new_version(name, version) as w:
+            yield w
     except FileExistsError:
-        if not final.exists():
+        final = store.version_path(name, version)
+        if not store.is_dir(final):
             raise
         raise PublishError(f"{final} appeared while this version was being written (by a "
                            "publisher that did not take the lock); it is kept as it is: "
@@ -228,8 +224,9 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             run_id: str | None = None) -> PublishResult:
     """Publish every staged episode of ``name`` as a new version (or reuse LATEST if equal).
 
-    Publishers of one dataset take turns (:meth:`Store.publish_lock`) from reading the staged
-    episodes to moving LATEST, and a version folder is claimed by its rename, never replaced.
+    Publishers of one dataset take turns from reading the staged episodes to moving LATEST
+    (this is the one place the publish lock is taken), and a version folder is claimed by its
+    rename, never replaced.
     """
     with store.publish_lock(name):
         return _publish_locked(store, name, profile, fps, run_id)
@@ -237,6 +234,46 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
 
 def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float,
                     run_id: str | None) -> PublishResult:
+    """The steps of a publish, in order, with the lock held."""
+    reports = _gather_staged(store, name, fps)
+    key = _content_key(reports, profile, fps)
+    parent = store.latest_version(name)
+    same = _unchanged_version(store, name, parent, key)
+    if same is not None:
+        return same
+    version = _claim_version_number(store, name)
+    ds_findings, reports, quarantined = _settle_dataset_checks(store, name, reports, profile)
+    per_quality, quality_manifest = _quality_measures(reports, ds_findings, profile)
+    kv = {"embodiq.dataset": name, "embodiq.version": str(version)}
+    with _new_version_dir(store, name, version) as w:
+        tables = _write_tables(w, reports, ds_findings, per_quality, quarantined, fps, kv)
+        _fault("after_tables")
+        passed = [(a, cur) for a, cur in reports if cur is not None]
+        _write_frames(store, w, name, [a.episode_uid for a, _ in passed], kv)
+        _fault("after_frames")
+        _link_videos(store, w, name, passed)
+        n_passed = sum(1 for a, _ in reports if a.passed)
+        w.write_manifest({
+            "format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
+            "version": version, "created_at": utc_now(), "parent_version": parent,
+            "run_id": run_id,
+            "profile": {"name": profile.name, "digest": profile.digest},
+            "counts": {"episodes": len(reports), "passed": n_passed,
+                       "failed": len(reports) - n_passed, "frames": tables.frames},
+            "fps": fps, "features": _features(passed),
+            "resampling": tables.resampling, "quality_measures": quality_manifest,
+            "content_key": key, "files": _file_list(w), "sources": tables.sources,
+        })
+        _fault("before_rename")
+    _fault("before_latest")
+    store.set_latest(name, version)
+    return PublishResult(name, version, store.version_path(name, version), True, len(reports),
+                         n_passed, len(reports) - n_passed, tables.frames, ds_findings)
+
+
+def _gather_staged(store: Store, name: str, fps: float) -> list[tuple[Assessment, Any]]:
+    """The staged episodes to publish, in recording order; raises when there are none or when
+    one was curated at another rate than the dataset's."""
     reports = _staged(store, name)
     if not reports:
         raise PublishError(f"dataset '{name}' has no staged episodes in "
@@ -248,37 +285,53 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
             f"episode(s) were curated at another rate (first: {mismatched[0]}); "
             f"re-ingest them with --fps {fps}")
     reports.sort(key=lambda r: _order_key(r[0]))
-    key = _content_key(reports, profile, fps)
+    return reports
 
-    parent = store.latest_version(name)
+
+def _unchanged_version(store: Store, name: str, parent: int | None,
+                       key: str) -> PublishResult | None:
+    """The version that already holds exactly this content, if any: LATEST itself, or a
+    version a run finished but died before moving LATEST to (adopted now, not rebuilt)."""
     if parent is not None:
-        pman = json.loads((store.version_dir(name, parent) / "manifest.json").read_text())
-        if pman.get("content_key") == key:
-            c = pman["counts"]
+        c = store.manifest(name, parent)
+        if c.get("content_key") == key:
+            n = c["counts"]
             return PublishResult(name, parent, store.version_dir(name, parent), False,
-                                 c["episodes"], c["passed"], c["failed"], c["frames"], [])
-    # a version finished by a run that died before moving LATEST is adopted, not rebuilt
+                                 n["episodes"], n["passed"], n["failed"], n["frames"], [])
     for v in sorted(store.versions(name), reverse=True):
         if parent is not None and v <= parent:
             break
-        vdir = store.dataset_dir(name) / store.version_name(v)
-        man_path = vdir / "manifest.json"
-        if man_path.is_file() and json.loads(man_path.read_text()).get("content_key") == key:
+        man = store.finished_manifest(name, v)
+        if man is not None and man.get("content_key") == key:
             store.set_latest(name, v)
-            c = json.loads(man_path.read_text())["counts"]
-            return PublishResult(name, v, vdir, True, c["episodes"], c["passed"], c["failed"],
-                                 c["frames"], [])
-    version = max([*store.versions(name), 0]) + 1
-    final = store.dataset_dir(name) / store.version_name(version)
+            n = man["counts"]
+            return PublishResult(name, v, store.version_path(name, v), True, n["episodes"],
+                                 n["passed"], n["failed"], n["frames"], [])
+    return None
 
-    # dataset-level checks over the digests, in recording order
+
+def _claim_version_number(store: Store, name: str) -> int:
+    """The next version number: one past every version folder there is (finished or not).
+    The number is held by the lock; the folder is claimed by its rename at the end."""
+    return max([*store.versions(name), 0]) + 1
+
+
+def _settle_dataset_checks(store: Store, name: str, reports: list[tuple[Assessment, Any]],
+                           profile: QualityProfile
+                           ) -> tuple[list[Finding], list[tuple[Assessment, Any]], dict[str, str]]:
+    """Run the dataset-level checks over the digests (in recording order) and settle their
+    verdicts: a dataset error on one episode (a duplicate) fails that episode, which then has
+    no frames and is quarantined like any failure.
+
+    Returns the dataset findings, the episodes as judged now, and each failed episode's
+    quarantine folder name.
+    """
     digests = [EpisodeDigest.from_dict(a.digest) for a, _ in reports if a.digest]
     ds_findings = run_dataset_checks(digests, profile) if digests else []
     per_episode_extra: dict[str, list[Finding]] = {}
     for f in ds_findings:
         if f.episode_uids and len(f.episode_uids) == 1:
             per_episode_extra.setdefault(f.episode_uids[0], []).append(f)
-    # a dataset error on one episode (a duplicate) fails that episode: no frames for it
     judged = []
     quarantined: dict[str, str] = {}  # episode_uid -> its quarantine folder's name
     for a, cur in reports:
@@ -295,105 +348,104 @@ def _publish_locked(store: Store, name: str, profile: QualityProfile, fps: float
                 quarantine(store, rec, a)
             quarantined[a.episode_uid] = quarantine_dir_for(store, rec.files).name
         judged.append((a, cur if a.passed else None))
-    reports = judged
+    return ds_findings, judged, quarantined
 
-    per_quality, quality_manifest = _quality_measures(reports, ds_findings, profile)
-    kv = {"embodiq.dataset": name, "embodiq.version": str(version)}
-    with _new_version_dir(final) as tmp:
-        rows, finding_rows, sources = [], [], []
-        frames_total = 0
-        streams: dict[str, dict[str, Any]] = {}
-        cameras: dict[str, dict[str, Any]] = {}
-        resampling: dict[str, dict[str, Any]] = {}
-        for a, cur in reports:
-            n = cur.n_frames if cur else 0
-            frames_total += n
-            rows.append(_episode_row(a, n, fps, cur.cameras if cur else [],
-                                     cur.t0_ns if cur else a.t0_ns,
-                                     per_quality.get(a.episode_uid)))
-            finding_rows += findings_rows(a.episode_uid, a.findings)
-            sources.append({"episode_uid": a.episode_uid, "robot_uid": a.robot_uid,
-                            "source_name": a.source_name, "source_sha256": a.source_sha256,
-                            **({"quarantine": quarantined[a.episode_uid]}
-                               if a.episode_uid in quarantined else {})})
-            if cur:
-                for k, v in cur.resampling.items():
-                    prev = resampling.get(k)
-                    if prev is None or v["max_error_ns"] > prev["max_error_ns"]:
-                        resampling[k] = v
-        finding_rows += findings_rows(None, ds_findings)
-        ep_table = pa.Table.from_pylist(rows, schema=EPISODES_SCHEMA)
-        write_table(ep_table, tmp / "episodes.parquet", {
-            **kv, "embodiq.episode_uids": json.dumps([r["episode_uid"] for r in rows]),
-            "embodiq.robot_uids": json.dumps(sorted({r["robot_uid"] for r in rows
-                                                     if r["robot_uid"]}))})
-        write_table(pa.Table.from_pylist(finding_rows, schema=FINDINGS_SCHEMA),
-                    tmp / "findings.parquet", kv)
-        _fault("after_tables")
 
-        # frames: stream the staged per-episode tables into bounded part files, one at a time
-        passed = [(a, cur) for a, cur in reports if cur is not None]
-        frame_files = [Path(cur.path) / "frames.parquet" for _a, cur in passed]
-        if frame_files:
-            schema = frames_schema([pq.read_schema(f) for f in frame_files])
-            (tmp / "frames").mkdir()
-            part, writer, rows_in_part = 0, None, 0
-            try:
-                for f in frame_files:
-                    t = _conform(pq.read_table(f), schema)
-                    full = rows_in_part and rows_in_part + t.num_rows > MAX_ROWS_PER_PART
-                    if writer is None or full:
-                        if writer is not None:
-                            writer.close()
-                        writer = pq.ParquetWriter(tmp / "frames" / f"part-{part:05d}.parquet",
-                                                  schema.with_metadata(kv), compression="zstd")
-                        part += 1
-                        rows_in_part = 0
-                    writer.write_table(t)
-                    rows_in_part += t.num_rows
-            finally:
-                if writer is not None:
-                    writer.close()
-        _fault("after_frames")
-        for a, cur in passed:
-            for cam in cur.cameras:
-                src = Path(cur.path) / "videos" / f"{cam}.mp4"
-                dst = tmp / "videos" / a.episode_uid / f"{cam}.mp4"
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    atomic_copy(src, dst)
-        for a, cur in passed:
-            for info in a.streams:
-                streams.setdefault(info["name"], {k: v for k, v in info.items() if k != "name"})
-            for info in a.cameras:
-                if info["name"] in cur.cameras:
-                    cameras.setdefault(info["name"],
-                                       {k: v for k, v in info.items() if k != "name"})
-        files = []
-        for p in sorted(tmp.rglob("*")):
-            if p.is_file():
-                files.append({"path": p.relative_to(tmp).as_posix(), "sha256": _sha256(p),
-                              "size": p.stat().st_size})
-        n_passed = sum(1 for a, _ in reports if a.passed)
-        manifest = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "name": name,
-            "version": version, "created_at": utc_now(), "parent_version": parent,
-            "run_id": run_id,
-            "profile": {"name": profile.name, "digest": profile.digest},
-            "counts": {"episodes": len(reports), "passed": n_passed,
-                       "failed": len(reports) - n_passed, "frames": frames_total},
-            "fps": fps, "features": {"streams": streams, "cameras": cameras},
-            "resampling": resampling, "quality_measures": quality_manifest,
-            "content_key": key, "files": files, "sources": sources,
-        }
-        atomic_write_json(tmp / "manifest.json", manifest)
-        _fault("before_rename")
-    _fault("before_latest")
-    store.set_latest(name, version)
-    return PublishResult(name, version, final, True, len(reports), n_passed,
-                         len(reports) - n_passed, frames_total, ds_findings)
+@dataclass
+class _Tables:
+    """What writing the episodes and findings tables gathered for the manifest."""
+
+    frames: int
+    sources: list[dict[str, Any]]
+    resampling: dict[str, dict[str, Any]]
+
+
+def _write_tables(w: VersionWriter, reports: list[tuple[Assessment, Any]],
+                  ds_findings: list[Finding], per_quality: dict[str, dict],
+                  quarantined: dict[str, str], fps: float, kv: dict[str, str]) -> _Tables:
+    """The episodes table (one row per episode) and the findings table (episode findings,
+    then the dataset's)."""
+    rows, finding_rows, sources = [], [], []
+    frames_total = 0
+    resampling: dict[str, dict[str, Any]] = {}
+    for a, cur in reports:
+        n = cur.n_frames if cur else 0
+        frames_total += n
+        rows.append(_episode_row(a, n, fps, cur.cameras if cur else [],
+                                 cur.t0_ns if cur else a.t0_ns, per_quality.get(a.episode_uid)))
+        finding_rows += findings_rows(a.episode_uid, a.findings)
+        sources.append({"episode_uid": a.episode_uid, "robot_uid": a.robot_uid,
+                        "source_name": a.source_name, "source_sha256": a.source_sha256,
+                        **({"quarantine": quarantined[a.episode_uid]}
+                           if a.episode_uid in quarantined else {})})
+        if cur:
+            for k, v in cur.resampling.items():
+                prev = resampling.get(k)
+                if prev is None or v["max_error_ns"] > prev["max_error_ns"]:
+                    resampling[k] = v
+    finding_rows += findings_rows(None, ds_findings)
+    w.write_table(w.episodes_path, pa.Table.from_pylist(rows, schema=EPISODES_SCHEMA), {
+        **kv, "embodiq.episode_uids": json.dumps([r["episode_uid"] for r in rows]),
+        "embodiq.robot_uids": json.dumps(sorted({r["robot_uid"] for r in rows
+                                                 if r["robot_uid"]}))})
+    w.write_table(w.findings_path, pa.Table.from_pylist(finding_rows, schema=FINDINGS_SCHEMA),
+                  kv)
+    return _Tables(frames_total, sources, resampling)
+
+
+def _write_frames(store: Store, w: VersionWriter, name: str, episode_uids: list[str],
+                  kv: dict[str, str]) -> None:
+    """Stream the staged per-episode frames tables into bounded part files, one episode at a
+    time (an episode never spans two parts)."""
+    files = [store.curated_frames(name, uid) for uid in episode_uids]
+    if not files:
+        return
+    metas = []
+    for f in files:
+        with store.open_input(f) as fh:
+            metas.append(pq.read_metadata(fh))
+    schema = frames_schema([m.schema.to_arrow_schema() for m in metas])
+    parts: list[list[Path]] = []
+    rows_in_part = 0
+    for f, m in zip(files, metas, strict=True):
+        if not parts or (rows_in_part and rows_in_part + m.num_rows > MAX_ROWS_PER_PART):
+            parts.append([])
+            rows_in_part = 0
+        parts[-1].append(f)
+        rows_in_part += m.num_rows
+    for i, part in enumerate(parts):
+        with store.open_output(w.frames_part(i)) as out, \
+                pq.ParquetWriter(out, schema.with_metadata(kv), compression="zstd") as writer:
+            for f in part:
+                with store.open_input(f) as fh:
+                    writer.write_table(_conform(pq.read_table(fh), schema))
+
+
+def _link_videos(store: Store, w: VersionWriter, name: str,
+                 passed: list[tuple[Assessment, Curated]]) -> None:
+    """The passed episodes' re-timed videos, linked (or copied) from staging."""
+    for a, cur in passed:
+        for cam in cur.cameras:
+            store.link_or_copy(store.curated_video(name, a.episode_uid, cam),
+                               w.video(a.episode_uid, cam))
+
+
+def _features(passed: list[tuple[Assessment, Curated]]) -> dict[str, dict[str, Any]]:
+    """The streams and cameras of the published frames, as first described by an episode."""
+    streams: dict[str, dict[str, Any]] = {}
+    cameras: dict[str, dict[str, Any]] = {}
+    for a, cur in passed:
+        for info in a.streams:
+            streams.setdefault(info["name"], {k: v for k, v in info.items() if k != "name"})
+        for info in a.cameras:
+            if info["name"] in cur.cameras:
+                cameras.setdefault(info["name"], {k: v for k, v in info.items() if k != "name"})
+    return {"streams": streams, "cameras": cameras}
+
+
+def _file_list(w: VersionWriter) -> list[dict[str, Any]]:
+    """Every file of the version so far (all but the manifest) with its sha256 and size."""
+    return [{"path": rel, "sha256": w.sha256(rel), "size": size} for rel, size in w.files()]
 
 
 def frames_schema(schemas: list[pa.Schema]) -> pa.Schema:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -54,17 +53,11 @@ class EmbodiqResource(dg.ConfigurableResource):
 
     def dataset_fps(self, dataset: str) -> float:
         """The dataset's clock: fixed when its first episode is curated, then kept."""
-        settings = self.store.staging_dir / dataset / "dataset.json"
-        if settings.is_file():
-            return float(json.loads(settings.read_text())["fps"])
-        return float(self.fps or DEFAULT_FPS)
+        fixed = self.store.dataset_clock(dataset)
+        return fixed if fixed is not None else float(self.fps or DEFAULT_FPS)
 
     def fix_dataset_fps(self, dataset: str, fps: float) -> None:
-        from pipelines.store import atomic_write_json
-
-        settings = self.store.staging_dir / dataset / "dataset.json"
-        if not settings.is_file():
-            atomic_write_json(settings, {"fps": fps})
+        self.store.fix_dataset_clock(dataset, fps)
 
     def mapping_for(self, path: str | None) -> dict | None:
         if not path:

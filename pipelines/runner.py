@@ -8,7 +8,6 @@ under a watchdog; Dagster runs take them in batches.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,13 @@ from pipelines.definitions import build_definitions
 from pipelines.instance_config import instance_yaml
 from pipelines.processing import (
     DEFAULT_TIMEOUT_S,
+    Assessment,
     RecordingOutcome,
     SourceRecord,
     default_workers,
     discover_guarded,
     quarantine_dir_for,
     quarantine_record_name,
-    read_report,
     register_guarded,
     utc_now,
 )
@@ -39,10 +38,9 @@ from pipelines.publish import PublishError
 from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
 from pipelines.sources import Unrecognised
 from pipelines.store import (
+    PublishedVersion,
     Store,
-    atomic_copy,
     atomic_write_bytes,
-    atomic_write_json,
     check_name,
     file_lock,
 )
@@ -59,7 +57,7 @@ def instance_for(store: Store) -> dg.DagsterInstance:
     """
     home = store.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    with file_lock(home / ".instance.lock"):
+    with file_lock(store.instance_lock):
         cfg = home / "dagster.yaml"
         # SQLite in the store, or PostgreSQL when EMBODIQ_POSTGRES_URL is set (the URL itself
         # stays in the environment): the file follows the configuration of this process
@@ -122,8 +120,8 @@ def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> st
     qdir = quarantine_dir_for(store, {str(p): sha})
     dst = store.contained(qdir / p.name)
     if not (dst.is_file() and sha256_file(dst) == sha):
-        atomic_copy(p, dst)
-    atomic_write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+        store.put_file(p, dst)
+    store.write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
         "source": str(p), "source_name": p.name, "source_sha256": sha, "files": {str(p): sha},
         "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
         "findings": [bad.finding().to_dict()]})
@@ -144,7 +142,7 @@ def _quarantine_link(store: Store, bad: Unrecognised, dataset: str) -> str:
     unsafe = Finding("schema.unsafe", Severity.ERROR,
                      f"{p.name} is a symbolic link to {target!r}; embodiq never reads through a "
                      "link, so its target was neither read nor copied")
-    atomic_write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+    store.write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
         "source": str(p), "source_name": p.name, "link_target": target, "files": {},
         "not_copied": {str(p): "a symbolic link: its target is never read or copied"},
         "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
@@ -163,20 +161,16 @@ def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
     return None
 
 
-def _failed_at_publish(store: Store, summary: IngestSummary, vdir: Path, manifest: dict,
-                       by_key: dict[str, SourceRecord]) -> None:
+def _failed_at_publish(store: Store, summary: IngestSummary, version: PublishedVersion,
+                       manifest: dict, by_key: dict[str, SourceRecord]) -> None:
     """Episodes that passed the gate but that a dataset check failed when publishing (a
     duplicate) are failures like any other: their outcome says so, with their quarantine."""
-    import pyarrow.parquet as pq
-
-    eps = pq.read_table(vdir / "episodes.parquet",
-                        columns=["episode_uid", "grade", "passed"]).to_pylist()
+    eps = version.episodes(["episode_uid", "grade", "passed"]).to_pylist()
     published = {r["episode_uid"]: r for r in eps}
     where = {s["episode_uid"]: s["quarantine"] for s in manifest.get("sources", [])
              if s.get("quarantine")}
     why: dict[str, str] = {}
-    for f in pq.read_table(vdir / "findings.parquet",
-                           columns=["episode_uid", "check_id", "severity"]).to_pylist():
+    for f in version.findings(["episode_uid", "check_id", "severity"]).to_pylist():
         if f["severity"] == "error" and f["check_id"].startswith("dataset."):
             why.setdefault(f["episode_uid"], f["check_id"])
     for o in summary.outcomes:
@@ -249,7 +243,7 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         summary.unrecognised.append((str(bad.path), quarantine_unrecognised(store, bad, dataset)
                                      or ""))
     instance = instance_for(store)
-    defs = build_definitions(str(store.root), profile, fps, write_report, workers, timeout)
+    defs = build_definitions(store.url, profile, fps, write_report, workers, timeout)
     keys = list(dict.fromkeys(r.key for r in records))
     if keys:
         instance.add_dynamic_partitions("recordings", keys)
@@ -301,11 +295,11 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
             v = (int(mats[-1].metadata["version"].value) if mats
                  else store.latest_version(dataset))
             summary.version = v
-            vdir = store.version_dir(dataset, v)
-            summary.version_path = str(vdir)
-            man = json.loads((vdir / "manifest.json").read_text())
+            published = store.version(dataset, v)
+            summary.version_path = str(published.dir)
+            man = published.manifest()
             summary.counts = man["counts"]
-            _failed_at_publish(store, summary, vdir, man, by_key)
+            _failed_at_publish(store, summary, published, man, by_key)
             summary.new_version = bool(mats and mats[-1].metadata["new_version"].value)
             if mats and "report" in mats[-1].metadata:
                 summary.report_path = str(mats[-1].metadata["report"].value)
@@ -319,8 +313,8 @@ def _episode_outcome(store: Store, rec: SourceRecord, o: RecordingOutcome | None
     """A recording's line in the summary: from its outcome, else from its staged report."""
     a = o.assessment if o is not None else None
     if a is None and o is None:
-        report = store.staging_episode_dir(rec.dataset, rec.episode_uid) / "report.json"
-        a = read_report(report) if report.is_file() else None
+        report = store.read_staged_report(rec.dataset, rec.episode_uid)
+        a = Assessment.from_dict(report) if report is not None else None
     error = (o.error if o is not None else None) or run_error
     if a is None and error is None:
         error = "no quality report was written"

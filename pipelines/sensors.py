@@ -71,18 +71,15 @@ def inbox_sensor(context: SensorEvaluationContext, embodiq: EmbodiqResource):
 def publish_sensor(context: SensorEvaluationContext, embodiq: EmbodiqResource):
     store = embodiq.store
     requests, names = [], []
-    if store.staging_dir.is_dir():
-        for ds in sorted(p for p in store.staging_dir.iterdir() if p.is_dir()):
-            staged = store.staged_episodes(ds.name)
-            if not staged:
-                continue
-            newest = max((p / "report.json").stat().st_mtime_ns for p in staged)
-            latest = store.dataset_dir(ds.name) / "LATEST"
-            if latest.is_file() and latest.stat().st_mtime_ns >= newest:
-                continue
-            names.append(ds.name)
-            requests.append(dg.RunRequest(run_key=f"{ds.name}|{newest}",
-                                          partition_key=ds.name))
+    for ds in store.staged_datasets():
+        newest = store.newest_staged_report_ns(ds)
+        if newest is None:
+            continue
+        latest = store.latest_modified_ns(ds)
+        if latest is not None and latest >= newest:
+            continue
+        names.append(ds)
+        requests.append(dg.RunRequest(run_key=f"{ds}|{newest}", partition_key=ds))
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[

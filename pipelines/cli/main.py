@@ -200,7 +200,7 @@ def _print_check(doc: dict, quiet: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ ingest
-def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
+def _print_ingest(summary, quarantine: Path, quiet: bool) -> None:
     """The result; each recording's line was printed as its run finished it."""
     if not quiet:
         for path, qdir in summary.unrecognised:
@@ -219,7 +219,7 @@ def _print_ingest(summary, store_root: Path, quiet: bool) -> None:
                   f"{c.get('episodes', 0)} episodes ({c.get('passed', 0)} passed, "
                   f"{c.get('failed', 0)} quarantined), {c.get('frames', 0)} frames\n"
                   f"  dataset:    {summary.version_path}\n"
-                  f"  quarantine: {store_root / 'quarantine'}", highlight=False)
+                  f"  quarantine: {quarantine}", highlight=False)
         if summary.report_path:
             out.print(f"  report:     {summary.report_path}", highlight=False)
     for e in dict.fromkeys(summary.run_errors):
@@ -275,7 +275,7 @@ def ingest(
     if as_json:
         sys.stdout.write(json.dumps(asdict(summary), indent=2, default=str) + "\n")
     else:
-        _print_ingest(summary, st.root, quiet)
+        _print_ingest(summary, st.quarantine_dir, quiet)
     if not summary.outcomes and not summary.unrecognised:
         raise fail("no recordings found in the given paths", 2)
     raise typer.Exit(1 if summary.run_failed else 0)
@@ -298,7 +298,7 @@ def demo(store: StoreOpt = None, quiet: QuietOpt = False, workers: WorkersOpt = 
     with progress(not quiet, "demo") as update:
         summary = run_demo(st.root, on_progress=update, workers=workers, verbose=verbose,
                            on_outcome=None if quiet else _print_outcome)
-    _print_ingest(summary, st.root, quiet)
+    _print_ingest(summary, st.quarantine_dir, quiet)
     if not quiet:
         out.print("\nnext:\n"
                   f"  embodiq check {st.inbox_dir / DATASET} --json     # the gate alone\n"

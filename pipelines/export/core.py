@@ -7,7 +7,6 @@ leaves a half-written training set where a previous one was.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shlex
@@ -15,10 +14,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
-
 from pipelines.export.model import ExportError, ExportSummary
-from pipelines.export.select import DEFAULT_WHERE, active_spans, check_where, plan_slices
+from pipelines.export.select import (
+    DEFAULT_WHERE,
+    SPAN_COLUMNS,
+    active_spans,
+    check_where,
+    plan_slices,
+)
 from pipelines.store import Store, staged_dir
 
 FORMATS = ("lerobot", "parquet")
@@ -52,15 +55,7 @@ def _source_paths(store: Store) -> list[Path]:
     """Every recording (and mapping file) registered in the store: the raw inputs of its
     published versions, which no export may replace."""
     paths: list[Path] = []
-    if not store.sources_dir.is_dir():
-        return paths
-    for rec_file in sorted(store.sources_dir.glob("*.json")):
-        try:
-            rec = json.loads(rec_file.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(rec, dict):
-            continue
+    for rec in store.registered_source_records():
         for p in [rec.get("path"), rec.get("mapping"), *(rec.get("files") or {})]:
             if isinstance(p, str) and p:
                 paths.append(Path(p))
@@ -119,19 +114,19 @@ def export_dataset(store: Store, name: str, fmt: str, out: Path | str, *,
         raise ExportError(f"--format '{fmt}' is not known (use {' or '.join(FORMATS)})")
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise ExportError(f"--fps {fps:g} must be a positive number of frames per second")
-    vdir = store.version_dir(name, version)
-    check_where(where or DEFAULT_WHERE, vdir / "episodes.parquet")
-    check_out_is_apart(Path(out), store, vdir)
+    pv = store.version(name, version)
+    check_where(where or DEFAULT_WHERE, pv.episodes_path)
+    check_out_is_apart(Path(out), store, pv.dir)
     out = _real(out)
     _check_target(out, force)
-    manifest_path = vdir / "manifest.json"
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = pv.manifest()
     except (OSError, ValueError) as exc:
-        raise ExportError(f"{manifest_path} cannot be read ({exc})") from None
-    episodes_path = vdir / "episodes.parquet"
-    episodes = pl.read_parquet(episodes_path)
-    spans = active_spans(vdir / "findings.parquet") if trim_idle else None
+        raise ExportError(f"{pv.manifest_path} cannot be read ({exc})") from None
+    episodes_path = pv.episodes_path
+    episodes = pv.read_frame(episodes_path)
+    spans = (active_spans(pv.read_frame(pv.findings_path, SPAN_COLUMNS))
+             if trim_idle and store.is_file(pv.findings_path) else None)
     slices = plan_slices(episodes, episodes_path, where=where, split=split, seed=seed,
                          group_by=group_by, spans=spans)
     fps_out = float(fps) if fps is not None else float(manifest["fps"])
@@ -140,7 +135,7 @@ def export_dataset(store: Store, name: str, fmt: str, out: Path | str, *,
                              trim_idle=trim_idle,
                              store=store.root)
     with staged_dir(out) as tmp:
-        frames = writers[fmt](vdir, manifest, slices, tmp, fps_out, on_progress=on_progress,
+        frames = writers[fmt](pv, manifest, slices, tmp, fps_out, on_progress=on_progress,
                               command=command)
     counts = Counter(s.split for s in slices)
     return ExportSummary(out=out, fmt=fmt, dataset=manifest["name"],

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
 from pipelines.export.model import EpisodeSlice, ExportError
 from pipelines.export.resample import nearest_index, resample
+from pipelines.store import PublishedVersion
 
 KEY_COLUMNS = ("episode_uid", "frame_index", "timestamp_ns")
 
@@ -19,11 +18,11 @@ KEY_COLUMNS = ("episode_uid", "frame_index", "timestamp_ns")
 class FramesReader:
     """The frames table of a version, opened once and read episode by episode."""
 
-    def __init__(self, vdir: Path, kinds: dict[str, str]) -> None:
-        self.dir = vdir / "frames"
-        if not self.dir.is_dir():
+    def __init__(self, version: PublishedVersion, kinds: dict[str, str]) -> None:
+        self.dir = version.frames_dir
+        if not version.store.is_dir(self.dir):
             raise ExportError(f"{self.dir} is missing: the published version has no frames table")
-        self.dataset = pads.dataset(self.dir, format="parquet")
+        self.dataset = version.frames_dataset()
         self.kinds = kinds
 
     def episode(self, s: EpisodeSlice, fps_src: float, fps_dst: float) -> pa.Table:
@@ -67,7 +66,7 @@ def as_matrix(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return flat.reshape(n, -1)
 
 
-def video_frames(vdir: Path, s: EpisodeSlice, camera: str, fps_src: float,
+def video_frames(version: PublishedVersion, s: EpisodeSlice, camera: str, fps_src: float,
                  fps_dst: float) -> Iterator[np.ndarray]:
     """The slice's frames of one published camera video (RGB ``[h, w, 3]`` uint8).
 
@@ -76,9 +75,10 @@ def video_frames(vdir: Path, s: EpisodeSlice, camera: str, fps_src: float,
     """
     import cv2
 
-    path = vdir / "videos" / s.uid / f"{camera}.mp4"
-    if not path.is_file():
+    path = version.video(s.uid, camera)
+    if not version.store.is_file(path):
         raise ExportError(f"{path} is missing: camera '{camera}' of episode {s.uid} has no video")
+    path = version.store.local_file(path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ExportError(f"{path} cannot be opened as a video")

@@ -27,6 +27,7 @@ from pipelines.export.card import dataset_card
 from pipelines.export.frames_io import FramesReader, as_matrix, video_frames
 from pipelines.export.model import EpisodeSlice, ExportError
 from pipelines.export.video import VideoFile, even_size, pick_codec
+from pipelines.store import PublishedVersion
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -184,7 +185,8 @@ def _common_cameras(manifest: dict, slices: list[EpisodeSlice]) -> dict[str, dic
     return {c: info for c, info in cams.items() if c not in missing}
 
 
-def write_lerobot(vdir: Path, manifest: dict, slices: list[EpisodeSlice], out: Path,
+def write_lerobot(version: PublishedVersion, manifest: dict, slices: list[EpisodeSlice],
+                  out: Path,
                   fps: float, on_progress=None, command: str = "") -> int:
     """Write the slices as a LeRobot v3.0 dataset into ``out``; returns the frame count."""
     fps_src = float(manifest["fps"])
@@ -194,7 +196,7 @@ def write_lerobot(vdir: Path, manifest: dict, slices: list[EpisodeSlice], out: P
     cameras = _common_cameras(manifest, slices)
     tasks = list(dict.fromkeys(s.row["task"] or "" for s in slices))
     task_index = {t: i for i, t in enumerate(tasks)}
-    reader = FramesReader(vdir, kinds)
+    reader = FramesReader(version, kinds)
 
     data = _DataFiles(out, DATA_FILES_SIZE_MB)
     videos = {cam: _VideoFiles(out, f"observation.images.{cam}", fps,
@@ -246,7 +248,7 @@ def write_lerobot(vdir: Path, manifest: dict, slices: list[EpisodeSlice], out: P
             for cam, files in videos.items():
                 vchunk, vfile, from_ts = files.start_episode()
                 samples, fi = [], -1
-                for fi, frame in enumerate(video_frames(vdir, s, cam, fps_src, fps)):
+                for fi, frame in enumerate(video_frames(version, s, cam, fps_src, fps)):
                     files.current.write(frame)
                     if fi % IMAGE_SAMPLE_EVERY == 0:
                         samples.append(frame[::IMAGE_SAMPLE_STRIDE, ::IMAGE_SAMPLE_STRIDE, :3])

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 from pipelines.export.card import dataset_card
 from pipelines.export.frames_io import FramesReader
 from pipelines.export.model import EpisodeSlice
+from pipelines.store import PublishedVersion
 
 #: A split's frames go to ``frames.parquet``, or to ``frames-NNNNN.parquet`` parts past this size.
 PART_SIZE_MB = 512
@@ -41,13 +42,14 @@ class _PartWriter:
             self.paths[0].rename(self.folder / "frames.parquet")
 
 
-def write_parquet(vdir: Path, manifest: dict, slices: list[EpisodeSlice], out: Path,
+def write_parquet(version: PublishedVersion, manifest: dict, slices: list[EpisodeSlice],
+                  out: Path,
                   fps: float, on_progress=None, command: str = "") -> int:
     """Write the slices split by split into ``out``; returns the frame count."""
     fps_src = float(manifest["fps"])
     kinds = {n: s.get("kind") for n, s in manifest["features"]["streams"].items()}
-    reader = FramesReader(vdir, kinds)
-    episodes = pq.read_table(vdir / "episodes.parquet")
+    reader = FramesReader(version, kinds)
+    episodes = version.episodes()
     by_split: dict[str, list[EpisodeSlice]] = {}
     for s in slices:
         by_split.setdefault(s.split, []).append(s)

@@ -115,12 +115,18 @@ def select_episodes(episodes: pl.DataFrame, where: str | None, source: Path) -> 
     return chosen
 
 
-def active_spans(findings_path: Path) -> dict[str, tuple[int, int]]:
-    """episode_uid -> the active span (recording clock, ns) of its ``motion.idle`` finding."""
-    if not findings_path.is_file():
+SPAN_COLUMNS = ["episode_uid", "check_id", "t_start_ns", "t_end_ns"]
+
+
+def active_spans(findings: Path | pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """episode_uid -> the active span (recording clock, ns) of its ``motion.idle`` finding,
+    from a version's findings table (or its file)."""
+    if isinstance(findings, pl.DataFrame):
+        f = findings.select(SPAN_COLUMNS)
+    elif not findings.is_file():
         return {}
-    f = pl.read_parquet(findings_path, columns=["episode_uid", "check_id", "t_start_ns",
-                                                 "t_end_ns"])
+    else:
+        f = pl.read_parquet(findings, columns=SPAN_COLUMNS)
     idle = f.filter((pl.col("check_id") == "motion.idle") & pl.col("episode_uid").is_not_null()
                     & pl.col("t_start_ns").is_not_null() & pl.col("t_end_ns").is_not_null())
     return {r["episode_uid"]: (int(r["t_start_ns"]), int(r["t_end_ns"]))

@@ -257,7 +257,7 @@ def build_report(out: Path, *, store: Store | None = None, name: str | None = No
     """
     if name is not None:
         store = store or Store()
-        data = from_published(store.version_dir(name, version), store.quarantine_dir,
+        data = from_published(store.version(name, version), store.quarantine_dir,
                               max_episodes, on_progress)
     else:
         data = from_recordings(paths or [], max_episodes, on_progress)

@@ -7,7 +7,6 @@ the source was.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 
+from pipelines.store import PublishedVersion, Store
 from schemas.episode import Camera, Episode
 from schemas.findings import Finding
 
@@ -77,14 +76,14 @@ class ReportData:
     quality: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
-def quality_history(vdir: Path) -> list[tuple[int, dict[str, Any]]]:
-    """The ``quality_measures`` of every version of the dataset up to ``vdir``'s, oldest
+def quality_history(version: PublishedVersion) -> list[tuple[int, dict[str, Any]]]:
+    """The ``quality_measures`` of every version of the dataset up to ``version``, oldest
     first; versions published before measures existed are left out."""
-    this = json.loads((vdir / "manifest.json").read_text()).get("version")
+    this = version.manifest().get("version")
     out = []
-    for sib in sorted(vdir.parent.glob("v[0-9]*")):
+    for sib in version.siblings():
         try:
-            man = json.loads((sib / "manifest.json").read_text())
+            man = sib.manifest()
         except (OSError, ValueError):
             continue
         v, q = man.get("version"), man.get("quality_measures")
@@ -158,8 +157,9 @@ def quarantined_ref(qdir: Path, source_name: str):
     from pipelines.sources import discover
 
     base, _, key = (source_name or "").partition("#")
-    if (qdir / "files").is_dir():  # a multi-episode source keeps its layout under files/
-        refs, _ = discover([qdir / "files"])
+    files = Store.quarantined_files_dir(qdir)
+    if files.is_dir():  # a multi-episode source keeps its own layout there
+        refs, _ = discover([files])
         return next((r for r in refs if (r.episode_key or "") == key), None)
     candidate = qdir / base
     refs, _ = discover([candidate]) if base and candidate.exists() else ([], [])
@@ -196,15 +196,13 @@ def _quarantine_of(quarantine: Path | None, row: dict, where: dict[str, str]) ->
     return quarantine / name if name else None
 
 
-def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
+def from_published(version: PublishedVersion, quarantine: Path | None, max_episodes: int,
                    on_progress: Progress | None = None) -> ReportData:
     """Read a published version; rejected episodes are plotted from the quarantine."""
-    manifest = json.loads((vdir / "manifest.json").read_text())
-    eps = pl.read_parquet(vdir / "episodes.parquet")
-    fnd = pl.read_parquet(vdir / "findings.parquet")
-    frames = (pads.dataset(vdir / "frames", format="parquet")
-              if (vdir / "frames").is_dir() and any((vdir / "frames").glob("*.parquet"))
-              else None)
+    manifest = version.manifest()
+    eps = version.read_frame(version.episodes_path)
+    fnd = version.read_frame(version.findings_path)
+    frames = version.frames_dataset() if version.has_frames() else None
     streams = manifest.get("features", {}).get("streams", {})
     state = next((n for n, s in streams.items() if s.get("kind") == "joint_position"), None)
     action = next((n for n, s in streams.items() if s.get("kind") == "action"), None)
@@ -225,7 +223,7 @@ def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
         if plotted >= max_episodes:
             view.note = CAP_NOTE.format(max_episodes)
         elif row["passed"] and frames is not None:
-            _plot_published(view, frames, row, vdir, streams, (state, action))
+            _plot_published(view, frames, row, version, streams, (state, action))
         else:
             qdir = _quarantine_of(quarantine, row, where)
             ref = quarantined_ref(qdir, name) if qdir is not None and qdir.is_dir() else None
@@ -240,10 +238,11 @@ def from_published(vdir: Path, quarantine: Path | None, max_episodes: int,
         on_progress("", ordered.height, ordered.height)
     title = f"{manifest['name']} v{int(manifest['version']):04d}"
     return ReportData(title, views, _findings(fnd.filter(pl.col("episode_uid").is_null())),
-                      str(vdir), quality_history(vdir))
+                      str(version.dir), quality_history(version))
 
 
-def _plot_published(view: EpisodeView, frames, row: dict, vdir: Path, streams: dict,
+def _plot_published(view: EpisodeView, frames, row: dict, version: PublishedVersion,
+                    streams: dict,
                     columns: tuple[str | None, ...]) -> None:
     t = frames.to_table(filter=pc.field("episode_uid") == view.uid)
     if t.num_rows == 0:
@@ -259,8 +258,10 @@ def _plot_published(view: EpisodeView, frames, row: dict, vdir: Path, streams: d
         tt, vv = downsample(ts, v)
         view.series.append(Series(col, tt, vv, list(streams.get(col, {}).get("names", []))))
     for cam in row["cameras"] or []:
-        view.frame_at[cam] = video_frame_getter(vdir / "videos" / view.uid / f"{cam}.mp4",
-                                                float(row["fps"]), int(row["n_frames"]))
+        path = version.video(view.uid, cam)
+        if version.store.is_file(path):
+            path = version.store.local_file(path)
+        view.frame_at[cam] = video_frame_getter(path, float(row["fps"]), int(row["n_frames"]))
 
 
 def from_recordings(paths: Iterable[Path], max_episodes: int,
