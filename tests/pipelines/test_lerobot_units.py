@@ -1,0 +1,214 @@
+"""LeRobot SO-100/SO-101/Koch datasets record joints in degrees or LeRobot's normalised ranges;
+the shipped mappings declare it and embodiq converts to the profile's radians at read time, so
+the limit checks judge the real motion."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from checks.registry import run_episode_checks
+from pipelines.mapping import MAPPINGS_DIR, MappingError, convert_units, load_mapping
+from pipelines.sources import discover, read_source
+from robots.profile import get_profile
+from schemas.episode import Stream
+from schemas.quality_profile import load_quality_profile
+
+FPS = 30
+N = 120
+MOTORS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+LIMIT_CHECKS = {"value.joint_limit", "value.velocity_limit"}
+
+
+def _motion(centre: np.ndarray, amplitude: np.ndarray) -> np.ndarray:
+    """A slow swing about ``centre`` (one period over the episode), float32 like LeRobot's."""
+    t = np.arange(N) / FPS
+    return (centre + amplitude * np.sin(2 * np.pi * t / (N / FPS))[:, None]).astype(np.float32)
+
+
+def _features(names: list[str]) -> dict:
+    vec = {"dtype": "float32", "shape": [len(names)], "names": names}
+    return {"observation.state": vec, "action": dict(vec),
+            **{k: {"dtype": "int64", "shape": [1], "names": None}
+               for k in ("frame_index", "episode_index", "index", "task_index")},
+            "timestamp": {"dtype": "float32", "shape": [1], "names": None}}
+
+
+def _table(idx: int, start: int, state: np.ndarray) -> pa.Table:
+    vec = pa.list_(pa.float32(), state.shape[1])
+    n = len(state)
+    return pa.table({
+        "observation.state": pa.array(list(state), type=vec),
+        "action": pa.array(list(state), type=vec),
+        "timestamp": pa.array(np.arange(n, dtype=np.float32) / FPS),
+        "frame_index": pa.array(np.arange(n)),
+        "episode_index": pa.array(np.full(n, idx)),
+        "index": pa.array(start + np.arange(n)),
+        "task_index": pa.array(np.zeros(n, dtype=np.int64)),
+    })
+
+
+def write_v21(root: Path, robot_type: str, names: list[str], episodes: list[np.ndarray]) -> Path:
+    """A LeRobot v2.1 folder as LeRobot writes it (one parquet per episode, no videos)."""
+    (root / "meta").mkdir(parents=True)
+    start = 0
+    for i, state in enumerate(episodes):
+        f = root / f"data/chunk-000/episode_{i:06d}.parquet"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(_table(i, start, state), f)
+        start += len(state)
+    info = {"codebase_version": "v2.1", "robot_type": robot_type, "fps": FPS,
+            "total_episodes": len(episodes), "total_frames": start, "chunks_size": 1000,
+            "splits": {"train": f"0:{len(episodes)}"},
+            "data_path": "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet",
+            "video_path": None, "features": _features(names)}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    (root / "meta/episodes.jsonl").write_text("".join(
+        json.dumps({"episode_index": i, "tasks": ["pick the cube"], "length": len(s)}) + "\n"
+        for i, s in enumerate(episodes)))
+    (root / "meta/tasks.jsonl").write_text('{"task_index": 0, "task": "pick the cube"}\n')
+    return root
+
+
+def write_v30(root: Path, robot_type: str, names: list[str], episodes: list[np.ndarray]) -> Path:
+    """A LeRobot v3.0 folder: every episode in one data file, episodes listed in parquet."""
+    (root / "meta/episodes/chunk-000").mkdir(parents=True)
+    tables, rows, start = [], [], 0
+    for i, state in enumerate(episodes):
+        tables.append(_table(i, start, state))
+        rows.append({"episode_index": i, "tasks": ["pick the cube"], "length": len(state),
+                     "data/chunk_index": 0, "data/file_index": 0,
+                     "dataset_from_index": start, "dataset_to_index": start + len(state)})
+        start += len(state)
+    (root / "data/chunk-000").mkdir(parents=True)
+    pq.write_table(pa.concat_tables(tables), root / "data/chunk-000/file-000.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), root / "meta/episodes/chunk-000/file-000.parquet")
+    pq.write_table(pa.table({"task_index": [0], "task": ["pick the cube"]}),
+                   root / "meta/tasks.parquet")
+    info = {"codebase_version": "v3.0", "robot_type": robot_type, "fps": FPS,
+            "total_episodes": len(episodes), "total_frames": start, "chunks_size": 1000,
+            "splits": {"train": f"0:{len(episodes)}"},
+            "data_path": "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet",
+            "features": _features(names)}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    return root
+
+
+def _episodes_checked(root: Path, mapping: dict | None = None) -> list[tuple]:
+    quality = load_quality_profile()
+    out = []
+    for ref in discover([root])[0]:
+        res = read_source(ref, mapping)
+        ep = res.episode
+        assert ep is not None, [f.message for f in res.findings]
+        findings = run_episode_checks(ep, get_profile(ep.metadata.robot_model), quality)
+        out.append((ep, res.findings, [f for f in findings if f.check_id in LIMIT_CHECKS]))
+    return out
+
+
+def test_old_so100_dataset_in_degrees_is_judged_in_radians(tmp_path):
+    """LeRobot < 0.3: main_<motor> names, body joints in degrees, gripper 0..100."""
+    centre = np.array([0.0, 100.0, -90.0, -40.0, 0.0, 50.0])  # degrees; gripper percent
+    swing = np.array([30.0, 25.0, 30.0, 20.0, 30.0, 30.0])  # <= 36 deg: under 1 rad/s
+    clean = _motion(centre, swing)
+    past = clean.copy()
+    past[40:60, 0] = 130.0  # shoulder_pan at 130 deg = 2.27 rad, past the profile's 2.0 rad
+    root = write_v21(tmp_path / "so100_pick", "so100", [f"main_{m}" for m in MOTORS],
+                     [clean, past])
+    (ep0, notes0, limits0), (_ep1, _notes1, limits1) = _episodes_checked(root)
+    assert ep0.metadata.robot_model == "so100"
+    js = ep0.streams["joint_pos"]
+    assert js.names == list(MOTORS)
+    assert np.allclose(js.values[:, 0], np.radians(clean[:, 0].astype(np.float64)), atol=1e-6)
+    prof = get_profile("so100")
+    grip = prof.joint("gripper")
+    assert np.allclose(js.values[:, 5], grip.lower + clean[:, 5] / 100 * (grip.upper - grip.lower),
+                       atol=1e-6)
+    assert limits0 == [], [f.message for f in limits0]
+    assert any("recorded in deg" in f.message for f in notes0)
+    assert any(f.check_id == "schema.inferred" and "lerobot-so100.toml" in f.message
+               for f in notes0)
+    hits = [f for f in limits1 if f.check_id == "value.joint_limit"]
+    assert hits and "shoulder_pan" in hits[0].message
+    assert math.isclose(hits[0].value, math.radians(130.0) - prof.joint("shoulder_pan").upper,
+                        rel_tol=1e-3)
+
+
+def test_so101_dataset_in_lerobot_ranges(tmp_path):
+    """LeRobot >= 0.3 (default use_degrees=false): body -100..100, gripper 0..100, spread over
+    the profile's range; a value past the calibrated range is past the joint's limit."""
+    clean = _motion(np.array([0.0, -10.0, 20.0, 0.0, 0.0, 40.0]),
+                    np.array([60.0, 50.0, 50.0, 60.0, 80.0, 40.0]))
+    past = clean.copy()
+    past[10:20, 2] = 130.0  # elbow_flex beyond +100
+    root = write_v30(tmp_path / "so101_pick", "so101_follower", [f"{m}.pos" for m in MOTORS],
+                     [clean, past])
+    (ep0, _n0, limits0), (_ep1, _n1, limits1) = _episodes_checked(root)
+    assert limits0 == [], [f.message for f in limits0]
+    elbow = get_profile("so101").joint("elbow_flex")
+    vals = ep0.streams["joint_pos"].values[:, 2]
+    assert np.allclose(vals, elbow.lower + (clean[:, 2] + 100) / 200 * (elbow.upper - elbow.lower),
+                       atol=1e-6)
+    assert np.allclose(ep0.streams["action"].values, ep0.streams["joint_pos"].values)
+    hits = [f for f in limits1 if f.check_id == "value.joint_limit"]
+    assert hits and "elbow_flex" in hits[0].message
+
+
+def test_so101_recorded_with_degrees_through_a_user_mapping(tmp_path):
+    """use_degrees=true is not recorded in the dataset: a copy of the shipped mapping with
+    [units] set to "deg" says it, and degrees within the limits pass while past them fail."""
+    text = (MAPPINGS_DIR / "lerobot-so101.toml").read_text()
+    text = text.replace('.pos" = "range_m100_100"', '.pos" = "deg"')
+    mfile = tmp_path / "so101-degrees.toml"
+    mfile.write_text(text)
+    mapping = load_mapping(mfile)
+    clean = _motion(np.array([0.0, 0.0, 0.0, 0.0, 0.0, 50.0]),
+                    np.array([80.0, 80.0, 80.0, 80.0, 120.0, 40.0]))  # within +-95 deg etc.
+    past = clean.copy()
+    past[50:70, 3] = -110.0  # wrist_flex -110 deg: past -95 deg (-1.658 rad)
+    root = write_v21(tmp_path / "so101_deg", "so101_follower", [f"{m}.pos" for m in MOTORS],
+                     [clean, past])
+    (ep0, _n0, limits0), (_ep1, _n1, limits1) = _episodes_checked(root, mapping)
+    assert limits0 == [], [f.message for f in limits0]
+    assert np.allclose(ep0.streams["joint_pos"].values[:, :5],
+                       np.radians(clean[:, :5].astype(np.float64)), atol=1e-6)
+    hits = [f for f in limits1 if f.check_id == "value.joint_limit"]
+    assert hits and "wrist_flex" in hits[0].message
+
+
+def test_koch_channels_map_to_the_mjcf_joints(tmp_path):
+    clean = _motion(np.array([0.0, 0.0, 0.0, 0.0, 0.0, 50.0]),
+                    np.array([80.0, 80.0, 80.0, 80.0, 80.0, 40.0]))
+    root = write_v21(tmp_path / "koch", "koch_follower", [f"{m}.pos" for m in MOTORS], [clean])
+    [(ep, _notes, limits)] = _episodes_checked(root)
+    assert ep.metadata.robot_model == "koch"
+    assert ep.streams["joint_pos"].names == ["joint1", "joint2", "joint3", "joint4",
+                                             "wrist_roll", "joint5"]
+    assert limits == [], [f.message for f in limits]
+
+
+def test_a_unit_the_mapping_does_not_know_is_refused(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text('robot_model = "so100"\n[units]\n"main_shoulder_pan" = "gradians"\n')
+    with pytest.raises(MappingError, match=r"m\.toml: units\.\"main_shoulder_pan\" is "
+                                           r"'gradians'; it must be one of"):
+        load_mapping(f)
+
+
+def test_a_range_without_a_profile_is_left_as_recorded_and_said():
+    s = Stream("joint_pos", "joint_position", np.arange(3, dtype=np.int64),
+               np.array([[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]]), ["a", "b"], "rad", 30.0)
+    notes = convert_units(s, ["a.pos", "b"], {"units": {"a.pos": "range_m100_100",
+                                                        "b": "deg"}, "_source": "m.toml"},
+                          "no-such-robot")
+    assert np.allclose(s.values[:, 0], [10.0, 30.0, 50.0])
+    assert np.allclose(s.values[:, 1], np.radians([20.0, 40.0, 60.0]))
+    msgs = " | ".join(n.message for n in notes)
+    assert "b recorded in deg" in msgs and "a (range_m100_100) left as recorded" in msgs
+    assert "no robot profile matches 'no-such-robot'" in msgs
