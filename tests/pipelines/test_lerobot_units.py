@@ -12,8 +12,9 @@ import pytest
 
 from checks.registry import run_episode_checks
 from pipelines.mapping import MAPPINGS_DIR, MappingError, convert_units, load_mapping
+from pipelines.processing import assess_ref
 from pipelines.sources import discover, read_source
-from robots.profile import get_profile
+from robots.profile import ProfileCatalog, get_profile
 from schemas.episode import Stream
 from schemas.quality_profile import load_quality_profile
 from tests.pipelines.lerobot_folders import FPS, write_v21, write_v30
@@ -142,3 +143,23 @@ def test_a_range_without_a_profile_is_left_as_recorded_and_said():
     msgs = " | ".join(n.message for n in notes)
     assert "b recorded in deg" in msgs and "a (range_m100_100) left as recorded" in msgs
     assert "no robot profile matches 'no-such-robot'" in msgs
+
+
+def test_a_robot_type_that_is_an_alias_brings_its_profile_without_a_mapping(tmp_path):
+    """No lerobot-aloha mapping ships, yet the robot_type 'aloha_bimanual' is an alias of the
+    aloha profile: the episode is judged against it (limits too), not as an unknown robot."""
+    aloha = get_profile("aloha")
+    centre = np.array([(j.lower + j.upper) / 2 for j in aloha.joints])
+    clean = _motion(centre, np.full(len(centre), 0.02))
+    past = clean.copy()
+    past[10:20, 1] = aloha.joints[1].upper + 0.3
+    root = write_v21(tmp_path / "aloha_fold", "aloha_bimanual", aloha.joint_names,
+                     [clean, past])
+    quality = load_quality_profile()
+    got = []
+    for ref in discover([root])[0]:
+        a = assess_ref(ref, quality, ProfileCatalog())
+        got.append([f for f in a.findings if f.check_id in LIMIT_CHECKS])
+    assert got[0] == [], [f.message for f in got[0]]
+    assert {f.check_id for f in got[1]} == {"value.joint_limit"}  # state and action
+    assert aloha.joints[1].name in got[1][0].message
