@@ -13,23 +13,36 @@ it and where it was looked for, never a silent fallback to the defaults.
 from __future__ import annotations
 
 import copy
+import math
+import os
 import tomllib
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS
+import numpy as np
+
+from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS, Stream
+from schemas.findings import Finding, Severity
 from schemas.names import name_problem
 
 #: The shipped mappings: package data, next to this module in a checkout and in a wheel alike.
 MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 _TOP_KEYS = {"robot_model", "robot_serial", "operator_id", "site", "task", "task_id", "scene",
              "collection_mode", "started_at", "rate_hz", "success", "names", "streams",
-             "topics", "cameras", "description"}
+             "topics", "cameras", "description", "units"}
 #: keys of one ``[streams."<source name>"]`` or ``[topics."<topic>"]`` table
 _STREAM_KEYS = {"name", "stream", "camera", "kind", "unit", "space", "names", "columns",
                 "rate_hz", "skip"}
+
+
+#: Units a mapping's ``[units]`` table may declare for a recorded channel. ``deg`` and ``mm``
+#: are scaled to the profile's rad and m; ``range_m100_100`` and ``range_0_100`` are LeRobot's
+#: normalised modes (``MotorNormMode``), spread over the profile joint's [lower, upper].
+RECORDED_UNITS = ("rad", "m", "deg", "degrees", "mm", "range_m100_100", "range_0_100")
+_SCALES = {"deg": math.pi / 180.0, "degrees": math.pi / 180.0, "mm": 1e-3}
+_RANGES = {"range_m100_100": (-100.0, 100.0), "range_0_100": (0.0, 100.0)}
 
 
 class MappingError(ValueError):
@@ -43,7 +56,8 @@ def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
             raise MappingError(f"{where}: unknown key '{key}' (known: {known})")
         if key == "rate_hz" and (not isinstance(val, (int, float)) or val <= 0):
             raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
-        if key in ("names", "streams", "topics", "cameras") and not isinstance(val, dict):
+        if key in ("names", "streams", "topics", "cameras", "units") and not isinstance(val,
+                                                                                    dict):
             raise MappingError(f"{where}: '{key}' must be a table")
     for key in ("robot_model", "robot_serial", "operator_id", "site", "task", "started_at"):
         if key in data and not isinstance(data[key], str):
@@ -60,6 +74,10 @@ def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
     for src, dst in data.get("names", {}).items():
         if not isinstance(dst, str):
             raise MappingError(f"{where}: names.\"{src}\" must be a string")
+    for src, unit in data.get("units", {}).items():
+        if unit not in RECORDED_UNITS:
+            raise MappingError(f"{where}: units.\"{src}\" is {unit!r}; it must be one of "
+                               f"{', '.join(RECORDED_UNITS)}")
     for table in ("streams", "topics"):
         for name, spec in data.get(table, {}).items():
             _check_stream(spec, f"{where}: {table}.\"{name}\"")
@@ -173,8 +191,6 @@ def robot_mapping(layout: str, robot_type: Any) -> tuple[str, dict[str, Any]] | 
     mapping's file name and the mapping."""
     if not isinstance(robot_type, str) or not robot_type.strip():
         return None
-    import os
-
     name = _robot_mapping_name(layout, robot_type, os.environ.get("EMBODIQ_ROBOTS", ""))
     if name is None:
         return None
@@ -194,3 +210,72 @@ def _robot_mapping_name(layout: str, robot_type: str, _robots_env: str) -> str |
         return None
     name = f"{layout}-{prof.id}.toml"
     return name if (MAPPINGS_DIR / name).is_file() else None
+
+
+def convert_units(stream: Stream, source_names: list[str], mapping: dict[str, Any],
+                  robot: Any) -> list[Finding]:
+    """Bring the joint columns of ``stream`` into the profile's units, as the mapping's
+    ``[units]`` table declares them, so the limit checks compare like with like.
+
+    ``[units]`` keys are the channel names as recorded (``source_names``) or the profile joint
+    names they were renamed to. Position columns are converted (a normalised range is spread
+    over the joint's [lower, upper] from the profile named by ``robot``, a ``robot_model`` or
+    LeRobot ``robot_type``); velocity columns are scaled alike without the offset. The stream
+    is changed in place; the returned ``schema.inferred`` notes say what was converted."""
+    units = mapping.get("units") or {}
+    velocity = stream.kind == "joint_velocity" or (stream.kind == "action"
+                                                    and stream.space == "joint_velocity")
+    position = stream.kind == "joint_position" or (stream.kind == "action"
+                                                   and stream.space == "joint_position")
+    if not units or not (velocity or position):
+        return []
+    todo: dict[int, str] = {}
+    for j, name in enumerate(stream.names):
+        src = source_names[j] if j < len(source_names) else name
+        unit = units.get(src, units.get(name))
+        if unit is not None and unit not in ("rad", "m"):
+            todo[j] = unit
+    if not todo:
+        return []
+    prof = _profile_for(str(robot or ""), os.environ.get("EMBODIQ_ROBOTS", ""))
+    vals = np.array(stream.values, dtype=np.float64)
+    done: dict[str, list[str]] = {}
+    unconverted: list[str] = []
+    for j, unit in todo.items():
+        name = stream.names[j]
+        if unit in _SCALES:
+            vals[:, j] *= _SCALES[unit]
+        else:
+            joint = prof.joint(name) if prof is not None else None
+            if joint is None or not (math.isfinite(joint.lower) and math.isfinite(joint.upper)):
+                unconverted.append(f"{name} ({unit})")
+                continue
+            a, b = _RANGES[unit]
+            span = (joint.upper - joint.lower) / (b - a)
+            vals[:, j] = vals[:, j] * span if velocity else joint.lower + (vals[:, j] - a) * span
+        done.setdefault(unit, []).append(name)
+    stream.values = vals
+    src = mapping.get("_source", "the mapping")
+    out = [Finding("schema.inferred", Severity.INFO,
+                   f"{stream.name}: {', '.join(cols)} recorded in {unit}, converted to the "
+                   f"profile's units as [units] in {src} says", stream=stream.name)
+           for unit, cols in done.items()]
+    if unconverted:
+        why = f"profile '{prof.id}' gives them no finite limits" if prof is not None else \
+            f"no robot profile matches {robot!r}"
+        out.append(Finding("schema.inferred", Severity.INFO,
+                           f"{stream.name}: {', '.join(unconverted)} left as recorded: {why}, "
+                           "so a normalised range cannot be placed", stream=stream.name))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _profile_for(robot: str, _robots_env: str):
+    from robots.profile import ProfileCatalog, ProfileError
+
+    if not robot.strip():
+        return None
+    try:
+        return ProfileCatalog().resolve(robot)
+    except ProfileError:
+        return None  # a broken profile set is reported where profiles are used

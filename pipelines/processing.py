@@ -181,13 +181,15 @@ def validate_source(ref: SourceRef, catalog: ProfileCatalog, registry: Any | Non
     if ep is None:
         return Validation(None, None, None, findings)
     md = ep.metadata
-    robot = catalog.get(md.robot_model) if md.robot_model else None
+    # by id or alias: a LeRobot robot_type names the model in its own spelling
+    robot = catalog.resolve(md.robot_model) if md.robot_model else None
     robot_uid = md.robot_uid or None
     if registry is not None and md.robot_model and md.robot_serial:
         from robots.stamping import resolve_robot_uid
 
         robot_uid, uid_findings = resolve_robot_uid(
-            registry, robot, md.robot_model, md.robot_serial, md.robot_uid or None, run_id)
+            registry, robot, robot.id if robot is not None else md.robot_model,
+            md.robot_serial, md.robot_uid or None, run_id)
         findings += uid_findings
     else:
         findings += _uid_findings_without_registry(md.robot_uid)

@@ -30,7 +30,7 @@ from pipelines.adapters._common import (
     resolve_mapping,
     unreadable,
 )
-from pipelines.mapping import robot_mapping
+from pipelines.mapping import convert_units, robot_mapping
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import VideoFrames
@@ -631,6 +631,9 @@ class LeRobotAdapter:
                                     s_spec.get("unit", "rad" if kind != "other" else "1"), fps,
                                     space=s_spec.get("space", "joint_position")
                                     if kind == "action" else None)
+            # recorded units (degrees, LeRobot's normalised ranges) -> the profile's
+            findings.extend(convert_units(streams[sname], names, m,
+                                          m.get("robot_model") or info.get("robot_type")))
         cameras: dict[str, Camera] = {}
         for vkey, feat in features.items():
             if feat.get("dtype") != "video":

@@ -1,9 +1,11 @@
 """Recordings of robots without a profile, as users check them: a native file of an unprofiled
-model and the Reachy2 LeRobot sample are judged by every check that needs no profile."""
+model and the Reachy2 LeRobot sample (under an unprofiled robot type) are judged by every check
+that needs no profile."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 from typer.testing import CliRunner
@@ -56,13 +58,18 @@ def test_a_planted_nan_in_an_unprofiled_robot_still_fails(tmp_path):
     assert errors == ["value.nonfinite"]
 
 
-def test_reachy2_sample_is_checked_without_a_profile(shared_data):
-    refs, _ = discover([shared_data / "lerobot-v30-reachy2"])
+def test_reachy2_sample_is_checked_without_a_profile(shared_data, tmp_path):
+    # the sample under a robot type no profile claims (reachy2 itself has a shipped profile)
+    root = tmp_path / "reachy-prototype"
+    shutil.copytree(shared_data / "lerobot-v30-reachy2", root)
+    info = json.loads((root / "meta/info.json").read_text())
+    (root / "meta/info.json").write_text(json.dumps({**info, "robot_type": "reachy-proto"}))
+    refs, _ = discover([root])
     catalog = ProfileCatalog()
     a = assess_ref(refs[1], load_quality_profile("default"), catalog)
     robot = [f for f in a.findings if f.check_id == "schema.robot"]
     assert len(robot) == 1 and robot[0].severity.value == "warning"
-    assert "'reachy2' has no robot profile" in robot[0].message
+    assert "'reachy-proto' has no robot profile" in robot[0].message
     assert robot[0].message.endswith(SKIPPED)
     # profile-free checks judged the data: the action has a spike and a pinned channel
     assert {"value.spike", "action.saturation"} <= {f.check_id for f in a.findings}

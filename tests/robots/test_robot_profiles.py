@@ -8,6 +8,7 @@ import pytest
 
 from robots.profile import (
     BUILTIN_DIR,
+    ROBOT_KINDS,
     ProfileCatalog,
     ProfileError,
     get_profile,
@@ -43,7 +44,7 @@ def test_every_shipped_profile_loads(robot, monkeypatch):
     monkeypatch.delenv("EMBODIQ_ROBOTS", raising=False)
     prof = load_profile_file(BUILTIN_DIR / f"{robot}.toml")
     assert prof.id == robot and prof.manufacturer and prof.model_name and prof.source
-    assert prof.kind in ("humanoid", "bimanual", "arm") and prof.joints
+    assert prof.kind in ROBOT_KINDS and prof.joints
     # the uid segments make a valid code (placeholders, but well-formed)
     assert prof.uid is not None
     assert len(compose(prof.uid, "1").code) == 29
