@@ -26,15 +26,18 @@ from urllib.request import pathname2url
 from robots.profile import RobotProfile
 from robots.uid import UidError, compose, normalize_serial, parse
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS bindings (
+#: The bindings table, the same on every backend: the code and the (model, serial) pair are
+#: each UNIQUE, so one robot never gets two codes nor two robots one.
+BINDINGS_TABLE = """(
     code         TEXT PRIMARY KEY,
     robot_model  TEXT NOT NULL,
     robot_serial TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     run_id       TEXT,
     UNIQUE (robot_model, robot_serial)
-);
+)"""
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS bindings {BINDINGS_TABLE};
 CREATE TRIGGER IF NOT EXISTS bindings_immutable BEFORE UPDATE ON bindings
 BEGIN SELECT RAISE(ABORT, 'robot uid bindings are immutable'); END;
 CREATE TRIGGER IF NOT EXISTS bindings_permanent BEFORE DELETE ON bindings
@@ -59,7 +62,32 @@ class Binding:
     run_id: str | None = None
 
 
-class RobotRegistry:
+class IssuingRegistry:
+    """Issuing and binding, the same on every backend: a backend supplies ``_write()``, its
+    write transaction, and ``_bind()``, which settles one binding inside it
+    (:func:`settle_binding`) and inserts it when it is new."""
+
+    def _write(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _bind(self, tx: Any, code: str, model: str, serial: str,
+              run_id: str | None) -> Binding:
+        raise NotImplementedError
+
+    def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
+        """The robot's code, issued from its profile's segments on first request."""
+        code = issued_code(profile, serial)
+        with self._write() as tx:
+            return self._bind(tx, code, profile.id, _serial_key(serial), run_id)
+
+    def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
+        """Register a code that came with a recording; conflicts raise, never overwrite."""
+        canonical = parse(code).code
+        with self._write() as tx:
+            return self._bind(tx, canonical, model, _serial_key(serial), run_id)
+
+
+class RobotRegistry(IssuingRegistry):
     """The bindings of one store; every method opens its own connection, so an instance is
     cheap, and separate instances (threads, processes) see each other's committed writes."""
 
@@ -201,18 +229,6 @@ class RobotRegistry:
             con.execute("INSERT INTO bindings VALUES (?, ?, ?, ?, ?)",
                         (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
         return b
-
-    def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
-        """The robot's code, issued from its profile's segments on first request."""
-        code = issued_code(profile, serial)
-        with self._write() as con:
-            return self._bind(con, code, profile.id, _serial_key(serial), run_id)
-
-    def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
-        """Register a code that came with a recording; conflicts raise, never overwrite."""
-        canonical = parse(code).code
-        with self._write() as con:
-            return self._bind(con, canonical, model, _serial_key(serial), run_id)
 
 
 def _os_reason(exc: OSError) -> str:

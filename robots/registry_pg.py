@@ -13,12 +13,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from robots.profile import RobotProfile
 from robots.registry import (
+    BINDINGS_TABLE,
     Binding,
+    IssuingRegistry,
     RegistryError,
     _serial_key,
-    issued_code,
     settle_binding,
 )
 from robots.uid import parse
@@ -26,15 +26,8 @@ from robots.uid import parse
 #: Key of the advisory lock every write takes (an arbitrary constant: "embodiq" in ASCII).
 _LOCK_KEY = 0x656D626F646971
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS embodiq_robot_bindings (
-    code         TEXT PRIMARY KEY,
-    robot_model  TEXT NOT NULL,
-    robot_serial TEXT NOT NULL,
-    created_at   TEXT NOT NULL,
-    run_id       TEXT,
-    UNIQUE (robot_model, robot_serial)
-);
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS embodiq_robot_bindings {BINDINGS_TABLE};
 CREATE OR REPLACE FUNCTION embodiq_bindings_frozen() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'robot uid bindings are immutable and permanent'; END;
 $$ LANGUAGE plpgsql;
@@ -49,7 +42,7 @@ END $$;
 _COLS = "code, robot_model, robot_serial, created_at, run_id"
 
 
-class PostgresRobotRegistry:
+class PostgresRobotRegistry(IssuingRegistry):
     """The bindings in one PostgreSQL database (``postgresql://user@host:port/db``)."""
 
     def __init__(self, url: str, timeout_s: float = 60.0) -> None:
@@ -127,16 +120,6 @@ class PostgresRobotRegistry:
             cur.execute("INSERT INTO embodiq_robot_bindings VALUES (%s, %s, %s, %s, %s)",
                         (b.code, b.robot_model, b.robot_serial, b.created_at, b.run_id))
         return b
-
-    def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
-        code = issued_code(profile, serial)
-        with self._write() as cur:
-            return self._bind(cur, code, profile.id, _serial_key(serial), run_id)
-
-    def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
-        canonical = parse(code).code
-        with self._write() as cur:
-            return self._bind(cur, canonical, model, _serial_key(serial), run_id)
 
 
 def _redact(url: str) -> str:

@@ -7,10 +7,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from pipelines.cli.common import fail, out
+from pipelines.cli.common import fail, print_listing
 
 
 def checks(
@@ -44,16 +42,15 @@ def checks(
         sys.stdout.write(json.dumps({"profile": prof.name, "profile_digest": prof.digest,
                                      "checks": [r.to_dict() for r in rows]}, indent=2) + "\n")
         return
-    table = Table(title=f"{len(rows)} rules — profile '{prof.name}'", box=box.SIMPLE_HEAD)
-    table.add_column("id", no_wrap=True)
-    for col in ("scope", "severity", "characteristic", "thresholds"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        th = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in sorted(r.thresholds.items()))
-        table.add_row(r.check_id, r.scope, r.severity if r.enabled else f"{r.severity} (off)",
-                      r.characteristic, th)
-    out.print(table)
+    print_listing(f"{len(rows)} rules — profile '{prof.name}'", "id",
+                  ("scope", "severity", "characteristic", "thresholds"),
+                  ((r.check_id, r.scope, r.severity if r.enabled else f"{r.severity} (off)",
+                    r.characteristic, _thresholds(r.thresholds)) for r in rows))
+
+
+def _thresholds(values: dict) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in sorted(values.items()))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,14 +6,16 @@ import contextlib
 import errno
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from typer.core import TyperGroup
 
 from pipelines.store import Store, default_store_root
@@ -120,6 +122,19 @@ def load_mapping_option(mapping: Path | None) -> dict | None:
         return load_mapping(mapping)
     except (ValueError, OSError) as exc:
         raise fail(str(exc), 2) from None
+
+
+def print_listing(title: str, key: str, columns: Sequence[str],
+                  rows: Iterable[Sequence[str]]) -> None:
+    """A listing (``checks``, ``robots list``): the ``key`` column is never wrapped, the
+    others fold to fit the terminal."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column(key, no_wrap=True)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

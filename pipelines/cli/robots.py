@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from pipelines.cli.common import StoreOpt, err, fail, open_store, out
+from pipelines.cli.common import StoreOpt, err, fail, open_store, out, print_listing
 
 robots_app = typer.Typer(help="Robot profiles: list them, import one from a URDF or MJCF.",
                          no_args_is_help=True)
@@ -93,13 +91,9 @@ def list_(store: StoreOpt = None,
             "source": p.source, "licence": p.licence, "path": str(p.path)} for p in profs],
             indent=2) + "\n")
         return
-    table = Table(title=f"{len(profs)} robot profile(s)", box=box.SIMPLE_HEAD)
-    table.add_column("id", no_wrap=True)
-    for col in ("kind", "joints", "model", "aliases"):
-        table.add_column(col, overflow="fold")
-    for p in profs:
-        table.add_row(p.id, p.kind, str(len(p.joints)), p.model_name, ", ".join(p.aliases))
-    out.print(table)
+    print_listing(f"{len(profs)} robot profile(s)", "id", ("kind", "joints", "model", "aliases"),
+                  ((p.id, p.kind, str(len(p.joints)), p.model_name, ", ".join(p.aliases))
+                   for p in profs))
 
 
 def register(app: typer.Typer) -> None:

@@ -284,3 +284,29 @@ def test_robomimic_joint_obs_take_the_profile_joint_names(tmp_path):
     assert ep.streams["robot0_joint_pos"].names == get_profile("franka-panda").joint_names[:7]
     assert "joint_position" not in ep.streams  # a joint-position dataset exists: no recovery
     assert not [f for f in _checks(ep) if f.check_id == "schema.robot"]
+
+
+def test_a_profile_in_the_stores_robots_folder_resolves_the_robot(tmp_path):
+    """A robot only the store's ``robots/`` folder has a profile for (here by its alias
+    ``IIWA``) is the demo's robot, and its joints are recovered from the states."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    store = tmp_path / "store"
+    (store / "robots").mkdir(parents=True)
+    joints = "".join(f'[[joints]]\nname = "iiwa_j{i}"\nlower = -2.9\nupper = 2.9\n'
+                     for i in range(7))
+    (store / "robots" / "lab-iiwa.toml").write_text(
+        f'id = "lab-iiwa"\nkind = "arm"\naliases = ["IIWA"]\n{joints}')
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    iiwa = {"env_name": "Lift", "robots": ["IIWA"], "control_freq": 20,
+            "controller_configs": {"type": "OSC_POSE"}}
+    _raw_demo(inbox / "iiwa.hdf5", iiwa, 1 + 9 + 9)
+    res = CliRunner().invoke(app, ["check", str(inbox), "--store", str(store), "--json",
+                                   "--workers", "1"])
+    [entry] = json.loads(res.stdout)["episodes"]
+    messages = [f["message"] for f in entry["findings"]]
+    assert any("'lab-iiwa'" in m and "robot_model" in m for m in messages), messages
+    assert any("states[:, 1:8] as iiwa_j0" in m for m in messages), messages
