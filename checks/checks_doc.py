@@ -74,7 +74,7 @@ recording's `robot_model` names no profile (or is empty), they are not run, and 
 **one** `schema.robot` finding saying so and listing them (`value` is their count):
 
 ```
-root attribute robot_model 'reachy2' has no robot profile; add robots/profiles/reachy2.toml or a
+root attribute robot_model 'acme-arm' has no robot profile; add robots/profiles/acme-arm.toml or a
 file in $EMBODIQ_ROBOTS; skipped for lack of a profile: value.effort_limit, value.joint_limit,
 value.velocity_limit
 ```
@@ -83,7 +83,7 @@ Its severity is `unknown_model` of `[checks."schema.robot"]`: `warning` in the `
 profile, so a recording of an unprofiled robot is still checked by everything else and can pass
 (grade B at best), and `error` in `strict`, where a recording not held to its robot's limits is
 not training-ready. A quality profile may set it per model
-(`[robots."reachy2".checks."schema.robot"] unknown_model = "info"`). Joint names missing from a
+(`[robots."acme-arm".checks."schema.robot"] unknown_model = "info"`). Joint names missing from a
 **known** profile stay at the check's `severity` (`error`): the recording contradicts its robot.
 With `schema.robot` turned off, or left out of the checks asked for, the same sentence is still
 given as `info` when a check was skipped. `value.spike` needs no profile: without one it scales
