@@ -6,18 +6,16 @@ reports like the local one."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
-import fsspec
-import polars as pl
 import pytest
 
 from pipelines.demo import DEMO_SET
-from pipelines.export.core import export_dataset
-from pipelines.report import build_report
-from pipelines.runner import ingest
 from pipelines.store import BACKEND_ENV, STORE_URL_ENV, Store
 from pipelines.store.remote import FsspecStore
 from tests.pipelines.demo_files import copy_recording
@@ -95,40 +93,68 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["dataset.json"]
 
 
+#: Run in a process of its own: fsspec's in-memory filesystem (the stand-in bucket) lives in
+#: one process, and the work area is the configuration of every process of the host
+#: (``EMBODIQ_STORE``), worker processes included, as in a deployment.
+_OBJECT_STORE_RUN = """
+import json, sys
+from pathlib import Path
+import fsspec, polars as pl
+from pipelines.export.core import export_dataset
+from pipelines.report import build_report
+from pipelines.runner import ingest
+from pipelines.store import Store
+
+bucket, inbox, out, report = sys.argv[1:5]
+store = Store(f"memory://{bucket}/store")
+first = ingest(store, [Path(inbox)], "lab", write_report=True)
+again = ingest(store, [Path(inbox)], "lab", write_report=False)
+fs = fsspec.filesystem("memory")
+key = f"/{bucket}/store/datasets/lab"
+files = {p[len(key) + 1:]: i["size"] for p, i in fs.find(key, detail=True).items()}
+exported = export_dataset(store, "lab", "parquet", out)
+json.dump({
+    "failed": first.run_failed, "version": first.version, "path": first.version_path,
+    "again": [again.version, again.new_version],
+    "latest": fs.cat_file(f"{key}/LATEST").decode(),
+    "manifest": json.loads(fs.cat_file(f"{key}/v0001/manifest.json")),
+    "read_back": store.manifest("lab"), "files": files,
+    "passed": store.read_episodes_table("lab", columns=["passed"]).column("passed").to_pylist(),
+    "exported": [exported.episodes, exported.frames,
+                 pl.read_parquet(Path(out) / "train" / "frames.parquet").height],
+    "report": "lab v0001" in build_report(Path(report), store=store, name="lab").read_text(),
+}, sys.stdout)
+"""
+
+
 @pytest.mark.slow
-def test_a_store_in_object_storage_publishes_exports_and_reports(demo_recordings, tmp_path,
-                                                                  monkeypatch):
+def test_a_store_in_object_storage_publishes_exports_and_reports(demo_recordings, tmp_path):
     """Published versions live in the bucket; the work area (staging, instance, locks) on
-    local disk; export and report read the version back through the store."""
-    work = tmp_path / "work"
-    monkeypatch.setenv("EMBODIQ_STORE", str(work))
-    bucket = f"embodiq-{uuid.uuid4().hex[:8]}"
-    store = Store(f"memory://{bucket}/store")
-    inbox = tmp_path / "in"
+    local disk; export and report read the version back through the store; publishing the
+    same episodes again reuses LATEST."""
+    work, inbox = tmp_path / "work", tmp_path / "in"
     for rec in CLEAN[:2]:
         copy_recording(demo_recordings, rec, inbox)
-    summary = ingest(store, [inbox], "lab", write_report=True, workers=1)
-    assert not summary.run_failed and summary.version == 1, summary
-    fs = fsspec.filesystem("memory")
-    key = f"/{bucket}/store/datasets/lab"
-    assert fs.cat_file(f"{key}/LATEST") == b"v0001\n"
-    manifest = json.loads(fs.cat_file(f"{key}/v0001/manifest.json"))
-    assert manifest["counts"]["passed"] == 2 and manifest["counts"]["frames"] > 0
-    for f in manifest["files"]:
-        assert fs.info(f"{key}/v0001/{f['path']}")["size"] == f["size"]
-    assert not (work / "datasets" / "lab" / "v0001").exists()  # only its lock is local
+    env = {**os.environ, "EMBODIQ_STORE": str(work), "PYTHONPATH": str(PIPELINES.parent)}
+    env.pop(BACKEND_ENV, None)
+    env.pop(STORE_URL_ENV, None)
+    run = subprocess.run(
+        [sys.executable, "-c", _OBJECT_STORE_RUN, f"embodiq-{uuid.uuid4().hex[:8]}",
+         str(inbox), str(tmp_path / "export"), str(tmp_path / "report.html")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads(run.stdout)
+    assert not got["failed"] and got["version"] == 1 and got["latest"] == "v0001\n"
+    assert got["path"].startswith("memory:/embodiq-")
+    assert got["again"] == [1, False]  # nothing changed: LATEST reused
+    man = got["manifest"]
+    assert man["counts"]["passed"] == 2 and man["counts"]["frames"] > 0
+    assert got["read_back"] == man and got["passed"] == [True, True]
+    assert got["files"] == {**{f"v0001/{f['path']}": f["size"] for f in man["files"]},
+                            "v0001/manifest.json": got["files"].get("v0001/manifest.json"),
+                            "LATEST": 6}
+    assert got["exported"] == [2, man["counts"]["frames"], man["counts"]["frames"]]
+    assert got["report"]
+    # the work area is on local disk; of the dataset only its publish lock is
     assert (work / "staging" / "lab").is_dir() and (work / "dagster").is_dir()
-    assert store.manifest("lab") == manifest
-    assert store.read_episodes_table("lab", columns=["passed"]).column("passed").to_pylist() \
-        == [True, True]
-
-    out = tmp_path / "export"
-    res = export_dataset(store, "lab", "parquet", out)
-    assert res.episodes == 2 and res.frames == manifest["counts"]["frames"]
-    assert pl.read_parquet(out / "train" / "frames.parquet").height == res.frames
-    report = build_report(tmp_path / "report.html", store=store, name="lab")
-    assert "lab v0001" in report.read_text()
-
-    again = ingest(store, [inbox], "lab", write_report=False, workers=1)
-    assert again.version == 1 and not again.new_version  # nothing changed: LATEST reused
-    assert Path(summary.version_path) == store.version_dir("lab")
+    assert [p.name for p in (work / "datasets" / "lab").iterdir()] == [".publish.lock"]
