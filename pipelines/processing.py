@@ -467,9 +467,39 @@ def robot_dirs(store: Store) -> tuple[str, ...]:
     return tuple(str(d) for d in search_dirs([store.robots_dir]))
 
 
+#: Catalogs this worker has loaded, by folders, with the profile files they were loaded from.
+_CATALOGS: dict[tuple[str, ...], tuple[tuple, ProfileCatalog]] = {}
+
+
+def _profiles_stamp(dirs: tuple[str, ...]) -> tuple:
+    """Every profile file in ``dirs`` with its modification time and size: a profile added,
+    edited or removed between tasks changes it."""
+    out: list[tuple] = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.endswith(".toml"):
+                        try:
+                            st = e.stat()
+                            out.append((d, e.name, st.st_mtime_ns, st.st_size))
+                        except OSError:
+                            out.append((d, e.name, -1, -1))
+        except OSError:
+            out.append((d, "", -1, -1))
+    return tuple(sorted(out))
+
+
 def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
+    """The catalog of ``dirs``, parsed once per worker while its files stay as they were:
+    parsing every profile for every recording cost more than checking a LeRobot episode."""
+    stamp = _profiles_stamp(dirs)
+    got = _CATALOGS.get(dirs)
+    if got is not None and got[0] == stamp:
+        return got[1]
     catalog = ProfileCatalog()
     catalog.dirs = [Path(d) for d in dirs]  # exactly the parent's folders, in its order
+    _CATALOGS[dirs] = (stamp, catalog)
     return catalog
 
 
@@ -478,7 +508,7 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     written and the recording quarantined when it fails, else curated into staging."""
     before = reads_so_far()
     ref, rec = task.ref, task.rec
-    # not cached across tasks: a worker outlives a run, and profiles may be added in between
+    # cached while the profile files are unchanged: a worker outlives a run
     catalog = _catalog(task.robots_dirs)
     if rec is None:
         dig = digest_source(ref)
@@ -598,11 +628,14 @@ class TaskResult:
 
 
 def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
-               timeout: float | None = DEFAULT_TIMEOUT_S) -> Iterator[tuple[int, TaskResult]]:
+               timeout: float | None = DEFAULT_TIMEOUT_S,
+               timeout_of: Callable[[Any], int] | None = None
+               ) -> Iterator[tuple[int, TaskResult]]:
     """``fn(item)`` for every item on the worker pool, yielded as they finish.
 
-    A task running longer than ``timeout`` seconds has its worker killed and replaced; it and
-    a task whose worker died come back as ``stopped``, and the others go on.
+    A task running longer than ``timeout`` seconds (times ``timeout_of(item)``, for an item
+    that bundles several units of work) has its worker killed and replaced; it and a task
+    whose worker died come back as ``stopped``, and the others go on.
     """
     if not items:
         return
@@ -612,7 +645,10 @@ def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int |
     from pebble import ProcessExpired
 
     pool = _pool(workers or default_workers())
-    futures = {pool.schedule(fn, args=(item,), timeout=timeout): i
+    def limit(item: Any) -> float | None:
+        return timeout * timeout_of(item) if timeout is not None and timeout_of else timeout
+
+    futures = {pool.schedule(fn, args=(item,), timeout=limit(item)): i
                for i, item in enumerate(items)}
     for fut in as_completed(futures):
         i = futures[fut]
@@ -646,14 +682,72 @@ def run_recordings(tasks: Sequence[RecordingTask], *, workers: int | None = None
     The outcome of a recording does not depend on the others, on the number of workers or on
     the order they finish in.
     """
-    for i, res in iter_tasks(process_recording, tasks, workers=workers, timeout=timeout):
-        task = tasks[i]
+    n_workers = workers or default_workers()
+    chunks = recording_chunks(tasks, n_workers)
+    items = [[tasks[i] for i in chunk] for chunk in chunks]
+    retry: list[int] = []
+    # a chunk may take as long as its recordings together; each gets its own watchdog below
+    # when the chunk is stopped
+    for c, res in iter_tasks(_process_chunk, items, workers=n_workers, timeout=timeout,
+                             timeout_of=len):
         if res.status == "ok":
-            yield i, res.value
-        elif res.status == "stopped":
-            yield i, stopped_outcome(task, res.why)
-        else:  # like an adapter that raises: the recording is unreadable, and kept
-            yield i, stopped_outcome(task, f"processing it failed ({res.why})")
+            for i, (status, value, why) in zip(chunks[c], res.value, strict=True):
+                yield i, _outcome(tasks[i], TaskResult(status, value, why))
+        elif len(chunks[c]) == 1:
+            yield chunks[c][0], _outcome(tasks[chunks[c][0]], res)
+        else:  # a worker stopped or died inside a chunk: its recordings go again, one by one
+            retry += chunks[c]
+    if retry:
+        for j, res in iter_tasks(process_recording, [tasks[i] for i in retry],
+                                 workers=n_workers, timeout=timeout):
+            yield retry[j], _outcome(tasks[retry[j]], res)
+
+
+def _outcome(task: RecordingTask, res: TaskResult) -> RecordingOutcome:
+    if res.status == "ok":
+        return res.value
+    if res.status == "stopped":
+        return stopped_outcome(task, res.why)
+    # like an adapter that raises: the recording is unreadable, and kept
+    return stopped_outcome(task, f"processing it failed ({res.why})")
+
+
+#: Most episodes of one multi-episode source a worker takes at a time (the LeRobot reader
+#: reads this many episode files ahead).
+CHUNK_EPISODES = 64
+
+
+def recording_chunks(tasks: Sequence[RecordingTask], workers: int) -> list[list[int]]:
+    """Task indices grouped for the pool: consecutive episodes of one multi-episode source
+    (a LeRobot dataset) go to one worker together, so it reads their files in one pass and the
+    pool's per-task cost is paid once per chunk; every other recording is a chunk of its own.
+    Chunks stay small enough (about four per worker) to keep all workers busy to the end."""
+    runs: list[list[int]] = []
+    for i, t in enumerate(tasks):
+        prev = tasks[runs[-1][-1]] if runs else None
+        if (prev is not None and t.ref.episode_key is not None
+                and prev.ref.episode_key is not None and prev.ref.path == t.ref.path
+                and prev.ref.layout == t.ref.layout):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    out: list[list[int]] = []
+    for run in runs:
+        size = max(1, min(CHUNK_EPISODES, -(-len(run) // (4 * max(1, workers)))))
+        out += [run[k:k + size] for k in range(0, len(run), size)]
+    return out
+
+
+def _process_chunk(chunk: list[RecordingTask]) -> list[tuple[str, Any, str]]:
+    """:func:`process_recording` over a chunk in one worker; a recording that raises is
+    reported as such and the others go on."""
+    out: list[tuple[str, Any, str]] = []
+    for task in chunk:
+        try:
+            out.append(("ok", process_recording(task), ""))
+        except Exception as exc:
+            out.append(("error", None, f"{type(exc).__name__}: {exc}"))
+    return out
 
 
 # --------------------------------------------------------------------------- guarded discovery
