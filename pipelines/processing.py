@@ -24,10 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from checks.digest import digest_episode
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
-from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
 from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
 from robots.profile import ProfileCatalog, RobotProfile
@@ -249,6 +247,8 @@ def _metadata_dict(ep: Episode | None) -> dict[str, Any]:
 def judge(v: Validation, profile: QualityProfile, *, episode_uid: str, source_name: str,
           source_path: str, source_sha256: str, layout: str) -> Assessment:
     """Run the quality checks on a validated episode and grade it."""
+    from checks.digest import digest_episode
+
     findings = list(v.findings)
     ep = v.episode
     digest = None
@@ -382,6 +382,8 @@ class Curated:
 def curate(store: Store, dataset: str, episode: Episode, episode_uid: str,
            fps: float) -> Curated | None:
     """Write the episode's frames table and re-timed videos into staging (atomically)."""
+    from pipelines.frames import frames_table, write_camera_video, write_table
+
     final = store.staging_episode_dir(dataset, episode_uid) / "curated"
     res = frames_table(episode, episode_uid, fps)
     if res is None:
@@ -524,6 +526,8 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
 
     registry = (open_registry(task.registry) if task.registry
                 else store_registry(store.registry_path))
+    from pipelines.frames import SparseSources
+
     a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
                         source_sha256=rec.primary_sha256,
                         registry=registry, run_id=task.run_id,
@@ -586,6 +590,21 @@ def default_workers() -> int:
 _POOLS: dict[int, Any] = {}
 
 
+def worker_modules() -> list[str]:
+    """What the workers' fork server imports once, so no worker imports it again: the reading
+    and checking code (numba, pyarrow, OpenCV and the check catalogue). The process that
+    starts the pool imports none of it: it only hands out work and collects verdicts."""
+    import pkgutil
+
+    import checks.catalog
+    import pipelines.adapters
+
+    return ["pipelines.processing", "checks.digest", "pipelines.frames",
+            *(f"checks.catalog.{m.name}" for m in pkgutil.iter_modules(checks.catalog.__path__)),
+            *(f"pipelines.adapters.{m.name}"
+              for m in pkgutil.iter_modules(pipelines.adapters.__path__))]
+
+
 def _worker_init() -> None:
     """Ctrl-C is for the parent: it stops the run; a worker killed by it would otherwise read
     as a recording that killed its worker, and be quarantined."""
@@ -601,15 +620,18 @@ def _pool(workers: int) -> Any:
     replacement for a stopped worker is ready in milliseconds, and no worker inherits the
     parent's threads (Dagster's, SQLite's) mid-flight.
     """
-    from pebble import ProcessPool
-
     pool = _POOLS.get(workers)
     if pool is None or not pool.active:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pipelines.processing"])
-        pool = _POOLS[workers] = ProcessPool(max_workers=workers, context=ctx,
-                                             initializer=_worker_init)
+        pool = _POOLS[workers] = _new_pool(workers)
     return pool
+
+
+def _new_pool(workers: int) -> Any:
+    from pebble import ProcessPool
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(worker_modules())
+    return ProcessPool(max_workers=workers, context=ctx, initializer=_worker_init)
 
 
 @atexit.register
@@ -748,6 +770,36 @@ def _process_chunk(chunk: list[RecordingTask]) -> list[tuple[str, Any, str]]:
         except Exception as exc:
             out.append(("error", None, f"{type(exc).__name__}: {exc}"))
     return out
+
+
+def _dataset_task(item: tuple[list[dict[str, Any]], QualityProfile]) -> list[Finding]:
+    from checks.digest import EpisodeDigest
+    from checks.registry import run_dataset_checks
+
+    digests, profile = item
+    # each dict is dropped as its digest is built: the two forms of thousands of digests
+    # never sit in memory together
+    digests.reverse()
+    built = []
+    while digests:
+        built.append(EpisodeDigest.from_dict(digests.pop()))
+    return run_dataset_checks(built, profile)
+
+
+def dataset_findings(digests: list[dict[str, Any]], profile: QualityProfile, *,
+                     workers: int | None = None) -> list[Finding]:
+    """The dataset checks over episode digests (as :meth:`EpisodeDigest.to_dict` gives them,
+    in recording order), run on a worker: that is where the check catalogue is loaded."""
+    if len(digests) < 2:
+        return []
+    # a fresh worker: one that has just read thousands of episodes (and decoded their videos)
+    # would add the digests to its own high-water mark
+    pool = _new_pool(1)
+    try:
+        return pool.schedule(_dataset_task, args=((digests, profile),)).result()
+    finally:
+        pool.stop()
+        pool.join()
 
 
 # --------------------------------------------------------------------------- guarded discovery
