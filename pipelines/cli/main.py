@@ -130,6 +130,7 @@ def check(
         update("", 0, len(tasks))
         for n, (i, o) in enumerate(run_recordings(tasks, workers=workers, timeout=timeout), 1):
             a, ref = o.assessment, refs[i]
+            assert a is not None  # a check always comes back with a verdict, stopped or not
             if a.digest:
                 for st in a.digest.get("streams", {}).values():
                     st["names"] = names.setdefault(tuple(st["names"]), st["names"])
