@@ -28,6 +28,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from lerobot_replica import replicate  # noqa: E402
+from proc_tree import run_watched  # noqa: E402
 
 SAMPLE = REPO.parent / "shared" / "data" / "lerobot-v21-unitree-g1"
 SETUP = REPO.parent / "shared" / "tools" / "lerobot" / "setup.sh"
@@ -46,66 +47,20 @@ def _child_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for t in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{t}/children") as fh:
-                out += [int(x) for x in fh.read().split()]
-    except OSError:
-        pass
-    return out
-
-
-def _hwm_kb(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_s(pid: int) -> float | None:
-    """User + system CPU seconds of a live process (its own, not its children's)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def embodiq_check(path: Path, out: Path, env: dict[str, str]
                   ) -> tuple[float, float, float, float]:
     """Wall time (s), CPU time (s) of all its processes, the parent's peak RSS (MB) and the
     largest peak RSS of any of its processes (MB: the parent, the fork server, the workers) of
-    ``embodiq check`` in a fresh process. The workers are polled from /proc while the check
-    runs (a peak is a high-water mark and CPU time only grows, so a poll misses at most a
-    worker's last 50 ms)."""
-    t0, c0 = time.perf_counter(), _child_cpu()
-    peaks: dict[int, int] = {}
-    cpus: dict[int, float] = {}
+    ``embodiq check`` in a fresh process (:mod:`proc_tree`)."""
+    c0 = _child_cpu()
     with open(out, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-c", _CHECK, str(path)], env=env, stdout=fh,
-                                stderr=subprocess.PIPE, text=True, cwd=REPO)
-        while proc.poll() is None:
-            todo = [proc.pid]
-            while todo:
-                pid = todo.pop()
-                kb = _hwm_kb(pid)
-                if kb:
-                    peaks[pid] = max(peaks.get(pid, 0), kb)
-                if pid != proc.pid and (c := _cpu_s(pid)) is not None:
-                    cpus[pid] = c
-                todo += _children(pid)
-            time.sleep(0.05)
-        err = proc.stderr.read()
-    wall, cpu = time.perf_counter() - t0, _child_cpu() - c0 + sum(cpus.values())
-    parent = int(err.strip().splitlines()[-1]) / 1024.0
-    return wall, cpu, parent, max([parent, *(kb / 1024.0 for kb in peaks.values())])
+        fig = run_watched([sys.executable, "-c", _CHECK, str(path)], env=env, cwd=REPO,
+                          stdout=fh)
+    root = min(fig.peaks_mb, default=None)  # the first pid polled is the command's own
+    parent = int(fig.stderr.strip().splitlines()[-1]) / 1024.0
+    # the parent's own CPU exactly (it is our child); the workers' as last polled
+    cpu = _child_cpu() - c0 + sum(c for pid, c in fig.cpu_s.items() if pid != root)
+    return fig.wall_s, cpu, parent, max(parent, fig.largest_mb)
 
 
 def doctor_env() -> tuple[dict[str, str], Path] | str:
