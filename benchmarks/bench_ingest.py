@@ -27,7 +27,7 @@ from robots.profile import get_profile  # noqa: E402
 from schemas.recording_writer import write_recording  # noqa: E402
 
 G1 = ROOT.parent / "shared" / "data" / "lerobot-v21-unitree-g1"
-G1_MAPPING = ROOT / "datasets" / "mappings" / "lerobot-unitree-g1-inspire.toml"
+G1_MAPPING = ROOT / "pipelines" / "mappings" / "lerobot-unitree-g1-inspire.toml"
 REPEATS = 2
 CLI = [sys.executable, "-c", "from pipelines.cli import main; main()"]
 

@@ -1,8 +1,9 @@
 """Peak memory of ``embodiq check`` against episode length.
 
 Writes a 15-minute and a one-hour 50 Hz, 32-joint recording (no cameras: video is streamed and
-does not count), runs ``embodiq check`` on each in a fresh process and reports peak RSS. What
-may grow with length is the arrays that must be held (the streams themselves); the figure to
+does not count), runs ``embodiq check`` on each in a fresh process and reports the largest peak
+RSS of its processes (the worker that reads and checks the recording, in practice). What may
+grow with length is the arrays that must be held (the streams themselves); the figure to
 read is ``check_rss_growth_vs_arrays``: extra peak memory per extra byte of stream data (1.0
 means the streams are held once and nothing else grows; a per-check copy would add about 1 each).
 """
@@ -10,13 +11,15 @@ means the streams are held once and nothing else grows; a per-check copy would a
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from proc_tree import run_watched  # noqa: E402
 
 from pipelines.synthetic import EpisodePlan, generate_episode  # noqa: E402
 from robots.profile import JointSpec, RobotProfile  # noqa: E402
@@ -48,15 +51,16 @@ def write_long(path: Path, minutes: float) -> int:
 
 
 def peak_rss_mb(path: Path, env: dict[str, str]) -> float:
+    """The largest peak RSS (MB) of any process of ``embodiq check`` on ``path``: the command
+    itself, the fork server and the worker that reads and checks the recording."""
     # VmHWM, not ru_maxrss: the latter survives exec and would report this parent's peak
     code = ("import sys; from pipelines.cli.main import app\n"
             "try:\n    app(['check', sys.argv[1], '--json', '--quiet'])\n"
             "except SystemExit:\n    pass\n"
             "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
             "print(int(hwm.split()[1]), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], env=env,
-                          capture_output=True, text=True, cwd=HERE.parent)
-    return int(proc.stderr.strip().splitlines()[-1]) / 1024.0
+    fig = run_watched([sys.executable, "-c", code, str(path)], env=env, cwd=HERE.parent)
+    return max(int(fig.stderr.strip().splitlines()[-1]) / 1024.0, fig.largest_mb)
 
 
 def main() -> None:

@@ -24,11 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from checks.digest import digest_episode
 from checks.grading import grade_of, quality_score
 from checks.registry import run_episode_checks
-from pipelines.adapters.profiles import profiles_for_reading
-from pipelines.frames import SparseSources, frames_table, write_camera_video, write_table
 from pipelines.sources import SourceRef, Unrecognised, digest_source, read_source
 from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
 from robots.profile import ProfileCatalog, RobotProfile
@@ -174,6 +171,8 @@ def validate_source(ref: SourceRef, catalog: ProfileCatalog, registry: Any | Non
     With a ``registry`` the robot uid is resolved or issued (stamping); without one (a dry
     ``check``) a given uid is only validated structurally.
     """
+    from pipelines.adapters.profiles import profiles_for_reading
+
     with profiles_for_reading(catalog):  # the adapter names columns from the judge's profiles
         rr = read_recording(ref, mapping)
     findings = list(rr.findings)
@@ -253,6 +252,8 @@ def _metadata_dict(ep: Episode | None) -> dict[str, Any]:
 def judge(v: Validation, profile: QualityProfile, *, episode_uid: str, source_name: str,
           source_path: str, source_sha256: str, layout: str) -> Assessment:
     """Run the quality checks on a validated episode and grade it."""
+    from checks.digest import digest_episode
+
     findings = list(v.findings)
     ep = v.episode
     digest = None
@@ -386,6 +387,8 @@ class Curated:
 def curate(store: Store, dataset: str, episode: Episode, episode_uid: str,
            fps: float) -> Curated | None:
     """Write the episode's frames table and re-timed videos into staging (atomically)."""
+    from pipelines.frames import frames_table, write_camera_video, write_table
+
     final = store.staging_episode_dir(dataset, episode_uid) / "curated"
     res = frames_table(episode, episode_uid, fps)
     if res is None:
@@ -471,9 +474,39 @@ def robot_dirs(store: Store) -> tuple[str, ...]:
     return tuple(str(d) for d in search_dirs([store.robots_dir]))
 
 
+#: Catalogs this worker has loaded, by folders, with the profile files they were loaded from.
+_CATALOGS: dict[tuple[str, ...], tuple[tuple, ProfileCatalog]] = {}
+
+
+def _profiles_stamp(dirs: tuple[str, ...]) -> tuple:
+    """Every profile file in ``dirs`` with its modification time and size: a profile added,
+    edited or removed between tasks changes it."""
+    out: list[tuple] = []
+    for d in dirs:
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name.endswith(".toml"):
+                        try:
+                            st = e.stat()
+                            out.append((d, e.name, st.st_mtime_ns, st.st_size))
+                        except OSError:
+                            out.append((d, e.name, -1, -1))
+        except OSError:
+            out.append((d, "", -1, -1))
+    return tuple(sorted(out))
+
+
 def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
+    """The catalog of ``dirs``, parsed once per worker while its files stay as they were:
+    parsing every profile for every recording cost more than checking a LeRobot episode."""
+    stamp = _profiles_stamp(dirs)
+    got = _CATALOGS.get(dirs)
+    if got is not None and got[0] == stamp:
+        return got[1]
     catalog = ProfileCatalog()
     catalog.dirs = [Path(d) for d in dirs]  # exactly the parent's folders, in its order
+    _CATALOGS[dirs] = (stamp, catalog)
     return catalog
 
 
@@ -482,7 +515,7 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     written and the recording quarantined when it fails, else curated into staging."""
     before = reads_so_far()
     ref, rec = task.ref, task.rec
-    # not cached across tasks: a worker outlives a run, and profiles may be added in between
+    # cached while the profile files are unchanged: a worker outlives a run
     catalog = _catalog(task.robots_dirs)
     if rec is None:
         dig = digest_source(ref)
@@ -498,6 +531,8 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
 
     registry = (open_registry(task.registry) if task.registry
                 else store_registry(store.registry_path))
+    from pipelines.frames import SparseSources
+
     a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
                         source_sha256=rec.primary_sha256,
                         registry=registry, run_id=task.run_id,
@@ -560,6 +595,21 @@ def default_workers() -> int:
 _POOLS: dict[int, Any] = {}
 
 
+def worker_modules() -> list[str]:
+    """What the workers' fork server imports once, so no worker imports it again: the reading
+    and checking code (numba, pyarrow, OpenCV and the check catalogue). The process that
+    starts the pool imports none of it: it only hands out work and collects verdicts."""
+    import pkgutil
+
+    import checks.catalog
+    import pipelines.adapters
+
+    return ["pipelines.processing", "checks.digest", "pipelines.frames",
+            *(f"checks.catalog.{m.name}" for m in pkgutil.iter_modules(checks.catalog.__path__)),
+            *(f"pipelines.adapters.{m.name}"
+              for m in pkgutil.iter_modules(pipelines.adapters.__path__))]
+
+
 def _worker_init() -> None:
     """Ctrl-C is for the parent: it stops the run; a worker killed by it would otherwise read
     as a recording that killed its worker, and be quarantined."""
@@ -575,15 +625,18 @@ def _pool(workers: int) -> Any:
     replacement for a stopped worker is ready in milliseconds, and no worker inherits the
     parent's threads (Dagster's, SQLite's) mid-flight.
     """
-    from pebble import ProcessPool
-
     pool = _POOLS.get(workers)
     if pool is None or not pool.active:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["pipelines.processing"])
-        pool = _POOLS[workers] = ProcessPool(max_workers=workers, context=ctx,
-                                             initializer=_worker_init)
+        pool = _POOLS[workers] = _new_pool(workers)
     return pool
+
+
+def _new_pool(workers: int) -> Any:
+    from pebble import ProcessPool
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(worker_modules())
+    return ProcessPool(max_workers=workers, context=ctx, initializer=_worker_init)
 
 
 @atexit.register
@@ -602,11 +655,14 @@ class TaskResult:
 
 
 def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
-               timeout: float | None = DEFAULT_TIMEOUT_S) -> Iterator[tuple[int, TaskResult]]:
+               timeout: float | None = DEFAULT_TIMEOUT_S,
+               timeout_of: Callable[[Any], int] | None = None
+               ) -> Iterator[tuple[int, TaskResult]]:
     """``fn(item)`` for every item on the worker pool, yielded as they finish.
 
-    A task running longer than ``timeout`` seconds has its worker killed and replaced; it and
-    a task whose worker died come back as ``stopped``, and the others go on.
+    A task running longer than ``timeout`` seconds (times ``timeout_of(item)``, for an item
+    that bundles several units of work) has its worker killed and replaced; it and a task
+    whose worker died come back as ``stopped``, and the others go on.
     """
     if not items:
         return
@@ -616,7 +672,10 @@ def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int |
     from pebble import ProcessExpired
 
     pool = _pool(workers or default_workers())
-    futures = {pool.schedule(fn, args=(item,), timeout=timeout): i
+    def limit(item: Any) -> float | None:
+        return timeout * timeout_of(item) if timeout is not None and timeout_of else timeout
+
+    futures = {pool.schedule(fn, args=(item,), timeout=limit(item)): i
                for i, item in enumerate(items)}
     for fut in as_completed(futures):
         i = futures[fut]
@@ -650,14 +709,102 @@ def run_recordings(tasks: Sequence[RecordingTask], *, workers: int | None = None
     The outcome of a recording does not depend on the others, on the number of workers or on
     the order they finish in.
     """
-    for i, res in iter_tasks(process_recording, tasks, workers=workers, timeout=timeout):
-        task = tasks[i]
+    n_workers = workers or default_workers()
+    chunks = recording_chunks(tasks, n_workers)
+    items = [[tasks[i] for i in chunk] for chunk in chunks]
+    retry: list[int] = []
+    # a chunk may take as long as its recordings together; each gets its own watchdog below
+    # when the chunk is stopped
+    for c, res in iter_tasks(_process_chunk, items, workers=n_workers, timeout=timeout,
+                             timeout_of=len):
         if res.status == "ok":
-            yield i, res.value
-        elif res.status == "stopped":
-            yield i, stopped_outcome(task, res.why)
-        else:  # like an adapter that raises: the recording is unreadable, and kept
-            yield i, stopped_outcome(task, f"processing it failed ({res.why})")
+            for i, (status, value, why) in zip(chunks[c], res.value, strict=True):
+                yield i, _outcome(tasks[i], TaskResult(status, value, why))
+        elif len(chunks[c]) == 1:
+            yield chunks[c][0], _outcome(tasks[chunks[c][0]], res)
+        else:  # a worker stopped or died inside a chunk: its recordings go again, one by one
+            retry += chunks[c]
+    if retry:
+        for j, res in iter_tasks(process_recording, [tasks[i] for i in retry],
+                                 workers=n_workers, timeout=timeout):
+            yield retry[j], _outcome(tasks[retry[j]], res)
+
+
+def _outcome(task: RecordingTask, res: TaskResult) -> RecordingOutcome:
+    if res.status == "ok":
+        return res.value
+    if res.status == "stopped":
+        return stopped_outcome(task, res.why)
+    # like an adapter that raises: the recording is unreadable, and kept
+    return stopped_outcome(task, f"processing it failed ({res.why})")
+
+
+#: Most episodes of one multi-episode source a worker takes at a time (the LeRobot reader
+#: reads this many episode files ahead).
+CHUNK_EPISODES = 64
+
+
+def recording_chunks(tasks: Sequence[RecordingTask], workers: int) -> list[list[int]]:
+    """Task indices grouped for the pool: consecutive episodes of one multi-episode source
+    (a LeRobot dataset) go to one worker together, so it reads their files in one pass and the
+    pool's per-task cost is paid once per chunk; every other recording is a chunk of its own.
+    Chunks stay small enough (about four per worker) to keep all workers busy to the end."""
+    runs: list[list[int]] = []
+    for i, t in enumerate(tasks):
+        prev = tasks[runs[-1][-1]] if runs else None
+        if (prev is not None and t.ref.episode_key is not None
+                and prev.ref.episode_key is not None and prev.ref.path == t.ref.path
+                and prev.ref.layout == t.ref.layout):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    out: list[list[int]] = []
+    for run in runs:
+        size = max(1, min(CHUNK_EPISODES, -(-len(run) // (4 * max(1, workers)))))
+        out += [run[k:k + size] for k in range(0, len(run), size)]
+    return out
+
+
+def _process_chunk(chunk: list[RecordingTask]) -> list[tuple[str, Any, str]]:
+    """:func:`process_recording` over a chunk in one worker; a recording that raises is
+    reported as such and the others go on."""
+    out: list[tuple[str, Any, str]] = []
+    for task in chunk:
+        try:
+            out.append(("ok", process_recording(task), ""))
+        except Exception as exc:
+            out.append(("error", None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def _dataset_task(item: tuple[list[dict[str, Any]], QualityProfile]) -> list[Finding]:
+    from checks.digest import EpisodeDigest
+    from checks.registry import run_dataset_checks
+
+    digests, profile = item
+    # each dict is dropped as its digest is built: the two forms of thousands of digests
+    # never sit in memory together
+    digests.reverse()
+    built = []
+    while digests:
+        built.append(EpisodeDigest.from_dict(digests.pop()))
+    return run_dataset_checks(built, profile)
+
+
+def dataset_findings(digests: list[dict[str, Any]], profile: QualityProfile, *,
+                     workers: int | None = None) -> list[Finding]:
+    """The dataset checks over episode digests (as :meth:`EpisodeDigest.to_dict` gives them,
+    in recording order), run on a worker: that is where the check catalogue is loaded."""
+    if len(digests) < 2:
+        return []
+    # a fresh worker: one that has just read thousands of episodes (and decoded their videos)
+    # would add the digests to its own high-water mark
+    pool = _new_pool(1)
+    try:
+        return pool.schedule(_dataset_task, args=((digests, profile),)).result()
+    finally:
+        pool.stop()
+        pool.join()
 
 
 # --------------------------------------------------------------------------- guarded discovery

@@ -156,9 +156,22 @@ def _version(root: Path) -> str:
     return str(_info(root)["codebase_version"])
 
 
+#: :func:`contained_problem` answers while one episode is listed and read: its files are looked
+#: up when hashed, listed and read, and each look-up walks the path with a system call per
+#: component. Emptied when the episode's read ends (and when the next listing starts).
+_CONTAINED: dict[tuple[Path, Path], str | None] = {}
+
+
+def _contained(root: Path, f: Path) -> str | None:
+    key = (root, f)
+    if key not in _CONTAINED:
+        _CONTAINED[key] = contained_problem(root, f)
+    return _CONTAINED[key]
+
+
 def _inside(root: Path, f: Path, what: str) -> None:
     """Refuse a file a template led to that is outside the dataset or reached through a link."""
-    problem = contained_problem(root, f)
+    problem = _contained(root, f)
     if problem is not None:
         raise BadInfo(f"{what}: {problem}", "schema.unsafe")
 
@@ -493,6 +506,7 @@ class LeRobotAdapter:
     def source_files(self, path: Path, key: str | None) -> list[Path]:
         """Every file of the episode that lies inside the dataset (never through a link);
         just ``meta/info.json`` when the metadata is too broken to say more."""
+        _CONTAINED.clear()
         root = path.resolve()
         try:
             idx = _index(key)
@@ -520,10 +534,16 @@ class LeRobotAdapter:
                     continue  # reading the episode reports it
                 if v is not None:
                     files.append(v)
-        return [f for f in files if contained_problem(root, f) is None and f.is_file()] \
+        return [f for f in files if _contained(root, f) is None and f.is_file()] \
             or [_meta(root, "info.json")]
 
     def read(self, path: Path, key: str | None, mapping: dict | None = None) -> ReadResult:
+        try:
+            return self._read_episode(path, key, mapping)
+        finally:
+            _CONTAINED.clear()
+
+    def _read_episode(self, path: Path, key: str | None, mapping: dict | None) -> ReadResult:
         root = path.resolve()
         m = resolve_mapping(self.name, mapping)
         findings: list[Finding] = []

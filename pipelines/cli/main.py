@@ -92,9 +92,9 @@ def check(
     quiet: QuietOpt = False,
 ) -> None:
     """The quality gate alone: grade recordings, publish nothing. Exit 0 all pass, 1 any fails."""
-    from checks.registry import run_dataset_checks
     from pipelines.processing import (
         RecordingTask,
+        dataset_findings,
         discover_guarded,
         robot_dirs,
         run_recordings,
@@ -121,28 +121,33 @@ def check(
     robots = robot_dirs(open_store(store))
     tasks = [RecordingTask(ref=ref, profile=prof, robots_dirs=robots, mapping=mapping_dict)
              for ref in refs]
-    assessments: list = [None] * len(tasks)
+    # each outcome becomes its entry and digest as it arrives, and the assessment is dropped:
+    # thousands of episodes never sit in memory twice
+    entries: list = [None] * len(tasks)
+    by_task: list = [None] * len(tasks)
+    names: dict[tuple, list] = {}  # one list per distinct set of channel names, shared
     with progress(not quiet and not as_json, "checking") as update:
         update("", 0, len(tasks))
         for n, (i, o) in enumerate(run_recordings(tasks, workers=workers, timeout=timeout), 1):
-            assessments[i] = o.assessment
+            a, ref = o.assessment, refs[i]
+            assert a is not None  # a check always comes back with a verdict, stopped or not
+            if a.digest:
+                for st in a.digest.get("streams", {}).values():
+                    st["names"] = names.setdefault(tuple(st["names"]), st["names"])
+            by_task[i] = a.digest or None
+            entries[i] = {
+                "source": str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""),
+                "episode_uid": a.episode_uid or None, "grade": a.grade, "passed": a.passed,
+                "quality_score": a.quality_score,
+                "findings": [f.to_dict() for f in a.findings]}
             update(o.name, n, len(tasks))
-    entries, digests = [], []
-    for ref, a in zip(refs, assessments, strict=True):
-        if a.digest:
-            from checks.digest import EpisodeDigest
-
-            digests.append(EpisodeDigest.from_dict(a.digest))
-        entries.append({
-            "source": str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""),
-            "episode_uid": a.episode_uid or None, "grade": a.grade, "passed": a.passed,
-            "quality_score": a.quality_score,
-            "findings": [f.to_dict() for f in a.findings]})
+    digests = [d for d in by_task if d is not None]
+    del by_task
     for bad in unknown:
         entries.append({"source": str(bad.path), "episode_uid": None, "grade": "F",
                         "passed": False, "quality_score": 0.0,
                         "findings": [bad.finding().to_dict()]})
-    ds = run_dataset_checks(digests, prof) if len(digests) > 1 else []
+    ds = dataset_findings(digests, prof, workers=workers)
     doc: dict[str, Any] = {"episodes": entries, "dataset_findings": [
         {**f.to_dict(), "episode_uids": list(f.episode_uids or ())} for f in ds]}
     from pipelines.ranking import lerobot_delete_commands, rank_episodes
@@ -151,8 +156,9 @@ def check(
     layouts = {str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""): ref.layout
                for ref in refs}
     doc["lerobot_commands"] = lerobot_delete_commands(doc["ranking"], layouts)
-    if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    if as_json:  # written as it is encoded: the document of thousands of episodes is large
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
     else:
         _print_check(doc, quiet)
     if not entries:
