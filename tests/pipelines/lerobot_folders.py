@@ -13,21 +13,27 @@ import pyarrow.parquet as pq
 FPS = 30
 
 
+SCALAR_FEATURES = {
+    **{k: {"dtype": "int64", "shape": [1], "names": None}
+       for k in ("frame_index", "episode_index", "index", "task_index")},
+    "timestamp": {"dtype": "float32", "shape": [1], "names": None},
+}
+
+
 def _features(names: list[str]) -> dict:
     vec = {"dtype": "float32", "shape": [len(names)], "names": names}
-    return {"observation.state": vec, "action": dict(vec),
-            **{k: {"dtype": "int64", "shape": [1], "names": None}
-               for k in ("frame_index", "episode_index", "index", "task_index")},
-            "timestamp": {"dtype": "float32", "shape": [1], "names": None}}
+    return {"observation.state": vec, "action": dict(vec), **SCALAR_FEATURES}
 
 
-def _table(idx: int, start: int, state: np.ndarray) -> pa.Table:
+def episode_table(idx: int, start: int, state: np.ndarray, action: np.ndarray | None = None,
+                  fps: float = FPS) -> pa.Table:
+    """One episode's rows as LeRobot writes them (the action repeats the state unless given)."""
     vec = pa.list_(pa.float32(), state.shape[1])
     n = len(state)
     return pa.table({
         "observation.state": pa.array(list(state), type=vec),
-        "action": pa.array(list(state), type=vec),
-        "timestamp": pa.array(np.arange(n, dtype=np.float32) / FPS),
+        "action": pa.array(list(state if action is None else action), type=vec),
+        "timestamp": pa.array(np.arange(n, dtype=np.float32) / fps),
         "frame_index": pa.array(np.arange(n)),
         "episode_index": pa.array(np.full(n, idx)),
         "index": pa.array(start + np.arange(n)),
@@ -42,7 +48,7 @@ def write_v21(root: Path, robot_type: str, names: list[str], episodes: list[np.n
     for i, state in enumerate(episodes):
         f = root / f"data/chunk-000/episode_{i:06d}.parquet"
         f.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_table(i, start, state), f)
+        pq.write_table(episode_table(i, start, state), f)
         start += len(state)
     info = {"codebase_version": "v2.1", "robot_type": robot_type, "fps": FPS,
             "total_episodes": len(episodes), "total_frames": start, "chunks_size": 1000,
@@ -62,7 +68,7 @@ def write_v30(root: Path, robot_type: str, names: list[str], episodes: list[np.n
     (root / "meta/episodes/chunk-000").mkdir(parents=True)
     tables, rows, start = [], [], 0
     for i, state in enumerate(episodes):
-        tables.append(_table(i, start, state))
+        tables.append(episode_table(i, start, state))
         rows.append({"episode_index": i, "tasks": ["pick the cube"], "length": len(state),
                      "data/chunk_index": 0, "data/file_index": 0,
                      "dataset_from_index": start, "dataset_to_index": start + len(state)})

@@ -21,6 +21,7 @@ from pipelines.sources import discover, read_source
 from pipelines.synthetic import EpisodePlan, generate_episode
 from robots.profile import get_profile
 from schemas.quality_profile import load_quality_profile
+from tests.pipelines.lerobot_folders import SCALAR_FEATURES, episode_table
 
 PROFILE = load_quality_profile()
 FPS = 50
@@ -63,23 +64,11 @@ def _features(dim: int = 14, names: list[str] | None = None) -> dict:
     return {"observation.state": vec, "action": dict(vec),
             CAM: {"dtype": "video", "shape": [48, 64, 3], "names": ["height", "width",
                                                                      "channels"]},
-            **{k: {"dtype": "int64", "shape": [1], "names": None}
-               for k in ("frame_index", "episode_index", "index", "task_index")},
-            "timestamp": {"dtype": "float32", "shape": [1], "names": None}}
+            **SCALAR_FEATURES}
 
 
 def _table(idx: int, start: int, state: np.ndarray, action: np.ndarray) -> pa.Table:
-    n = len(state)
-    vec = pa.list_(pa.float32(), state.shape[1])
-    return pa.table({
-        "observation.state": pa.array(list(state), type=vec),
-        "action": pa.array(list(action), type=vec),
-        "timestamp": pa.array(np.arange(n, dtype=np.float32) / FPS),
-        "frame_index": pa.array(np.arange(n)),
-        "episode_index": pa.array(np.full(n, idx)),
-        "index": pa.array(start + np.arange(n)),
-        "task_index": pa.array(np.zeros(n, dtype=np.int64)),
-    })
+    return episode_table(idx, start, state, action, fps=FPS)
 
 
 LENGTHS = (50, 60, 40)
