@@ -16,17 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from checks.catalog.video import scan_camera
-from checks.kernels.video import (
-    block_edges,
-    block_max_abs_diff,
-    blur_input,
-    frame_figures,
-    iter_grey_planes,
-    laplacian_variance,
-    mean_abs_diff,
-    mean_level,
-    to_grey,
-)
+from checks.kernels import video as kv
 from schemas.episode import ArrayFrames, Camera
 from schemas.frame_sources import VideoFrames, decode_video
 from schemas.recording_writer import write_video
@@ -73,16 +63,16 @@ grey_images = st.tuples(st.integers(2, 40), st.integers(2, 40)).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(grey_images)
 def test_laplacian_variance_matches_numpy(g):
-    assert laplacian_variance(g) == pytest.approx(ref_laplacian_variance(g), rel=1e-9, abs=1e-9)
+    assert kv.laplacian_variance(g) == pytest.approx(ref_laplacian_variance(g), rel=1e-9, abs=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
 @given(grey_images, st.integers(0, 2**32 - 1))
 def test_mean_level_and_difference_match_numpy(a, seed):
     b = np.random.default_rng(seed).permutation(a.ravel()).reshape(a.shape)
-    assert mean_level(a) == pytest.approx(float(a.mean()))
-    assert mean_abs_diff(a, b) == pytest.approx(ref_mean_abs_diff(a, b))
-    assert mean_abs_diff(a, a) == 0.0
+    assert kv.mean_level(a) == pytest.approx(float(a.mean()))
+    assert kv.mean_abs_diff(a, b) == pytest.approx(ref_mean_abs_diff(a, b))
+    assert kv.mean_abs_diff(a, a) == 0.0
 
 
 grey_pairs = st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1)).map(
@@ -94,49 +84,49 @@ grey_pairs = st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2*
 @given(grey_pairs)
 def test_fused_frame_figures_match_numpy(pair):
     a, b = pair
-    level, change, worst, lap = frame_figures(a, b)
+    level, change, worst, lap = kv.frame_figures(a, b)
     assert level == pytest.approx(float(a.mean()), rel=1e-12)
     assert change == pytest.approx(ref_mean_abs_diff(a, b), rel=1e-12)
     assert worst == pytest.approx(ref_block_max_abs_diff(a, b), rel=1e-12)
     if min(a.shape) > 1:  # numpy's reflect padding needs two pixels; one row is checked below
         assert lap == pytest.approx(ref_laplacian_variance(a), rel=1e-9, abs=1e-9)
-    assert lap == pytest.approx(laplacian_variance(a), rel=1e-9, abs=1e-9)  # OpenCV's
+    assert lap == pytest.approx(kv.laplacian_variance(a), rel=1e-9, abs=1e-9)  # OpenCV's
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 1), (3, 2)])
 def test_fused_frame_figures_on_one_pixel_wide_or_high_frames(shape):
     a = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
-    level, change, worst, lap = frame_figures(a)
+    level, change, worst, lap = kv.frame_figures(a)
     assert level == pytest.approx(float(a.mean())) and change == worst == float("inf")
-    assert lap == pytest.approx(laplacian_variance(a), abs=1e-9)
+    assert lap == pytest.approx(kv.laplacian_variance(a), abs=1e-9)
 
 
 def test_fused_frame_figures_on_rows_wider_than_a_chunk_and_padded_rows():
     """Rows longer than the 32-bit partial sums' chunk, extreme values (the largest squared
     Laplacian everywhere), and a decoder-like view whose rows are padded."""
     checker = (np.indices((6, 5000)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    level, _, _, lap = frame_figures(checker)
+    level, _, _, lap = kv.frame_figures(checker)
     assert level == pytest.approx(float(checker.mean()))
     assert lap == pytest.approx(ref_laplacian_variance(checker), rel=1e-12)
     wide = np.random.default_rng(5).integers(0, 256, (2, 40, 4200), dtype=np.uint8)
-    assert frame_figures(wide[0], wide[1])[1:3] == pytest.approx(
+    assert kv.frame_figures(wide[0], wide[1])[1:3] == pytest.approx(
         (ref_mean_abs_diff(wide[0], wide[1]), ref_block_max_abs_diff(wide[0], wide[1])))
     padded = np.random.default_rng(4).integers(0, 256, (2, 50, 72), dtype=np.uint8)
     a, b = padded[0][:, :61], padded[1][:, :61]
-    assert frame_figures(a, b) == pytest.approx(
+    assert kv.frame_figures(a, b) == pytest.approx(
         (float(a.mean()), ref_mean_abs_diff(a, b), ref_block_max_abs_diff(a, b),
          ref_laplacian_variance(a)))
 
 
 def test_fused_frame_figures_refuse_other_frames():
     with pytest.raises(ValueError, match="8-bit grey"):
-        frame_figures(np.zeros((4, 4), np.uint16))
+        kv.frame_figures(np.zeros((4, 4), np.uint16))
     with pytest.raises(ValueError, match="8-bit grey"):
-        frame_figures(np.zeros((0, 4), np.uint8))
-    assert frame_figures(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))[1:3] == \
+        kv.frame_figures(np.zeros((0, 4), np.uint8))
+    assert kv.frame_figures(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))[1:3] == \
         (float("inf"), float("inf"))
     with pytest.raises(ValueError, match="block"):
-        frame_figures(np.zeros((4, 4), np.uint8), block=0)
+        kv.frame_figures(np.zeros((4, 4), np.uint8), block=0)
 
 
 # --- the most changed block ------------------------------------------------------------------
@@ -154,17 +144,17 @@ block_pairs = st.tuples(block_sides, block_sides, st.integers(0, 2**32 - 1),
 def test_block_change_matches_numpy_on_random_frames(pair):
     a, b, block = pair
     want = ref_block_max_abs_diff(a, b, block)
-    assert frame_figures(a, b, block)[2] == pytest.approx(want, rel=1e-12)
-    assert block_max_abs_diff(a, b, block) == pytest.approx(want, rel=1e-12)
-    assert frame_figures(a, a, block)[2] == 0.0 == block_max_abs_diff(a, a, block)
+    assert kv.frame_figures(a, b, block)[2] == pytest.approx(want, rel=1e-12)
+    assert kv.block_max_abs_diff(a, b, block) == pytest.approx(want, rel=1e-12)
+    assert kv.frame_figures(a, a, block)[2] == 0.0 == kv.block_max_abs_diff(a, a, block)
 
 
 @settings(max_examples=60, deadline=None)
 @given(block_sides, block_sides, st.integers(0, 255), st.integers(0, 255))
 def test_block_change_of_constant_frames_is_their_difference(h, w, u, v):
     a, b = np.full((h, w), u, np.uint8), np.full((h, w), v, np.uint8)
-    assert frame_figures(a, b)[1:3] == (abs(u - v), abs(u - v))
-    assert block_max_abs_diff(a.astype(np.uint16) * 200, b.astype(np.uint16) * 200) == \
+    assert kv.frame_figures(a, b)[1:3] == (abs(u - v), abs(u - v))
+    assert kv.block_max_abs_diff(a.astype(np.uint16) * 200, b.astype(np.uint16) * 200) == \
         200 * abs(u - v)
 
 
@@ -178,17 +168,17 @@ def test_one_changed_pixel_counts_once_in_its_own_block(h, w, seed):
     y, x = int(rng.integers(h)), int(rng.integers(w))
     b = a.copy()
     b[y, x] = 255 - a[y, x]
-    (nby, last_h), (nbx, last_w) = block_edges(h, 16), block_edges(w, 16)
+    (nby, last_h), (nbx, last_w) = kv.block_edges(h, 16), kv.block_edges(w, 16)
     rows = last_h if y // 16 >= nby - 1 else 16
     cols = last_w if x // 16 >= nbx - 1 else 16
-    assert frame_figures(a, b)[2] == pytest.approx(abs(255 - 2 * int(a[y, x])) / (rows * cols))
+    assert kv.frame_figures(a, b)[2] == pytest.approx(abs(255 - 2 * int(a[y, x])) / (rows * cols))
 
 
 @pytest.mark.parametrize(("n", "blocks"), [(1, (1, 1)), (15, (1, 15)), (16, (1, 16)),
                                            (17, (1, 17)), (31, (1, 31)), (32, (2, 16)),
                                            (360, (22, 24)), (480, (30, 16))])
 def test_partial_edge_blocks_join_the_last_block(n, blocks):
-    assert block_edges(n, 16) == blocks
+    assert kv.block_edges(n, 16) == blocks
 
 
 def test_a_small_moving_object_changes_its_block_not_the_frame_mean():
@@ -198,25 +188,25 @@ def test_a_small_moving_object_changes_its_block_not_the_frame_mean():
     a, b = scene.copy(), scene.copy()
     a[200:212, 300:312] = 250
     b[200:212, 303:315] = 250
-    _, change, worst, _ = frame_figures(b, a)
+    _, change, worst, _ = kv.frame_figures(b, a)
     assert change < 0.5 < 2.0 < worst
 
 
 def test_difference_of_frames_of_other_sizes_is_infinite():
-    assert mean_abs_diff(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8)) == float("inf")
+    assert kv.mean_abs_diff(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8)) == float("inf")
 
 
 def test_depth_figures_use_the_full_16_bits():
     a = np.full((8, 8), 1000, np.uint16)
     b = a + np.uint16(300)
-    assert mean_abs_diff(a, b) == 300.0 and mean_level(b) == 1300.0
+    assert kv.mean_abs_diff(a, b) == 300.0 and kv.mean_level(b) == 1300.0
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.tuples(st.integers(1, 30), st.integers(1, 30)).flatmap(
     lambda hw: arrays(np.uint8, (*hw, 3))))
 def test_grey_conversion_matches_numpy_within_one_level(rgb):
-    assert np.abs(to_grey(rgb).astype(int) - ref_grey(rgb)).max() <= 1
+    assert np.abs(kv.to_grey(rgb).astype(int) - ref_grey(rgb)).max() <= 1
 
 
 @pytest.mark.parametrize(("w", "h", "out"), [(640, 480, (480, 640)), (320, 240, (240, 320)),
@@ -224,7 +214,7 @@ def test_grey_conversion_matches_numpy_within_one_level(rgb):
                                              (2000, 3, (1, 640))])
 def test_blur_input_scales_down_to_640_wide_never_up(w, h, out):
     g = np.random.default_rng(0).integers(0, 256, (h, w), dtype=np.uint8)
-    small = blur_input(g)
+    small = kv.blur_input(g)
     assert small.shape == out
     if w <= 640:
         assert small is g
@@ -233,8 +223,8 @@ def test_blur_input_scales_down_to_640_wide_never_up(w, h, out):
 def test_blur_input_is_an_area_average():
     g = np.random.default_rng(1).integers(0, 256, (480, 1280), dtype=np.uint8)
     ref = g.reshape(240, 2, 640, 2).astype(np.float64).mean(axis=(1, 3))
-    assert blur_input(g).shape == ref.shape
-    assert np.abs(blur_input(g).astype(np.float64) - ref).max() <= 1.0
+    assert kv.blur_input(g).shape == ref.shape
+    assert np.abs(kv.blur_input(g).astype(np.float64) - ref).max() <= 1.0
 
 
 @settings(max_examples=25, deadline=None)
@@ -250,7 +240,7 @@ def test_scan_of_stored_frames_matches_numpy(frames):
     # OpenCV's grey conversion rounds in fixed point: one level at most per pixel
     assert sc.luma == pytest.approx(luma, abs=1.0)
     assert sc.diff[0] == float("inf") and sc.diff[1:] == pytest.approx(diff[1:], abs=2.0)
-    greys = [to_grey(f) for f in frames]
+    greys = [kv.to_grey(f) for f in frames]
     assert sc.sharpness == pytest.approx([ref_laplacian_variance(g) for g in greys])
     assert sc.diff[1:] == pytest.approx([ref_mean_abs_diff(b, a) for a, b in pairwise(greys)])
     assert sc.block_diff[0] == float("inf")
@@ -324,6 +314,6 @@ def test_luma_planes_of_a_limited_range_video_map_black_to_zero(tmp_path):
     levels = [0, 64, 128, 200, 255]
     write_video(path, (np.full((64, 64, 3), v, np.uint8) for v in levels for _ in range(3)),
                 30.0, 64, 64)
-    got = [(mean_level(p.pixels) - p.offset) * p.gain
-           for p in iter_grey_planes(VideoFrames(path))]
+    got = [(kv.mean_level(p.pixels) - p.offset) * p.gain
+           for p in kv.iter_grey_planes(VideoFrames(path))]
     assert np.abs(np.array(got[1::3]) - levels).max() < 3.0
