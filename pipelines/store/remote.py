@@ -31,13 +31,8 @@ from typing import Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from pipelines.store import (
-    STORE_URL_ENV,
-    Store,
-    StoreError,
-    _rename_noreplace,
-    default_store_root,
-)
+from pipelines.store import STORE_URL_ENV, Store, StoreError, default_store_root
+from pipelines.store.files import _rename_noreplace
 
 
 class FsspecStore(Store):
