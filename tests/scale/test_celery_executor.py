@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.demo import DEMO_SET, make_demo_recordings
+from pipelines.demo import DEMO_SET
 from pipelines.runner import ingest, instance_for
 from pipelines.store import Store
 from tests.servers import create_database, free_port, postgres_server
@@ -123,13 +123,6 @@ def cluster(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-
-
-@pytest.fixture(scope="module")
-def recordings(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("recordings")
-    make_demo_recordings(folder)
-    return folder
 
 
 def _inbox(recordings: Path, dst: Path, picked: list[str]) -> Path:
