@@ -72,10 +72,39 @@ def check_executor(executor: str | None) -> str:
     executor = executor or default_executor()
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor '{executor}': use {' or '.join(EXECUTORS)}")
-    if executor == "celery" and not broker_url():
-        raise ValueError(f"the celery executor needs a broker: set {BROKER_ENV} "
-                         "(e.g. redis://127.0.0.1:6379/0) to the broker the workers listen on")
+    if executor == "celery":
+        if not broker_url():
+            raise ValueError(f"the celery executor needs a broker: set {BROKER_ENV} (e.g. "
+                             "redis://127.0.0.1:6379/0) to the broker the workers listen on")
+        _check_workers()
     return executor
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    import re
+
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _check_workers() -> None:
+    """A run waits for its steps for ever: refuse to start one that no worker would take."""
+    from celery import Celery
+
+    url = broker_url() or ""
+    app = Celery("embodiq-ping", broker=url)
+    app.conf.broker_connection_max_retries = 0
+    app.conf.broker_transport_options = {"max_retries": 1}
+    try:
+        answered = app.control.inspect(timeout=2).ping()
+    except Exception as exc:  # kombu's connection errors, whatever the transport
+        raise ValueError(f"the broker at {_redacted(url)} ({BROKER_ENV}) cannot be reached: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
+    finally:
+        app.close()
+    if not answered:
+        raise ValueError(f"no worker listens on the broker at {_redacted(url)}: start some "
+                         "with 'embodiq worker' (docs/orchestration.md)")
 
 
 def executor_config() -> dict:
