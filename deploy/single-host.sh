@@ -18,7 +18,11 @@ port=${port%%/*}
 trap 'trap - EXIT TERM INT; kill 0' EXIT TERM INT
 # the broker, in memory only: it holds nothing but the steps of the runs going on
 redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no &
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
+broker=$!
+until redis-cli -p "$port" ping >/dev/null 2>&1; do
+  kill -0 "$broker" 2>/dev/null || { echo "redis-server did not start on port $port" >&2; exit 1; }
+  sleep 0.2
+done
 # the workers: one step (one core) each
 for i in $(seq 1 "$workers"); do
   embodiq worker --name "worker$i" &

@@ -204,7 +204,7 @@ def celery_ingest_job(store_root: str, quality_profile: str = "default",
     from pipelines.definitions import build_definitions
     from pipelines.sensors import INGEST_JOB
 
-    return build_definitions(store_root, quality_profile, fps, write_report, 1, timeout_s,
+    return build_definitions(store_root, quality_profile, fps, write_report, 0, timeout_s,
                              executor="celery", chunk_size=chunk_size
                              ).resolve_job_def(INGEST_JOB)
 
