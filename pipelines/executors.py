@@ -39,9 +39,10 @@ BROKER_ENV = "EMBODIQ_CELERY_BROKER"
 #: Where task results go; the broker's URL when unset (Redis is both).
 BACKEND_ENV = "EMBODIQ_CELERY_BACKEND"
 EXECUTORS = ("in-process", "celery")
-#: Recordings per step: small enough to spread a batch over many workers, large enough that
-#: a step's own cost (a task, the job rebuilt, a few events) stays small beside the work.
-CHUNK_SIZE = 4
+#: Most recordings per step: small enough to spread a batch over many workers, large enough
+#: that a step's own cost (a task, the instance opened, a dozen events) stays small beside the
+#: work. A run of fewer recordings is still cut in two, so that two workers share it.
+CHUNK_SIZE = 8
 #: Recordings per run of the distributed executor: one run's steps keep every worker busy;
 #: runs are sequential, so fewer, larger runs leave workers idle less often.
 DISTRIBUTED_BATCH_SIZE = 4 * BATCH_SIZE
@@ -123,15 +124,18 @@ def worker_yaml() -> str:
 
 
 def _chunks(keys: list[str], size: int) -> list[list[str]]:
-    """``keys`` in order, cut into ceil(n / size) chunks whose sizes differ by at most one."""
-    n = max(1, -(-len(keys) // size))
+    """``keys`` in order, cut into chunks of at most ``size`` (at least two chunks when there
+    are two keys), whose sizes differ by at most one."""
+    if not keys:
+        return []
+    n = max(min(2, len(keys)), -(-len(keys) // size))
     q, r = divmod(len(keys), n)
     out, i = [], 0
     for k in range(n):
         j = i + q + (1 if k < r else 0)
         out.append(keys[i:j])
         i = j
-    return [c for c in out if c]
+    return out
 
 
 def _allow_children() -> None:
