@@ -154,13 +154,21 @@ def _gate_result(a: Assessment) -> dg.AssetCheckResult:
 )
 def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
     """Process the run's recordings (a batch of partitions) on the worker pool."""
+    yield from ingest_keys(context, embodiq, context.partition_keys)
+
+
+def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
+                embodiq: EmbodiqResource, keys: list[str]) -> Iterator[object]:
+    """Process ``keys`` on the worker pool, yielding each one's events; raise a failure
+    naming the first recording that could not be processed. The in-process asset calls it
+    for its whole batch, a distributed run for each chunk (:mod:`pipelines.executors`)."""
     store = embodiq.store
     profile = embodiq.profile()
     robots = robot_dirs(store)
     tasks: list[RecordingTask] = []
     errors: list[str] = []
     fps: dict[str, float] = {}
-    for key in context.partition_keys:
+    for key in keys:
         try:
             rec = load_source_record(store, key)
         except FileNotFoundError as exc:
@@ -234,5 +242,4 @@ def published_dataset(context: AssetExecutionContext,
         "quarantine": dg.MetadataValue.path(str(embodiq.store.quarantine_dir))})
 
 
-ingest_assets = [ingest_recordings, curated_episode]
 asset_checks = [quality_gate]

@@ -224,11 +224,13 @@ def publish(store: Store, name: str, profile: QualityProfile, fps: float,
             run_id: str | None = None) -> PublishResult:
     """Publish every staged episode of ``name`` as a new version (or reuse LATEST if equal).
 
-    Publishers of one dataset take turns from reading the staged episodes to moving LATEST
-    (this is the one place the publish lock is taken), and a version folder is claimed by its
-    rename, never replaced.
+    Publishers of one dataset take turns (:func:`pipelines.locks.publish_lock`) from reading
+    the staged episodes to moving LATEST, and a version folder is claimed by its rename, never
+    replaced.
     """
-    with store.publish_lock(name):
+    from pipelines.locks import publish_lock
+
+    with publish_lock(store, name):
         return _publish_locked(store, name, profile, fps, run_id)
 
 

@@ -213,15 +213,25 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
            on_progress: Callable[[str, int, int], None] | None = None,
            on_outcome: Callable[[EpisodeOutcome], None] | None = None,
            workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_S,
-           batch_size: int = BATCH_SIZE, verbose: bool = False) -> IngestSummary:
+           batch_size: int | None = None, verbose: bool = False,
+           executor: str | None = None, chunk_size: int | None = None) -> IngestSummary:
     """Register, validate, judge, quarantine or curate, then publish — through Dagster.
 
     Recordings go through Dagster in batches of ``batch_size`` per run, each batch spread over
     ``workers`` processes (default: one per core); a recording whose worker runs longer than
-    ``timeout`` seconds is stopped and quarantined as unreadable. Results do not depend on the
-    batch size or the number of workers.
+    ``timeout`` seconds is stopped and quarantined as unreadable. With ``executor="celery"``
+    (the default when ``EMBODIQ_CELERY_BROKER`` is set) each run's recordings are processed in
+    chunks of ``chunk_size`` by Celery workers instead (:mod:`pipelines.executors`). Results do
+    not depend on the executor, the batch size or the number of workers.
     """
     check_name(dataset)
+    from pipelines.executors import check_executor
+
+    distributed = check_executor(executor) == "celery"
+    if batch_size is None:
+        from pipelines.executors import DISTRIBUTED_BATCH_SIZE
+
+        batch_size = DISTRIBUTED_BATCH_SIZE if distributed else BATCH_SIZE
     if mapping is not None:  # a bad mapping is a usage error, before any recording is read
         from pipelines.mapping import find_mapping, load_mapping
 
@@ -266,14 +276,24 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         on_progress("checking", 0, len(keys))
     with outcomes_to(record):
         for batch in batches(keys, order, batch_size):
-            run_id = make_new_run_id()
-            result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_id=run_id,
-                run_config=_run_config(verbose),
-                tags={"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
-                      ASSET_PARTITION_RANGE_END_TAG: batch[-1]})
+            tags = {"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
+                    ASSET_PARTITION_RANGE_END_TAG: batch[-1]}
+            if distributed:  # the recordings' outcomes come from the run's events
+                from pipelines.executors import run_batch
+
+                run_id, err, outcomes = run_batch(
+                    instance, store_root=str(store.root), quality_profile=profile, fps=fps,
+                    write_report=write_report, timeout_s=timeout, chunk_size=chunk_size,
+                    tags=tags, run_config=_run_config(verbose))
+                for o in outcomes:
+                    record(o)
+            else:
+                run_id = make_new_run_id()
+                result = job.execute_in_process(
+                    instance=instance, raise_on_error=False, run_id=run_id,
+                    run_config=_run_config(verbose), tags=tags)
+                err = None if result.success else (_first_error(result) or "run failed")
             summary.runs += 1
-            err = None if result.success else (_first_error(result) or "run failed")
             if err:
                 summary.run_errors.append(err)
             for key in batch:

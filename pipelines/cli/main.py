@@ -248,6 +248,10 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
+    executor: Annotated[str | None, typer.Option(
+        help="in-process, or celery: each run's recordings processed in chunks by "
+             "'embodiq worker' processes (default: celery when EMBODIQ_CELERY_BROKER is set).")
+    ] = None,
     verbose: VerboseOpt = False,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
@@ -274,7 +278,7 @@ def ingest(
         with progress(not quiet and not as_json, "ingest") as update:
             summary = run_ingest(st, paths, dataset, profile=profile, fps=fps, layout=layout,
                                  mapping=mapping, on_progress=update, workers=workers,
-                                 timeout=timeout, verbose=verbose,
+                                 timeout=timeout, verbose=verbose, executor=executor,
                                  on_outcome=None if quiet or as_json else _print_outcome)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc), 2) from None

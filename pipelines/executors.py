@@ -1,0 +1,254 @@
+"""The distributed executor: a run's recordings cut into chunks, each chunk a step that a
+``dagster-celery`` worker executes, on this host or another.
+
+In-process (the default) a run is one step that spreads its batch over this host's cores. With
+``EMBODIQ_CELERY_BROKER`` set (or ``embodiq ingest --executor celery``) the same asset,
+``quality_report``, is materialized by a graph instead: ``plan_chunks`` cuts the run's
+partition range into chunks (a dynamic output, Dagster's fan-out), ``ingest_chunk`` processes
+one chunk with exactly the code of the in-process step (:func:`pipelines.assets.ingest_keys`),
+and ``ingest_done`` gathers them. Every step is a Celery task on the broker; a worker rebuilds
+the job from :func:`celery_ingest_job` and opens the instance from its reference (PostgreSQL for
+several hosts), and reads and writes the store at the same path as the process that started the
+run (a shared mount). Results do not depend on the executor: the published ``content_key`` is
+the same.
+
+A worker process killed while it runs a step loses nothing: tasks are acknowledged only once
+done (``task_acks_late``) and given back to the broker when their worker dies
+(``task_reject_on_worker_lost``), so another worker runs the step again; steps are idempotent
+(every file written is named by content and written atomically).
+"""
+
+# No `from __future__ import annotations`: Dagster reads the ops' annotations at runtime.
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets import (
+    BATCH_SIZE,
+    REPORT,
+    ingest_keys,
+    recordings_partitions,
+)
+from pipelines.processing import DEFAULT_TIMEOUT_S, RecordingOutcome, read_report
+from pipelines.resources import EmbodiqResource
+
+BROKER_ENV = "EMBODIQ_CELERY_BROKER"
+#: Where task results go; the broker's URL when unset (Redis is both).
+BACKEND_ENV = "EMBODIQ_CELERY_BACKEND"
+EXECUTORS = ("in-process", "celery")
+#: Most recordings per step: small enough to spread a batch over many workers, large enough
+#: that a step's own cost (a task, the instance opened, a dozen events) stays small beside the
+#: work. A run of fewer recordings is still cut in two, so that two workers share it.
+CHUNK_SIZE = 8
+#: Recordings per run of the distributed executor: one run's steps keep every worker busy;
+#: runs are sequential, so fewer, larger runs leave workers idle less often.
+DISTRIBUTED_BATCH_SIZE = 4 * BATCH_SIZE
+
+#: Celery settings shared by the executor (the process that starts the run) and every worker
+#: (``embodiq worker``): a task is acknowledged when done, and given back to the broker when the
+#: process running it dies, so a killed worker's step runs again elsewhere.
+CELERY_SETTINGS = {
+    "task_acks_late": True,
+    "task_reject_on_worker_lost": True,
+    "worker_prefetch_multiplier": 1,
+    "broker_connection_retry_on_startup": True,
+}
+
+
+def broker_url() -> str | None:
+    return os.environ.get(BROKER_ENV) or None
+
+
+def default_executor() -> str:
+    """``celery`` when a broker is configured, else ``in-process``."""
+    return "celery" if broker_url() else "in-process"
+
+
+def check_executor(executor: str | None) -> str:
+    """The executor to use (``None``: :func:`default_executor`); a clear error when it is
+    unknown or when Celery has no broker to reach its workers through."""
+    executor = executor or default_executor()
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor '{executor}': use {' or '.join(EXECUTORS)}")
+    if executor == "celery":
+        if not broker_url():
+            raise ValueError(f"the celery executor needs a broker: set {BROKER_ENV} (e.g. "
+                             "redis://127.0.0.1:6379/0) to the broker the workers listen on")
+        _check_workers()
+    return executor
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    import re
+
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _check_workers() -> None:
+    """A run waits for its steps for ever: refuse to start one that no worker would take."""
+    from celery import Celery
+
+    url = broker_url() or ""
+    app = Celery("embodiq-ping", broker=url)
+    app.conf.broker_connection_max_retries = 0
+    app.conf.broker_transport_options = {"max_retries": 1}
+    try:
+        answered = app.control.inspect(timeout=2).ping()
+    except Exception as exc:  # kombu's connection errors, whatever the transport
+        raise ValueError(f"the broker at {_redacted(url)} ({BROKER_ENV}) cannot be reached: "
+                         f"{str(exc).strip().splitlines()[0]}") from None
+    finally:
+        app.close()
+    if not answered:
+        raise ValueError(f"no worker listens on the broker at {_redacted(url)}: start some "
+                         "with 'embodiq worker' (docs/orchestration.md)")
+
+
+def executor_config() -> dict:
+    """The Celery executor's configuration: URLs read from the environment when a run starts
+    (never stored in the run's configuration), the shared settings."""
+    backend = BACKEND_ENV if os.environ.get(BACKEND_ENV) else BROKER_ENV
+    return {"broker": {"env": BROKER_ENV}, "backend": {"env": backend},
+            "config_source": dict(CELERY_SETTINGS)}
+
+
+def worker_yaml() -> str:
+    """The ``-y`` file of ``dagster-celery worker start``: the executor's configuration."""
+    import yaml
+
+    return yaml.safe_dump({"execution": {"config": executor_config()}}, sort_keys=False)
+
+
+def _chunks(keys: list[str], size: int) -> list[list[str]]:
+    """``keys`` in order, cut into chunks of at most ``size`` (at least two chunks when there
+    are two keys), whose sizes differ by at most one."""
+    if not keys:
+        return []
+    n = max(min(2, len(keys)), -(-len(keys) // size))
+    q, r = divmod(len(keys), n)
+    out, i = [], 0
+    for k in range(n):
+        j = i + q + (1 if k < r else 0)
+        out.append(keys[i:j])
+        i = j
+    return out
+
+
+def _allow_children() -> None:
+    """Let this process start the watched reader processes of its recordings.
+
+    A Celery pool process (billiard's) is marked daemonic, and Python refuses children to a
+    daemonic process; its authentication key is billiard's own type, which Python's
+    multiprocessing will not hand to a child. The readers are what stops a recording that hangs
+    its reader (a corrupt file) after the timeout, so they stay: the mark is lifted and the key
+    made Python's. They do not outlive this process: the fork server they come from exits with
+    it, and they with their pipes.
+    """
+    import multiprocessing.process as mp_process
+
+    config = mp_process.current_process()._config  # type: ignore[attr-defined]
+    config["daemon"] = False
+    config["authkey"] = mp_process.AuthenticationString(bytes(config["authkey"]))
+
+
+def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
+    """``ingest_recordings`` as a graph whose per-recording work is spread over chunk steps."""
+
+    @dg.op(out=dg.DynamicOut(list), description="Cut the run's recordings into chunks.")
+    def plan_chunks(context: dg.OpExecutionContext):
+        keys = list(context.partition_keys)
+        for i, chunk in enumerate(_chunks(keys, chunk_size)):
+            yield dg.DynamicOutput(chunk, mapping_key=f"c{i}")
+
+    @dg.op(description="Process one chunk of recordings, as the in-process step does.")
+    def ingest_chunk(context: dg.OpExecutionContext, embodiq: EmbodiqResource,
+                     keys: list) -> int:
+        _allow_children()
+        for event in ingest_keys(context, embodiq, keys):
+            context.log_event(event)
+        return len(keys)
+
+    @dg.op(out=dg.Out(is_required=False),
+           description="Every chunk done (each recording's events were reported by its chunk).")
+    def ingest_done(context: dg.OpExecutionContext, counts: list):
+        context.log.info(f"{sum(counts)} recording(s) in {len(counts)} chunk(s)")
+        yield from ()
+
+    @dg.graph_multi_asset(
+        name="ingest_recordings", group_name="ingest",
+        partitions_def=recordings_partitions,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=BATCH_SIZE),
+        outs={"quality_report": dg.AssetOut(key=REPORT, is_required=False, description=(
+            "The registered recording read once and checked, graded and scored; processed in "
+            "chunks by distributed workers; a failing recording is quarantined with its "
+            "findings."))},
+    )
+    def ingest_recordings():
+        return ingest_done(plan_chunks().map(ingest_chunk).collect())
+
+    return ingest_recordings
+
+
+def celery_executor() -> dg.ExecutorDefinition:
+    from dagster_celery import celery_executor as executor
+
+    return executor.configured(executor_config(), name="embodiq_celery")
+
+
+def celery_ingest_job(store_root: str, quality_profile: str = "default",
+                      fps: float | None = None, write_report: bool = True,
+                      timeout_s: float = DEFAULT_TIMEOUT_S,
+                      chunk_size: int = CHUNK_SIZE) -> dg.JobDefinition:
+    """The ingest job of the distributed executor, bound to one store: what a worker rebuilds
+    (by this function's name and arguments) to run a step."""
+    from pipelines.definitions import build_definitions
+    from pipelines.sensors import INGEST_JOB
+
+    return build_definitions(store_root, quality_profile, fps, write_report, 0, timeout_s,
+                             executor="celery", chunk_size=chunk_size
+                             ).resolve_job_def(INGEST_JOB)
+
+
+def run_batch(instance: dg.DagsterInstance, *, store_root: str, quality_profile: str,
+              fps: float | None, write_report: bool, timeout_s: float, chunk_size: int | None,
+              tags: dict, run_config: dict
+              ) -> tuple[str, str | None, list[RecordingOutcome]]:
+    """Run one batch through the Celery executor: the run id, why it failed (if it did), and
+    the outcome of each recording it judged (read back from the run's events)."""
+    from pipelines.runner import _first_error
+
+    profile = Path(quality_profile)  # a profile file is named for workers anywhere
+    if profile.suffix == ".toml" and profile.is_file():
+        quality_profile = str(profile.resolve())
+    job = dg.build_reconstructable_job(
+        "pipelines.executors", "celery_ingest_job", reconstructable_kwargs={
+            "store_root": str(Path(store_root).resolve()), "quality_profile": quality_profile,
+            "fps": fps, "write_report": write_report, "timeout_s": timeout_s,
+            "chunk_size": chunk_size or CHUNK_SIZE})
+    result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags)
+    err = None if result.success else (_first_error(result) or "run failed")
+    return result.run_id, err, list(_outcomes(instance, result.run_id))
+
+
+def _outcomes(instance: dg.DagsterInstance, run_id: str) -> Iterator[RecordingOutcome]:
+    """Each recording the run judged, from its ``quality_report`` materialization (a step
+    run again after its worker died reports its recordings twice: they count once)."""
+    seen: set[str] = set()
+    for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        mat = rec.asset_materialization
+        if mat is None or mat.asset_key != REPORT or mat.partition in seen:
+            continue
+        seen.add(mat.partition)
+        md = mat.metadata
+        report = md.get("report")
+        a = read_report(Path(report.value)) if report is not None else None
+        q = md.get("quarantined_to")
+        yield RecordingOutcome(
+            name=a.source_name if a else mat.partition, assessment=a, key=mat.partition,
+            report_path=report.value if report is not None else None,
+            quarantined_to=q.value if q is not None else None,
+            reads=int(md["reads"].value) if "reads" in md else 0)

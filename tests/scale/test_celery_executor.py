@@ -1,0 +1,228 @@
+"""The distributed executor on real servers: the single-host recipe of docs/orchestration.md
+(PostgreSQL, a Redis broker, two ``dagster-celery`` workers), run command for command.
+
+An ingest through the workers publishes exactly what the in-process ingest publishes, and a
+worker process killed while it runs a step loses nothing: the step runs again on a worker, every
+episode is published once, in one version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.demo import DEMO_SET
+from pipelines.runner import ingest, instance_for
+from pipelines.store import Store
+from tests.servers import create_database, free_port, postgres_server
+
+pytestmark = [pytest.mark.scale, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+#: A safety net for waits on other processes, not a timing assertion.
+PATIENCE_S = 600
+RECIPE_MARK = "<!-- single-host recipe"
+
+
+def recipe() -> tuple[dict[str, str], list[list[str]]]:
+    """The recipe's exported variables and its commands, as docs/orchestration.md gives them."""
+    doc = (REPO / "docs" / "orchestration.md").read_text()
+    block = doc.split(RECIPE_MARK, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    exports, commands = {}, []
+    for line in filter(None, (x.strip() for x in block.splitlines())):
+        if line.startswith("export "):
+            name, value = line.removeprefix("export ").split("=", 1)
+            exports[name] = value
+        else:
+            commands.append(shlex.split(line))
+    return exports, commands
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    store: Store
+    broker: str
+    ingest_cmd: list[str]
+    log: Path
+
+    def ingest_argv(self, inbox: Path, dataset: str) -> list[str]:
+        """The recipe's ingest command for these recordings and this dataset."""
+        argv = list(self.ingest_cmd)
+        argv[2] = str(inbox)
+        argv[argv.index("--dataset") + 1] = dataset
+        return argv
+
+    def ingest(self, inbox: Path, dataset: str) -> subprocess.Popen:
+        return subprocess.Popen(self.ingest_argv(inbox, dataset), env=self.env, cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _celery(broker: str):
+    from celery import Celery
+
+    return Celery("embodiq-test", broker=broker, backend=broker)
+
+
+def _wait_for(cond, what: str):
+    deadline = time.monotonic() + PATIENCE_S
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package 'redis-server'; make test "
+                    "installs it)")
+    exports, commands = recipe()
+    assert set(exports) == {"EMBODIQ_STORE", "EMBODIQ_POSTGRES_URL", "EMBODIQ_CELERY_BROKER"}
+    script, ingest_cmd = commands
+    assert script[0] == "deploy/single-host.sh" and ingest_cmd[:2] == ["embodiq", "ingest"]
+    with postgres_server() as server:
+        root = tmp_path_factory.mktemp("celery")
+        broker = f"redis://127.0.0.1:{free_port()}/0"
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+               "PYTHONPATH": str(REPO), "EMBODIQ_STORE": str(root / "store"),
+               "EMBODIQ_POSTGRES_URL": create_database(server, f"inst_{uuid.uuid4().hex[:8]}"),
+               "EMBODIQ_CELERY_BROKER": broker}
+        log = root / "single-host.log"
+        with open(log, "wb") as fh:
+            proc = subprocess.Popen(script, cwd=REPO, env=env, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            app = _celery(broker)
+            n = int(script[1])
+            _wait_for(lambda: proc.poll() is not None or
+                      len(app.control.inspect(timeout=1).ping() or {}) >= n,
+                      f"{n} workers to answer")
+            assert proc.poll() is None, log.read_text()[-3000:]
+            yield Cluster(env, Store(root / "store"), broker, ingest_cmd, log)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _inbox(recordings: Path, dst: Path, picked: list[str]) -> Path:
+    dst.mkdir(parents=True)
+    for p in recordings.iterdir():
+        if any(p.name == f or p.name.startswith(f.removesuffix(".h5") + ".") for f in picked):
+            shutil.copy2(p, dst / p.name)
+    return dst
+
+
+def _manifest(store: Store, dataset: str) -> dict:
+    return json.loads((store.version_dir(dataset) / "manifest.json").read_text())
+
+
+def _instance(cluster: Cluster, monkeypatch):
+    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", cluster.env["EMBODIQ_POSTGRES_URL"])
+    return instance_for(cluster.store)
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    out, errs = proc.communicate(timeout=PATIENCE_S)
+    assert proc.returncode == 0, (out + errs)[-4000:]
+    return out
+
+
+def test_recipe_script_is_the_one_shipped():
+    _, commands = recipe()
+    assert (REPO / commands[0][0]).is_file() and os.access(REPO / commands[0][0], os.X_OK)
+
+
+def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
+        cluster, recordings, tmp_path, monkeypatch):
+    picked = [r.file for r in DEMO_SET if r.defect in (None, "value.nonfinite",
+                                                       "time.gap")][:6]
+    inbox = _inbox(recordings, tmp_path / "inbox", picked)
+    monkeypatch.delenv("EMBODIQ_POSTGRES_URL", raising=False)
+    monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
+    local = Store(tmp_path / "local")
+    a = ingest(local, [inbox], "pick-cup", write_report=False, workers=2)
+    assert a.publish_error is None and not a.run_failed
+
+    out = _finish(cluster.ingest(inbox, "pick-cup"))
+    assert "published new version v0001 of 'pick-cup': 6 episodes" in out
+    assert _manifest(cluster.store, "pick-cup")["content_key"] == \
+        _manifest(local, "pick-cup")["content_key"]
+
+    # the recordings were processed in chunk steps, by both workers
+    inst = _instance(cluster, monkeypatch)
+    run = next(r for r in inst.get_runs() if r.job_name == "ingest_recording"
+               and r.tags.get("embodiq/dataset") == "pick-cup")
+    workers, seen = {}, []
+    for rec in inst.all_logs(run.run_id):
+        ev = rec.dagster_event
+        if ev is not None and ev.event_type_value == "ENGINE_EVENT":
+            md = ev.engine_event_data.metadata
+            seen.append((ev.step_key, ev.message, sorted(md)))
+            if ev.step_key and "Celery worker" in md:
+                workers[ev.step_key] = md["Celery worker"].value
+    chunks = {k: w for k, w in workers.items() if ".ingest_chunk[" in k}
+    assert len(chunks) == 2 and len(set(chunks.values())) == 2, seen
+
+
+def _active_chunk(app) -> tuple[str, int] | None:
+    """A worker process running an ``ingest_chunk`` step now: (step key, pid)."""
+    for tasks in (app.control.inspect(timeout=1).active() or {}).values():
+        for t in tasks:
+            args = (t.get("kwargs") or {}).get("execute_step_args_packed") or {}
+            for key in args.get("step_keys_to_execute") or []:
+                if ".ingest_chunk[" in key:
+                    return key, int(t["worker_pid"])
+    return None
+
+
+def test_a_worker_killed_mid_step_loses_nothing(cluster, recordings, tmp_path, monkeypatch):
+    picked = [r.file for r in DEMO_SET][:8]
+    inbox = _inbox(recordings, tmp_path / "inbox", picked)
+    proc = cluster.ingest(inbox, "killed")
+    app = _celery(cluster.broker)
+    step, pid = _wait_for(lambda: proc.poll() is not None or _active_chunk(app),
+                          "a chunk step to run on a worker")
+    assert proc.poll() is None
+    os.kill(pid, signal.SIGKILL)
+    _finish(proc)
+
+    store = cluster.store
+    assert store.versions("killed") == [1]
+    eps = pl.read_parquet(store.version_dir("killed") / "episodes.parquet")
+    assert sorted(eps["source_name"]) == sorted(picked)
+    assert eps["episode_uid"].n_unique() == len(picked)
+    # the killed step did start, and ran again to the end on a worker
+    inst = _instance(cluster, monkeypatch)
+    run = next(r for r in inst.get_runs() if r.job_name == "ingest_recording"
+               and r.tags.get("embodiq/dataset") == "killed")
+    starts = [r.dagster_event.step_key for r in inst.all_logs(run.run_id)
+              if r.dagster_event and r.dagster_event.event_type_value == "STEP_START"]
+    killed = [k for k in starts if k == step]
+    assert len(killed) == 2, starts
+    assert run.status.value == "SUCCESS"
+
+    # the ingest run again (an operator's retry): nothing new, nothing lost
+    out = _finish(cluster.ingest(inbox, "killed"))
+    assert "unchanged, still v0001" in out
+    assert store.versions("killed") == [1]

@@ -1,0 +1,65 @@
+"""Choosing the executor: in-process unless a broker is configured; a distributed ingest that
+could not run is refused up front with a plain error, before any recording is read."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli.main import app
+from pipelines.definitions import build_definitions
+from pipelines.executors import _chunks, check_executor, default_executor
+
+
+def test_in_process_unless_a_broker_is_configured(monkeypatch):
+    monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
+    assert default_executor() == "in-process" == check_executor(None)
+    monkeypatch.setenv("EMBODIQ_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+    assert default_executor() == "celery"
+    assert check_executor("in-process") == "in-process"
+
+
+def test_the_celery_job_fans_out_the_same_assets(monkeypatch):
+    monkeypatch.setenv("EMBODIQ_CELERY_BROKER", "redis://127.0.0.1:6379/0")
+    local = build_definitions()
+    spread = build_definitions(executor="celery", chunk_size=2)
+    job = spread.resolve_job_def("ingest_recording")
+    assert job.executor_def.name == "embodiq_celery"
+    assert {n.name for n in job.graph.node_dict["ingest_recordings"].definition.node_defs} == {
+        "plan_chunks", "ingest_chunk", "ingest_done"}
+    keys = lambda d: {k for a in d.resolve_all_asset_specs() for k in [a.key]}  # noqa: E731
+    assert keys(local) == keys(spread)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 9, 64])
+def test_chunks_keep_every_key_once_in_order_and_balanced(n):
+    keys = [f"k{i}" for i in range(n)]
+    chunks = _chunks(keys, 4)
+    assert [k for c in chunks for k in c] == keys
+    assert all(chunks) and len(chunks) == max(min(2, n), -(-n // 4))
+    assert not chunks or max(map(len, chunks)) - min(map(len, chunks)) <= 1
+
+
+@pytest.mark.parametrize(("env", "args", "message"), [
+    ({}, ["--executor", "celery"], "needs a broker: set EMBODIQ_CELERY_BROKER"),
+    ({}, ["--executor", "dask"], "unknown executor 'dask'"),
+    ({"EMBODIQ_CELERY_BROKER": "redis://u:secret@127.0.0.1:1/0"}, [],
+     "the broker at redis://u:***@127.0.0.1:1/0 (EMBODIQ_CELERY_BROKER) cannot be reached"),
+])
+def test_an_ingest_that_could_not_run_is_refused_plainly(tmp_path, monkeypatch, env, args,
+                                                         message):
+    monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    (tmp_path / "in").mkdir()
+    res = CliRunner().invoke(app, ["ingest", str(tmp_path / "in"), "--dataset", "d",
+                                   "--store", str(tmp_path / "store"), *args])
+    assert res.exit_code == 2, res.output
+    assert message in " ".join(res.output.split())
+    assert "Traceback" not in res.output and "secret" not in res.output
+
+
+def test_a_worker_needs_a_broker(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
+    res = CliRunner().invoke(app, ["worker", "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2 and "set EMBODIQ_CELERY_BROKER" in res.output

@@ -1,0 +1,151 @@
+"""Concurrent ingests into one store whose instance is on PostgreSQL: publishers of a dataset
+take turns under an advisory lock held in the server, not under a file lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import polars as pl
+import psycopg
+import pytest
+
+from pipelines.demo import DEMO_SET
+from pipelines.locks import lock_key, publish_lock
+from pipelines.publish import FAULT_ENV
+from pipelines.store import Store, StoreError
+from tests.servers import create_database, postgres_server
+
+pytestmark = [pytest.mark.scale, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CLEAN = [r for r in DEMO_SET if r.defect is None]
+#: A safety net for waits on other processes, not a timing assertion.
+PATIENCE_S = 600
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server, monkeypatch):
+    url = create_database(pg_server, f"lock_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", url)
+    return url
+
+
+def _copy(recordings: Path, files: list[str], dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    for p in recordings.iterdir():
+        if any(p.name == f or p.name.startswith(f.removesuffix(".h5") + ".") for f in files):
+            (dst / p.name).write_bytes(p.read_bytes())
+    return dst
+
+
+def _ingest_proc(store: Store, inbox: Path, dataset: str, env_extra: dict | None = None):
+    code = ("import sys; from pathlib import Path\n"
+            "from pipelines.store import Store\nfrom pipelines.runner import ingest\n"
+            f"s = ingest(Store({str(store.root)!r}), [Path({str(inbox)!r})], {dataset!r}, "
+            "write_report=False, workers=1)\n"
+            "sys.exit(1 if s.run_failed else 0)\n")
+    env = {**os.environ, **(env_extra or {}), "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(cond, what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def _finish(proc: subprocess.Popen) -> None:
+    _out, errs = proc.communicate(timeout=PATIENCE_S)
+    assert proc.returncode == 0, errs.decode()[-3000:]
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _lock_rows(url: str, name: str) -> list[tuple[bool, int]]:
+    """(granted, backend pid) of every session holding or waiting for ``name``'s lock."""
+    key = lock_key(name) & 0xFFFF_FFFF_FFFF_FFFF
+    with psycopg.connect(url, autocommit=True) as con:
+        return con.execute(
+            "SELECT granted, pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+            "AND objid = %s AND objsubid = 1", (key >> 32, key & 0xFFFF_FFFF)).fetchall()
+
+
+def _whole(vdir: Path) -> dict:
+    man = json.loads((vdir / "manifest.json").read_text())
+    for f in man["files"]:
+        assert hashlib.sha256((vdir / f["path"]).read_bytes()).hexdigest() == f["sha256"]
+    return man
+
+
+def test_two_concurrent_ingests_take_turns_under_the_postgres_lock(pg_url, recordings,
+                                                                    tmp_path):
+    store = Store(tmp_path / "store")
+    first = _copy(recordings, [CLEAN[0].file], tmp_path / "first")
+    a_in = _copy(recordings, [CLEAN[1].file, CLEAN[2].file], tmp_path / "a")
+    b_in = _copy(recordings, [CLEAN[2].file, CLEAN[3].file], tmp_path / "b")  # overlapping
+    _finish(_ingest_proc(store, first, "race"))
+    assert store.versions("race") == [1]
+
+    a = _ingest_proc(store, a_in, "race", {FAULT_ENV: "after_tables:stop"})
+    try:
+        _wait_for(lambda: a.poll() is not None or _state(a.pid) == "T",
+                  "the first ingest to stop inside its publish")
+        assert a.poll() is None, a.stderr.read().decode()[-3000:]
+        assert [g for g, _ in _lock_rows(pg_url, "race")] == [True]  # held, in the server
+        b = _ingest_proc(store, b_in, "race")
+        _wait_for(lambda: b.poll() is not None or
+                  sorted(g for g, _ in _lock_rows(pg_url, "race")) == [False, True],
+                  "the second ingest to wait for the lock")
+        assert b.poll() is None, b.stderr.read().decode()[-3000:]
+        assert store.versions("race") == [1]  # it waits: nothing published meanwhile
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    _finish(a)
+    _finish(b)
+
+    versions = store.versions("race")
+    assert versions == [1, 2, 3]
+    keys = [_whole(store.version_dir("race", v))["content_key"] for v in versions]
+    assert len(set(keys)) == len(keys)  # no version published twice
+    assert store.latest_version("race") == 3
+    latest = pl.read_parquet(store.version_dir("race", 3) / "episodes.parquet")
+    assert sorted(latest["source_name"]) == sorted(r.file for r in CLEAN[:4])
+    assert latest["episode_uid"].n_unique() == 4
+    assert not (store.dataset_dir("race") / ".publish.lock").exists()  # no file lock taken
+
+
+def test_the_lock_is_per_dataset_and_released_with_its_session(pg_url, tmp_path):
+    store = Store(tmp_path / "store")
+    with publish_lock(store, "one"):
+        assert [g for g, _ in _lock_rows(pg_url, "one")] == [True]
+        assert _lock_rows(pg_url, "two") == []
+        with publish_lock(store, "two"):
+            assert [g for g, _ in _lock_rows(pg_url, "two")] == [True]
+    assert _lock_rows(pg_url, "one") == [] and _lock_rows(pg_url, "two") == []
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", "postgresql://embodiq:secret@127.0.0.1:1/none")
+    with pytest.raises(StoreError, match="publish lock of 'race' cannot be taken") as exc, \
+            publish_lock(Store(tmp_path / "store"), "race"):
+        pass
+    assert "secret" not in str(exc.value)
