@@ -185,26 +185,50 @@ def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
     assert len(chunks) == 2 and len(set(chunks.values())) == 2, seen
 
 
-def _active_chunk(app) -> tuple[str, int] | None:
-    """A worker process running an ``ingest_chunk`` step now: (step key, pid)."""
+def _active_chunks(app) -> dict[int, str]:
+    """The worker processes running an ``ingest_chunk`` step now: pid -> step key."""
+    out = {}
     for tasks in (app.control.inspect(timeout=1).active() or {}).values():
         for t in tasks:
             args = (t.get("kwargs") or {}).get("execute_step_args_packed") or {}
             for key in args.get("step_keys_to_execute") or []:
                 if ".ingest_chunk[" in key:
-                    return key, int(t["worker_pid"])
+                    out[int(t["worker_pid"])] = key
+    return out
+
+
+def _step_events(inst, dataset: str, event_type: str) -> list[str]:
+    """The step keys of the ``event_type`` events of the dataset's ingest run so far."""
+    runs = [r for r in inst.get_runs() if r.job_name == "ingest_recording"
+            and r.tags.get("embodiq/dataset") == dataset]
+    return [r.dagster_event.step_key for run in runs for r in inst.all_logs(run.run_id)
+            if r.dagster_event and r.dagster_event.event_type_value == event_type]
+
+
+def _kill_mid_step(app, inst, dataset: str) -> str | None:
+    """SIGKILL a worker process in the middle of a chunk step; the step's key (None: none is
+    running now). The process is stopped first, so the step cannot finish meanwhile: it is
+    killed only if the step has started and not succeeded."""
+    for pid in _active_chunks(app):
+        os.kill(pid, signal.SIGSTOP)
+        step = _active_chunks(app).get(pid)
+        if step and step in _step_events(inst, dataset, "STEP_START") and \
+                step not in _step_events(inst, dataset, "STEP_SUCCESS"):
+            os.kill(pid, signal.SIGKILL)
+            return step
+        os.kill(pid, signal.SIGCONT)
     return None
 
 
 def test_a_worker_killed_mid_step_loses_nothing(cluster, recordings, tmp_path, monkeypatch):
     picked = [r.file for r in DEMO_SET][:8]
     inbox = _inbox(recordings, tmp_path / "inbox", picked)
+    inst = _instance(cluster, monkeypatch)
     proc = cluster.ingest(inbox, "killed")
     app = _celery(cluster.broker)
-    step, pid = _wait_for(lambda: proc.poll() is not None or _active_chunk(app),
-                          "a chunk step to run on a worker")
-    assert proc.poll() is None
-    os.kill(pid, signal.SIGKILL)
+    step = _wait_for(lambda: proc.poll() is not None or _kill_mid_step(app, inst, "killed"),
+                     "a worker process to kill in the middle of a chunk step")
+    assert proc.poll() is None, "the ingest ended before a step could be interrupted"
     _finish(proc)
 
     store = cluster.store
@@ -212,14 +236,12 @@ def test_a_worker_killed_mid_step_loses_nothing(cluster, recordings, tmp_path, m
     eps = pl.read_parquet(store.version_dir("killed") / "episodes.parquet")
     assert sorted(eps["source_name"]) == sorted(picked)
     assert eps["episode_uid"].n_unique() == len(picked)
-    # the killed step did start, and ran again to the end on a worker
-    inst = _instance(cluster, monkeypatch)
+    # the killed step ran again, to the end, on a worker; the run succeeded
+    starts = _step_events(inst, "killed", "STEP_START")
+    assert starts.count(step) == 2, starts
+    assert _step_events(inst, "killed", "STEP_SUCCESS").count(step) == 1
     run = next(r for r in inst.get_runs() if r.job_name == "ingest_recording"
                and r.tags.get("embodiq/dataset") == "killed")
-    starts = [r.dagster_event.step_key for r in inst.all_logs(run.run_id)
-              if r.dagster_event and r.dagster_event.event_type_value == "STEP_START"]
-    killed = [k for k in starts if k == step]
-    assert len(killed) == 2, starts
     assert run.status.value == "SUCCESS"
 
     # the ingest run again (an operator's retry): nothing new, nothing lost
