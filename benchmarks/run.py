@@ -17,10 +17,11 @@ BENCHES = ["bench_checks.py", "bench_video.py", "bench_memory.py", "bench_ingest
            "bench_lerobot.py", "bench_scale.py"]
 HEADLINE = ("checks_gbps", "checks_speedup_vs_numpy", "checks_time_vs_hdf5_read",
             "video_decode_fps", "video_checks_fps", "video_checks_vs_decode", "verdict_vs_decode",
+            "verdict_cli_vs_decode",
             "check_peak_rss_mb_1h", "check_peak_rss_mb_15min", "check_rss_growth_vs_arrays",
             "ingest_vs_check_take60", "ingest_vs_check_g1",
             "check_speedup_vs_lerobot_doctor", "check_cpu_speedup_vs_lerobot_doctor",
-            "check_peak_rss_mb", "ingest_speedup_2_workers",
+            "check_peak_rss_mb", "check_parent_rss_mb", "ingest_speedup_2_workers",
             "ingest_run_speedup_2_workers")
 
 

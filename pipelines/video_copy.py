@@ -91,8 +91,10 @@ def probe_stream(path: Path) -> StreamProbe | None:
                 in_order = False
             last = packet.pts
         ctx = stream.codec_context
+        # the codec's own name ("av1"), not the decoder FFmpeg picked for it ("libdav1d")
+        codec = getattr(ctx.codec, "canonical_name", None) or ctx.name
         return StreamProbe("mp4" in container.format.name.split(","), len(container.streams),
-                           ctx.name, int(ctx.width), int(ctx.height), n, in_order)
+                           codec, int(ctx.width), int(ctx.height), n, in_order)
     except Exception:  # a damaged packet: let re-encoding decide what can be published
         return None
     finally:
@@ -143,7 +145,9 @@ def remux_video(src: Path, dst: Path, limit: int | None = None) -> int:
     try:
         with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
             ins = inp.streams.video[0]
-            outs = out.add_stream_from_template(ins)
+            # the codec parameters copied as they are, as FFmpeg's stream copy does: no encoder
+            # is looked up (there is none for a decoder-only codec such as libdav1d)
+            outs = out.add_stream_from_template(ins, opaque=True)
             for packet in inp.demux(ins):
                 if not packet.size:  # the demuxer's final empty packet
                     continue

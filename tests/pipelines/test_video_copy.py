@@ -15,7 +15,7 @@ import pytest
 from pipelines.frames import frames_table, nearest_indices, write_camera_video
 from pipelines.processing import curate
 from pipelines.store import Store
-from pipelines.video_copy import probe_stream, publish_mode
+from pipelines.video_copy import StreamProbe, probe_stream, publish_mode
 from schemas.episode import Camera, Episode, EpisodeMetadata, Stream
 from schemas.frame_sources import VideoFrames
 from schemas.recording_writer import write_video
@@ -240,3 +240,30 @@ def test_curation_stages_the_copied_video(tmp_path):
     assert cur.cameras == ["cam_wrist"] and cur.n_frames == N
     assert sha(staged) == sha(cam.video_path)
     assert cam.video_path.is_file()  # the source is left as it was
+
+
+def test_av1_video_on_the_clock_is_remuxed_not_re_encoded(shared_data, tmp_path):
+    """The G1 sample's videos are AV1, which FFmpeg decodes with libdav1d. The probe once
+    named the decoder instead of the codec, and the remux looked up an encoder of that name,
+    so every such video was re-encoded; now it is remuxed, frame k exactly at row k."""
+    from pipelines.mapping import load_mapping
+    from pipelines.sources import SourceRef
+
+    root = shared_data / "lerobot-v21-unitree-g1"
+    mapping = load_mapping(Path(__file__).parents[2] / "pipelines" / "mappings"
+                           / "lerobot-unitree-g1-inspire.toml")
+    ep = SourceRef(root.resolve(), "lerobot", "episode_000001").read(mapping).episode
+    assert ep is not None
+    cam = ep.cameras["cam_high"]
+    src = Path(cam.frames.path)
+    probe = probe_stream(src)
+    assert probe is not None and probe.codec == "av1"
+    res = frames_table(ep, "ep-av1", FPS)
+    assert publish_mode(cam, res.grid.times_ns, FPS) == "remux"
+    out = tmp_path / "published" / "cam_high.mp4"
+    assert write_camera_video(cam, res.grid, out) == res.grid.n
+    idx = nearest_indices(cam.timestamps, res.grid.times_ns)
+    assert np.array_equal(idx, np.arange(res.grid.n))
+    assert probe_stream(out) == StreamProbe(True, 1, "av1", cam.width, cam.height, res.grid.n,
+                                            True)
+    assert_rows_are_source_frames(out, src, idx)
