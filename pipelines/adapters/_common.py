@@ -65,7 +65,7 @@ def build_metadata(layout: str, mapping: dict, given: dict[str, Any],
             findings.append(inferred(key, vals[key], "embodiq's defaults"))
         else:
             vals[key] = ""
-    opt = {k: given.get(k) or mapping.get(k) for k in ("task_id", "scene")}
+    opt: dict[str, Any] = {k: given.get(k) or mapping.get(k) for k in ("task_id", "scene")}
     success = given.get("success", mapping.get("success"))
     extra = {encodable(str(k)): encodable(v) if isinstance(v, str) else v
              for k, v in given.items() if k not in vals and k not in opt and k != "success"}

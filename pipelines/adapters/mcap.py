@@ -169,9 +169,9 @@ class McapAdapter(FileSource):
                     if topic in topics_spec:  # a Joy topic is a stream only when mapped
                         joy.setdefault(topic, []).append([t, *map(float, msg.axes)])
                 else:  # Image or CompressedImage
-                    d = images.setdefault(topic, {"t": [], "compressed": schema == COMPRESSED,
-                                                  "first": msg})
-                    d["t"].append(t)
+                    img = images.setdefault(topic, {"t": [], "compressed": schema == COMPRESSED,
+                                                    "first": msg})
+                    img["t"].append(t)
         except Exception as exc:  # the mcap reader raises many types on corrupt files
             return ReadResult(None, [unreadable(path, f"is not a readable MCAP file ({exc})")])
         for topic in sorted(fallback):
@@ -211,9 +211,9 @@ class McapAdapter(FileSource):
                     continue  # JointState leaves unmeasured fields empty
                 if suffix and kind == "action":
                     continue
-                vals = np.asarray(rows, dtype=np.float64)
+                values = np.asarray(rows, dtype=np.float64)
                 streams[base + suffix] = Stream(
-                    base + suffix, k, ts, vals, names, spec.get("unit", unit) if not suffix
+                    base + suffix, k, ts, values, names, spec.get("unit", unit) if not suffix
                     else unit, rate,
                     space=spec.get("space", "joint_position") if k == "action" else None)
         for topic, rows in imu.items():
@@ -241,18 +241,18 @@ class McapAdapter(FileSource):
                                     space=spec.get("space", "other") if kind == "action"
                                     else None)
         cameras: dict[str, Camera] = {}
-        for topic, d in images.items():
+        for topic, img in images.items():
             spec = topics_spec.get(topic, {})
-            ts = np.asarray(d["t"], dtype=np.int64)
+            ts = np.asarray(img["t"], dtype=np.int64)
             try:
-                first = _to_rgb(d["first"], d["compressed"])
+                first = _to_rgb(img["first"], img["compressed"])
             except OSError as exc:
                 findings.append(_camera_finding(topic, str(exc)))
                 continue
             cname = spec.get("camera", _sname(topic))
-            cameras[cname] = Camera(cname, ts, "video" if d["compressed"] else "rgb8",
+            cameras[cname] = Camera(cname, ts, "video" if img["compressed"] else "rgb8",
                                     rate_of(ts, topic), first.shape[1], first.shape[0],
-                                    frames=McapFrames(path, topic, d["compressed"]))
+                                    frames=McapFrames(path, topic, img["compressed"]))
         return self.result(path, key, m, {}, streams, cameras, findings)
 
 

@@ -226,7 +226,7 @@ class RobomimicAdapter(FileSource):
                     findings.append(inferred("started_at", started,
                                              "the file's date and time attributes"))
                     given["started_at"] = started
-                filters = _filter_keys(f, key)
+                filters = _filter_keys(f, key) if key is not None else []
                 if filters:
                     given["filter_keys"] = ",".join(filters)
                 if "num_samples" in demo.attrs:
