@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/embodiq demo --store "$(STORE)"
 
-## test: install, then run the whole test suite (slow and browser tests included)
+## test: install, then ruff, mypy and the whole test suite (slow and browser tests included)
 test: $(STAMP) chromium servers
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 ## test-fsspec: the whole suite again, every store going through its fsspec implementation

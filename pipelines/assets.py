@@ -17,6 +17,7 @@ import contextlib
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -89,7 +90,7 @@ def _events(rec: SourceRecord, o: RecordingOutcome) -> Iterator[object]:
         return
     key = rec.key
     counts = a.counts()
-    md: dict[str, object] = {
+    md: dict[str, Any] = {
         "grade": a.grade, "passed": a.passed, "quality_score": a.quality_score,
         "profile": a.profile_name, "errors": counts["error"], "warnings": counts["warning"],
         "infos": counts["info"], "findings": _findings_table(a.findings),
@@ -166,6 +167,7 @@ def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
     profile = embodiq.profile()
     robots = robot_dirs(store)
     tasks: list[RecordingTask] = []
+    recs: list[SourceRecord] = []  # tasks[i] processes recs[i]
     errors: list[str] = []
     fps: dict[str, float] = {}
     for key in keys:
@@ -176,6 +178,7 @@ def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
             continue
         if rec.dataset not in fps:
             fps[rec.dataset] = embodiq.dataset_fps(rec.dataset)
+        recs.append(rec)
         tasks.append(RecordingTask(
             ref=rec.ref, profile=profile, robots_dirs=robots,
             mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=store.url,
@@ -185,10 +188,9 @@ def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
                      f"{embodiq.worker_count()} worker(s)")
     for i, o in run_recordings(tasks, workers=embodiq.worker_count(),
                                timeout=embodiq.timeout_s):
-        rec = tasks[i].rec
-        yield from _events(rec, o)
+        yield from _events(recs[i], o)
         if o.curated is not None:
-            embodiq.fix_dataset_fps(rec.dataset, o.curated.fps)
+            embodiq.fix_dataset_fps(recs[i].dataset, o.curated.fps)
         if o.error:
             errors.append(o.error)
             context.log.error(o.error)

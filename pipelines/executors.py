@@ -21,7 +21,7 @@ done (``task_acks_late``) and given back to the broker when their worker dies
 # No `from __future__ import annotations`: Dagster reads the ops' annotations at runtime.
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -152,7 +152,8 @@ def _allow_children() -> None:
 
     config = mp_process.current_process()._config  # type: ignore[attr-defined]
     config["daemon"] = False
-    config["authkey"] = mp_process.AuthenticationString(bytes(config["authkey"]))
+    config["authkey"] = mp_process.AuthenticationString(  # type: ignore[attr-defined]
+        bytes(config["authkey"]))
 
 
 def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
@@ -169,7 +170,7 @@ def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
                      keys: list) -> int:
         _allow_children()
         for event in ingest_keys(context, embodiq, keys):
-            context.log_event(event)
+            context.log_event(event)  # type: ignore[arg-type]  # check evaluations are accepted
         return len(keys)
 
     @dg.op(out=dg.Out(is_required=False),
@@ -240,15 +241,21 @@ def _outcomes(instance: dg.DagsterInstance, run_id: str) -> Iterator[RecordingOu
     seen: set[str] = set()
     for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
         mat = rec.asset_materialization
-        if mat is None or mat.asset_key != REPORT or mat.partition in seen:
+        if (mat is None or mat.asset_key != REPORT or mat.partition is None
+                or mat.partition in seen):
             continue
         seen.add(mat.partition)
         md = mat.metadata
-        report = md.get("report")
-        a = read_report(Path(report.value)) if report is not None else None
-        q = md.get("quarantined_to")
+        report = _text(md, "report")
+        a = read_report(Path(report)) if report is not None else None
+        reads = md.get("reads")
         yield RecordingOutcome(
             name=a.source_name if a else mat.partition, assessment=a, key=mat.partition,
-            report_path=report.value if report is not None else None,
-            quarantined_to=q.value if q is not None else None,
-            reads=int(md["reads"].value) if "reads" in md else 0)
+            report_path=report, quarantined_to=_text(md, "quarantined_to"),
+            reads=reads.value if reads is not None and isinstance(reads.value, int) else 0)
+
+
+def _text(md: Mapping[str, dg.MetadataValue], key: str) -> str | None:
+    """A path or text metadata value of a materialization, if it has one."""
+    v = md.get(key)
+    return str(v.value) if v is not None and v.value is not None else None

@@ -8,7 +8,7 @@ under a watchdog; Dagster runs take them in batches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,7 +150,7 @@ def _quarantine_link(store: Store, bad: Unrecognised, dataset: str) -> str:
     return str(qdir)
 
 
-def _first_error(result: dg.ExecuteInProcessResult) -> str | None:
+def _first_error(result: dg.ExecuteInProcessResult | dg.JobExecutionResult) -> str | None:
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
             err = getattr(ev.event_specific_data, "error", None)
@@ -183,7 +183,7 @@ def _failed_at_publish(store: Store, summary: IngestSummary, version: PublishedV
                                    else quarantine_dir_for(store, by_key[o.key].files))
 
 
-def batches(keys: list[str], order: list[str], size: int) -> list[list[str]]:
+def batches(keys: list[str], order: Sequence[str], size: int) -> list[list[str]]:
     """``keys`` cut into runs of at most ``size`` partitions, each a contiguous range of
     ``order`` (the instance's partition order), so a range run takes exactly these keys."""
     pos = {k: i for i, k in enumerate(order)}
@@ -312,8 +312,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         if result.success:
             mats = result.asset_materializations_for_node("published_dataset")
             # the version this run published (another ingest may have moved LATEST since)
-            v = (int(mats[-1].metadata["version"].value) if mats
-                 else store.latest_version(dataset))
+            mv = mats[-1].metadata["version"].value if mats else None
+            v = mv if isinstance(mv, int) else store.latest_version(dataset)
             summary.version = v
             published = store.version(dataset, v)
             summary.version_path = str(published.dir)

@@ -492,7 +492,7 @@ class LeRobotAdapter:
         if str(info.get("codebase_version", "")).startswith("v3"):
             ep = meta if meta is not None else _v3_episodes(root)[idx]
             ci, fi = ep.get(f"videos/{vkey}/chunk_index"), ep.get(f"videos/{vkey}/file_index")
-            if ci is None:
+            if ci is None or fi is None:
                 return None
             f = root / info["video_path"].format(video_key=vkey, chunk_index=int(ci),
                                                  file_index=int(fi))
@@ -524,7 +524,7 @@ class LeRobotAdapter:
         if v3 and meta is None:
             meta = _v3_episodes(root)[idx]
         files = [self._data_file(root, idx, info, meta), _meta(root, "info.json")]
-        if v3:
+        if meta is not None and v3:
             files += [meta["_meta_file"], _meta(root, "tasks.parquet")]
         for vkey, feat in info.get("features", {}).items():
             if feat.get("dtype") == "video":
@@ -679,6 +679,7 @@ class LeRobotAdapter:
                 findings.append(_err("schema.camera", f"{where}: video of '{vkey}' is missing "
                                      f"({vfile.relative_to(root) if vfile else 'no path'})", cam))
                 continue
+            frames: VideoSegment | VideoFrames
             if v3:
                 frames = VideoSegment(vfile, float(meta.get(f"videos/{vkey}/from_timestamp", 0)),
                                       n, fps)
