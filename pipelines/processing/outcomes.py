@@ -18,7 +18,7 @@ from schemas.names import check_safe_name, contained_problem, is_safe_name
 
 
 def write_report(store: Store, dataset: str, a: Assessment) -> Path:
-    path = store.staging_episode_dir(dataset, a.episode_uid) / "report.json"
+    path = store.staged_report(dataset, a.episode_uid)
     atomic_write_json(path, a.to_dict())
     return path
 
@@ -69,7 +69,8 @@ def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
             continue
         rel = src.relative_to(base) if src.is_relative_to(base) else \
             src.relative_to(base.resolve())
-        dst = store.contained(qdir / "files" / rel if rec.episode_key else qdir / rel)
+        dst = store.contained(store.quarantined_files_dir(qdir) / rel if rec.episode_key
+                              else qdir / rel)
         if dst.is_file() and sha256_file(dst) == sha:
             continue
         atomic_copy(src, dst)
@@ -105,17 +106,22 @@ def curate(store: Store, dataset: str, episode: Episode, episode_uid: str,
     """Write the episode's frames table and re-timed videos into staging (atomically)."""
     from pipelines.frames import frames_table, write_camera_video, write_table
 
-    final = store.staging_episode_dir(dataset, episode_uid) / "curated"
+    final = store.curated_dir(dataset, episode_uid)
     res = frames_table(episode, episode_uid, fps)
     if res is None:
         return None
     with staged_dir(final) as tmp:
-        write_table(res.table, tmp / "frames.parquet")
+        def staged(path: Path) -> Path:
+            """Where the store's file ``path`` is while its folder is being written."""
+            return tmp / path.relative_to(final)
+
+        write_table(res.table, staged(store.curated_frames(dataset, episode_uid)))
         cams = []
         for name, cam in episode.cameras.items():
             if cam.frames is None:
                 continue
-            video = store.contained(tmp / "videos" / f"{check_safe_name(name, 'camera name')}.mp4")
+            check_safe_name(name, "camera name")  # refused as such before it names a file
+            video = store.contained(staged(store.curated_video(dataset, episode_uid, name)))
             n = write_camera_video(cam, res.grid, video)
             if n < res.grid.n:  # fewer frames decoded than the grid needs: keep no video
                 video.unlink()
@@ -123,12 +129,5 @@ def curate(store: Store, dataset: str, episode: Episode, episode_uid: str,
             cams.append(name)
         cur = Curated(episode_uid, res.grid.n, fps, res.grid.t0_ns, cams,
                       {k: asdict(v) for k, v in res.resampling.items()}, str(final))
-        atomic_write_json(tmp / "curated.json", asdict(cur))
+        atomic_write_json(staged(store.curated_record(dataset, episode_uid)), asdict(cur))
     return cur
-
-
-def read_curated(episode_dir: Path) -> Curated | None:
-    p = episode_dir / "curated" / "curated.json"
-    if not p.is_file():
-        return None
-    return Curated(**json.loads(p.read_text()))
