@@ -10,12 +10,12 @@ from pathlib import Path
 from pipelines.processing import (
     CHUNK_EPISODES,
     RecordingTask,
-    _catalog,
     process_recording,
     recording_chunks,
     robot_dirs,
     run_recordings,
 )
+from pipelines.processing.recording import _catalog
 from pipelines.sources import SourceRef, discover
 from pipelines.store import Store
 from robots.profile import BUILTIN_DIR

@@ -27,9 +27,8 @@ _LAYOUT_LITERAL = re.compile(
     r'/ "(frames|videos|curated|files|staging|quarantine|datasets|sources|inbox|dagster|'
     r'registry|robots|reports)"|"(report|curated|dataset|manifest)\.json"|"LATEST"|'
     r'"(episodes|findings|frames)\.parquet"')
-#: The plain Parquet export spells its own format's file names (not the store's); the
-#: per-recording processing module still writes staging by name until it is split.
-_ALLOWED = {"export/parquet_export.py", "processing.py"}
+#: The plain Parquet export spells its own format's file names (not the store's).
+_ALLOWED = {"export/parquet_export.py"}
 
 
 def test_no_module_but_the_store_spells_the_layout():
