@@ -36,13 +36,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pipelines.store.files import (
     atomic_copy,
+    atomic_output,
+    atomic_path,
     atomic_write_bytes,
     atomic_write_json,
     current_umask,
@@ -57,8 +58,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKEND_ENV", "STORE_ENV", "STORE_URL_ENV", "PublishedVersion", "Store", "StoreError",
-    "VersionWriter", "atomic_copy", "atomic_write_bytes", "atomic_write_json", "check_name",
-    "current_umask", "default_store_root", "file_lock", "is_url", "shared_mode", "staged_dir",
+    "VersionWriter", "atomic_copy", "atomic_output", "atomic_path", "atomic_write_bytes",
+    "atomic_write_json", "check_name", "current_umask", "default_store_root", "file_lock",
+    "is_url", "shared_mode", "staged_dir",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -464,22 +466,10 @@ class Store:
     def open_input(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
         return open(path, "rb")
 
-    @contextlib.contextmanager
-    def open_output(self, path: Path) -> Iterator[BinaryIO]:
+    def open_output(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
         """A binary file written under a temp name and renamed to ``path`` when the block
         ends without error (removed otherwise)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                yield fh
-            shared_mode(tmp, directory=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        return atomic_output(Path(path))
 
     def put_file(self, src: Path, dst: Path) -> Path:
         """Copy a local file into the store byte for byte, atomically."""

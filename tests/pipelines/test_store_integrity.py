@@ -25,7 +25,7 @@ from pipelines.cli.main import app
 from pipelines.demo import DEMO_SET
 from pipelines.publish import FAULT_ENV
 from pipelines.runner import ingest, instance_for
-from pipelines.store import Store, staged_dir
+from pipelines.store import Store, atomic_copy, staged_dir
 from tests.pipelines.demo_files import copy_recording
 
 CLEAN = [r for r in DEMO_SET if r.defect is None]
@@ -149,6 +149,26 @@ def test_staged_dir_never_replaces_a_published_folder(tmp_path):
     with staged_dir(final) as tmp:
         (tmp / "manifest.json").write_text("mine")
     assert (final / "manifest.json").read_text() == "mine"
+
+
+def test_atomic_copy_keeps_the_source_metadata_only_when_asked(tmp_path):
+    """Quarantine keeps a recording as it came (mode and times); a published copy is a file
+    of the store's own."""
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"recording")
+    src.chmod(0o444)
+    old_ns = 1_000_000_000_000_000_000
+    os.utime(src, ns=(old_ns, old_ns))
+    kept = atomic_copy(src, tmp_path / "kept" / "src.bin")
+    own = atomic_copy(src, tmp_path / "own" / "src.bin", metadata=False)
+    assert kept.read_bytes() == own.read_bytes() == b"recording"
+    assert kept.stat().st_mtime_ns == old_ns and stat.S_IMODE(kept.stat().st_mode) == 0o444
+    assert own.stat().st_mtime_ns != old_ns and own.stat().st_mode & 0o200
+    assert sorted(p.name for p in own.parent.iterdir()) == ["src.bin"]  # no temp file left
+    with pytest.raises(FileNotFoundError):
+        atomic_copy(tmp_path / "missing", own, metadata=False)
+    assert own.read_bytes() == b"recording"
+    assert sorted(p.name for p in own.parent.iterdir()) == ["src.bin"]
 
 
 # ------------------------------------------------------------------ 4. first instance, N times
