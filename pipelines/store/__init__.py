@@ -508,13 +508,10 @@ class Store:
         return Path(path)
 
 
-@dataclasses.dataclass(frozen=True)
-class PublishedVersion:
-    """One published (immutable) version: where its files are and how to read them."""
+class _VersionFiles:
+    """Where the files of a version folder are: the same names in a published version and in
+    one being written."""
 
-    store: Store
-    name: str
-    number: int
     dir: Path
 
     @property
@@ -535,6 +532,16 @@ class PublishedVersion:
 
     def video(self, episode_uid: str, camera: str) -> Path:
         return self.dir / VIDEOS / episode_uid / f"{camera}.mp4"
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedVersion(_VersionFiles):
+    """One published (immutable) version: where its files are and how to read them."""
+
+    store: Store
+    name: str
+    number: int
+    dir: Path
 
     def manifest(self) -> dict[str, Any]:
         return self.store.read_json(self.manifest_path)
@@ -584,25 +591,14 @@ class PublishedVersion:
 
 
 @dataclasses.dataclass(frozen=True)
-class VersionWriter:
+class VersionWriter(_VersionFiles):
     """The temporary folder of a version being written; it knows the version's file names."""
 
     store: Store
     dir: Path
 
-    @property
-    def episodes_path(self) -> Path:
-        return self.dir / EPISODES
-
-    @property
-    def findings_path(self) -> Path:
-        return self.dir / FINDINGS
-
     def frames_part(self, part: int) -> Path:
-        return self.dir / FRAMES_DIR / f"part-{part:05d}.parquet"
-
-    def video(self, episode_uid: str, camera: str) -> Path:
-        return self.dir / VIDEOS / episode_uid / f"{camera}.mp4"
+        return self.frames_dir / f"part-{part:05d}.parquet"
 
     def write_table(self, path: Path, table: pa.Table, metadata: dict[str, str]) -> None:
         """A Parquet file with embodiq's key-value metadata (zstd)."""
@@ -624,4 +620,4 @@ class VersionWriter:
         return h.hexdigest()
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.store.write_json(self.dir / MANIFEST, manifest)
+        self.store.write_json(self.manifest_path, manifest)
