@@ -33,34 +33,35 @@ class TreeFigures:
         return sum(self.cpu_s.values())
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
+def _read(path: str) -> str:
+    """A /proc file's text; "" once the process is gone (any of them may end at any poll)."""
     try:
-        for t in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{t}/children") as fh:
-                out += [int(x) for x in fh.read().split()]
+        with open(path) as fh:
+            return fh.read()
     except OSError:
-        pass
-    return out
+        return ""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    return [int(x) for t in tasks for x in _read(f"/proc/{pid}/task/{t}/children").split()]
 
 
 def _hwm_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024.0
     return None
 
 
 def _cpu_s(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
+    stat = _read(f"/proc/{pid}/stat")
+    if ")" not in stat:
         return None
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -19,8 +19,6 @@ is re-timed and re-encoded by :func:`pipelines.frames.write_camera_video`.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from pipelines.frames import nearest_indices
+from pipelines.store import atomic_copy, atomic_path
 from schemas.episode import Camera
 from schemas.frame_sources import VideoFrames
 
@@ -121,16 +120,9 @@ def publish_mode(cam: Camera, grid_ns: np.ndarray, fps: float) -> Mode:
 
 
 def copy_video(src: Path, dst: Path) -> None:
-    """``src`` byte for byte at ``dst``, via a temporary name (atomic). The bytes only: the
-    published file gets the store's own permissions, not the source's (often read-only)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.copy.tmp{dst.suffix}")
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """``src`` byte for byte at ``dst``, atomically. The bytes only: the published file gets
+    the store's own permissions and times, not the source's (often read-only)."""
+    atomic_copy(src, dst, metadata=False)
 
 
 def remux_video(src: Path, dst: Path, limit: int | None = None) -> int:
@@ -139,27 +131,21 @@ def remux_video(src: Path, dst: Path, limit: int | None = None) -> int:
     number of packets (frames) written."""
     import av
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.remux.tmp{dst.suffix}")
     n = 0
-    try:
-        with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
-            ins = inp.streams.video[0]
-            # the codec parameters copied as they are, as FFmpeg's stream copy does: no encoder
-            # is looked up (there is none for a decoder-only codec such as libdav1d)
-            outs = out.add_stream_from_template(ins, opaque=True)
-            for packet in inp.demux(ins):
-                if not packet.size:  # the demuxer's final empty packet
-                    continue
-                if limit is not None and n >= limit:
-                    break
-                packet.stream = outs
-                out.mux(packet)
-                n += 1
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(dst, suffix=dst.suffix) as tmp, av.open(str(src)) as inp, \
+            av.open(str(tmp), "w", format="mp4") as out:
+        ins = inp.streams.video[0]
+        # the codec parameters copied as they are, as FFmpeg's stream copy does: no encoder
+        # is looked up (there is none for a decoder-only codec such as libdav1d)
+        outs = out.add_stream_from_template(ins, opaque=True)
+        for packet in inp.demux(ins):
+            if not packet.size:  # the demuxer's final empty packet
+                continue
+            if limit is not None and n >= limit:
+                break
+            packet.stream = outs
+            out.mux(packet)
+            n += 1
     return n
 
 

@@ -36,13 +36,14 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pipelines.store.files import (
     atomic_copy,
+    atomic_output,
+    atomic_path,
     atomic_write_bytes,
     atomic_write_json,
     current_umask,
@@ -57,8 +58,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKEND_ENV", "STORE_ENV", "STORE_URL_ENV", "PublishedVersion", "Store", "StoreError",
-    "VersionWriter", "atomic_copy", "atomic_write_bytes", "atomic_write_json", "check_name",
-    "current_umask", "default_store_root", "file_lock", "is_url", "shared_mode", "staged_dir",
+    "VersionWriter", "atomic_copy", "atomic_output", "atomic_path", "atomic_write_bytes",
+    "atomic_write_json", "check_name", "current_umask", "default_store_root", "file_lock",
+    "is_url", "shared_mode", "staged_dir",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -464,22 +466,10 @@ class Store:
     def open_input(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
         return open(path, "rb")
 
-    @contextlib.contextmanager
-    def open_output(self, path: Path) -> Iterator[BinaryIO]:
+    def open_output(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
         """A binary file written under a temp name and renamed to ``path`` when the block
         ends without error (removed otherwise)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                yield fh
-            shared_mode(tmp, directory=False)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        return atomic_output(Path(path))
 
     def put_file(self, src: Path, dst: Path) -> Path:
         """Copy a local file into the store byte for byte, atomically."""
@@ -518,13 +508,10 @@ class Store:
         return Path(path)
 
 
-@dataclasses.dataclass(frozen=True)
-class PublishedVersion:
-    """One published (immutable) version: where its files are and how to read them."""
+class _VersionFiles:
+    """Where the files of a version folder are: the same names in a published version and in
+    one being written."""
 
-    store: Store
-    name: str
-    number: int
     dir: Path
 
     @property
@@ -545,6 +532,16 @@ class PublishedVersion:
 
     def video(self, episode_uid: str, camera: str) -> Path:
         return self.dir / VIDEOS / episode_uid / f"{camera}.mp4"
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedVersion(_VersionFiles):
+    """One published (immutable) version: where its files are and how to read them."""
+
+    store: Store
+    name: str
+    number: int
+    dir: Path
 
     def manifest(self) -> dict[str, Any]:
         return self.store.read_json(self.manifest_path)
@@ -594,25 +591,14 @@ class PublishedVersion:
 
 
 @dataclasses.dataclass(frozen=True)
-class VersionWriter:
+class VersionWriter(_VersionFiles):
     """The temporary folder of a version being written; it knows the version's file names."""
 
     store: Store
     dir: Path
 
-    @property
-    def episodes_path(self) -> Path:
-        return self.dir / EPISODES
-
-    @property
-    def findings_path(self) -> Path:
-        return self.dir / FINDINGS
-
     def frames_part(self, part: int) -> Path:
-        return self.dir / FRAMES_DIR / f"part-{part:05d}.parquet"
-
-    def video(self, episode_uid: str, camera: str) -> Path:
-        return self.dir / VIDEOS / episode_uid / f"{camera}.mp4"
+        return self.frames_dir / f"part-{part:05d}.parquet"
 
     def write_table(self, path: Path, table: pa.Table, metadata: dict[str, str]) -> None:
         """A Parquet file with embodiq's key-value metadata (zstd)."""
@@ -634,4 +620,4 @@ class VersionWriter:
         return h.hexdigest()
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.store.write_json(self.dir / MANIFEST, manifest)
+        self.store.write_json(self.manifest_path, manifest)

@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import filelock
 
@@ -46,20 +46,37 @@ def shared_mode(path: Path | str, *, directory: bool) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
+@contextlib.contextmanager
+def atomic_path(path: Path, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temp name beside ``path`` (nothing there yet) for the block to write; renamed to
+    ``path`` when the block ends without error, removed otherwise. A reader of ``path`` sees
+    the old file or the new one, never part of one. ``suffix`` ends the temp name (``.mp4``
+    for a writer that goes by the extension)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{suffix}")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        shared_mode(tmp, directory=False)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A binary file written under a temp name and renamed to ``path`` when the block ends
+    without error (see :func:`atomic_path`). It gets the mode an ordinary ``open`` gives."""
+    with atomic_path(path) as tmp, open(tmp, "xb") as fh:
+        yield fh
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically, flushed to disk before the rename."""
+    with atomic_output(path) as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 
@@ -68,17 +85,13 @@ def atomic_write_json(path: Path, obj: Any) -> Path:
         path, (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode())
 
 
-def atomic_copy(src: Path, dst: Path) -> Path:
-    """Copy ``src`` to ``dst`` byte for byte (metadata too), via a temp name in dst's folder."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def atomic_copy(src: Path, dst: Path, *, metadata: bool = True) -> Path:
+    """Copy ``src`` to ``dst`` byte for byte, atomically. ``metadata``: the source's mode and
+    timestamps too (a quarantined recording kept as it came); without, the copy is a new
+    file of the store's own (a published video takes neither the source's often read-only
+    mode nor its times)."""
+    with atomic_path(dst) as tmp:
+        (shutil.copy2 if metadata else shutil.copyfile)(src, tmp)
     return dst
 
 

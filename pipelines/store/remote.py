@@ -32,7 +32,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.store import STORE_URL_ENV, Store, StoreError, default_store_root
-from pipelines.store.files import _rename_noreplace
+from pipelines.store.files import _rename_noreplace, atomic_path
 
 
 class FsspecStore(Store):
@@ -133,24 +133,23 @@ class FsspecStore(Store):
     def _tmp(self, path: Path) -> Path:
         return Path(path).with_name(f".{Path(path).name}.{uuid.uuid4().hex[:8]}.tmp")
 
-    def _move_into_place(self, fs: Any, tmp: Path, path: Path) -> None:
+    @contextlib.contextmanager
+    def _atomic_key(self, path: Path) -> Iterator[tuple[Any, str]]:
+        """The filesystem of ``path`` and a temp name beside it for the block to write; moved
+        to ``path`` when the block ends without error, removed otherwise."""
+        fs, tmp = self._fs(path), self._k(self._tmp(path))
+        fs.makedirs(self._k(Path(path).parent), exist_ok=True)
         try:
-            fs.mv(self._k(tmp), self._k(path))
+            yield fs, tmp
+            fs.mv(tmp, self._k(path))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(self._k(tmp))
+                fs.rm_file(tmp)
             raise
 
     def write_bytes(self, path: Path, data: bytes) -> Path:
-        fs, tmp = self._fs(path), self._tmp(path)
-        fs.makedirs(self._k(Path(path).parent), exist_ok=True)
-        try:
-            fs.pipe_file(self._k(tmp), data)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(self._k(tmp))
-            raise
-        self._move_into_place(fs, tmp, path)
+        with self._atomic_key(path) as (fs, tmp):
+            fs.pipe_file(tmp, data)
         return Path(path)
 
     def open_input(self, path: Path) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -158,27 +157,12 @@ class FsspecStore(Store):
 
     @contextlib.contextmanager
     def open_output(self, path: Path) -> Iterator[BinaryIO]:
-        fs, tmp = self._fs(path), self._tmp(path)
-        fs.makedirs(self._k(Path(path).parent), exist_ok=True)
-        try:
-            with fs.open(self._k(tmp), "wb") as fh:
-                yield fh
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(self._k(tmp))
-            raise
-        self._move_into_place(fs, tmp, path)
+        with self._atomic_key(path) as (fs, tmp), fs.open(tmp, "wb") as fh:
+            yield fh
 
     def put_file(self, src: Path, dst: Path) -> Path:
-        fs, tmp = self._fs(dst), self._tmp(dst)
-        fs.makedirs(self._k(Path(dst).parent), exist_ok=True)
-        try:
-            fs.put_file(str(src), self._k(tmp))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                fs.rm_file(self._k(tmp))
-            raise
-        self._move_into_place(fs, tmp, dst)
+        with self._atomic_key(dst) as (fs, tmp):
+            fs.put_file(str(src), tmp)
         return Path(dst)
 
     def link_or_copy(self, src: Path, dst: Path) -> None:
@@ -244,10 +228,8 @@ class FsspecStore(Store):
         rel = Path(posixpath.normpath(str(path))).relative_to(self.root)
         dst = self._work / "cache" / rel
         if not dst.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._tmp(dst)
-            self.fs.get_file(self._k(path), str(tmp))
-            tmp.replace(dst)
+            with atomic_path(dst) as tmp:
+                self.fs.get_file(self._k(path), str(tmp))
         return dst
 
 

@@ -81,13 +81,16 @@ def test_a_version_folder_is_claimed_never_replaced(tmp_path, make):
     assert sorted(p.name for p in final.parent.iterdir()) == ["LATEST", "v0001", "v0002"]
 
 
-def test_a_failed_write_leaves_the_old_file(tmp_path):
-    store = Store((tmp_path / "store").as_uri())
+@pytest.mark.parametrize("make", [Store, lambda p: Store(p.as_uri())], ids=["local", "fsspec"])
+def test_a_failed_write_leaves_the_old_file(tmp_path, make):
+    store = make(tmp_path / "store")
     path = store.dataset_settings("ds")
     store.write_json(path, {"fps": 30.0})
     with pytest.raises(RuntimeError), store.open_output(path) as fh:
         fh.write(b"half")
         raise RuntimeError("dies while writing")
+    with pytest.raises(FileNotFoundError):
+        store.put_file(tmp_path / "no such file", path)
     assert store.dataset_clock("ds") == 30.0
     assert [p.name for p in path.parent.iterdir()] == ["dataset.json"]
 

@@ -11,9 +11,6 @@ import os
 import signal
 import sqlite3
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -25,14 +22,12 @@ from pipelines.cli.main import app
 from pipelines.demo import DEMO_SET
 from pipelines.publish import FAULT_ENV
 from pipelines.runner import ingest, instance_for
-from pipelines.store import Store, staged_dir
+from pipelines.store import Store, atomic_copy, staged_dir
 from tests.pipelines.demo_files import copy_recording
+from tests.pipelines.ingest_procs import PATIENCE_S, finish, ingest_proc, process_state, wait_for
 
 CLEAN = [r for r in DEMO_SET if r.defect is None]
 NAN = next(r for r in DEMO_SET if r.defect == "value.nonfinite")
-REPO = Path(__file__).resolve().parents[2]
-#: A safety net for waits on other processes, not a timing assertion.
-PATIENCE_S = 900
 
 
 def _sha(p: Path) -> str:
@@ -52,49 +47,12 @@ def _published_names(vdir: Path) -> set[str]:
     return set(pl.read_parquet(vdir / "episodes.parquet")["source_name"])
 
 
-def _ingest_proc(store: Store, inbox: Path, dataset: str, env_extra: dict | None = None,
-                 umask: int | None = None, export_to: Path | None = None) -> subprocess.Popen:
-    code = (
-        "import os, sys; from pathlib import Path\n"
-        + (f"os.umask({umask})\n" if umask is not None else "")
-        + "from pipelines.store import Store\nfrom pipelines.runner import ingest\n"
-        f"s = ingest(Store({str(store.root)!r}), [Path({str(inbox)!r})], {dataset!r}, "
-        "write_report=False)\n"
-        "sys.exit(1 if s.run_failed else 0)\n"
-    )
-    if export_to is not None:
-        code = code.replace("sys.exit(", "from pipelines.export.core import export_dataset\n"
-                            f"export_dataset(Store({str(store.root)!r}), {dataset!r}, 'parquet', "
-                            f"{str(export_to)!r})\nsys.exit(", 1)
-    env = {**os.environ, **(env_extra or {}), "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _wait_for(cond, what: str) -> None:
-    deadline = time.monotonic() + PATIENCE_S
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
-def _state(pid: int) -> str:
-    """The kernel's state letter of a process (T: stopped)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 def _has_open(pid: int, path: Path) -> bool:
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
         return any(os.readlink(fd_dir / fd) == str(path) for fd in os.listdir(fd_dir))
     except OSError:
         return False
-
-
-def _finish(proc: subprocess.Popen) -> None:
-    _out, errs = proc.communicate(timeout=PATIENCE_S)
-    assert proc.returncode == 0, errs.decode()[-3000:]
 
 
 # ------------------------------------------------------------------ 3. concurrent publishes
@@ -110,21 +68,21 @@ def test_concurrent_publishes_never_replace_a_version(demo_recordings, tmp_path)
     copy_recording(demo_recordings, CLEAN[2], inbox_b)
     assert ingest(store, [first], "race", write_report=False).version == 1
 
-    a = _ingest_proc(store, inbox_a, "race", {FAULT_ENV: "after_tables:stop"})
+    a = ingest_proc(store, inbox_a, "race", {FAULT_ENV: "after_tables:stop"})
     try:
-        _wait_for(lambda: a.poll() is not None or _state(a.pid) == "T",
+        wait_for(lambda: a.poll() is not None or process_state(a.pid) == "T",
                   "the first ingest to stop inside its publish")
         assert a.poll() is None, a.stderr.read().decode()[-3000:]
         assert list(store.dataset_dir("race").glob(".v0002.*.tmp"))
-        b = _ingest_proc(store, inbox_b, "race")
+        b = ingest_proc(store, inbox_b, "race")
         lock = store.dataset_dir("race") / ".publish.lock"
         # the second ingest either finishes or waits (holding the lock file open) for its turn
-        _wait_for(lambda: b.poll() is not None or _has_open(b.pid, lock),
+        wait_for(lambda: b.poll() is not None or _has_open(b.pid, lock),
                   "the second ingest to publish or to wait for its turn")
     finally:
         os.kill(a.pid, signal.SIGCONT)
-    _finish(a)
-    _finish(b)
+    finish(a)
+    finish(b)
 
     versions = store.versions("race")
     assert versions == list(range(1, len(versions) + 1)) and len(versions) >= 2
@@ -149,6 +107,26 @@ def test_staged_dir_never_replaces_a_published_folder(tmp_path):
     with staged_dir(final) as tmp:
         (tmp / "manifest.json").write_text("mine")
     assert (final / "manifest.json").read_text() == "mine"
+
+
+def test_atomic_copy_keeps_the_source_metadata_only_when_asked(tmp_path):
+    """Quarantine keeps a recording as it came (mode and times); a published copy is a file
+    of the store's own."""
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"recording")
+    src.chmod(0o444)
+    old_ns = 1_000_000_000_000_000_000
+    os.utime(src, ns=(old_ns, old_ns))
+    kept = atomic_copy(src, tmp_path / "kept" / "src.bin")
+    own = atomic_copy(src, tmp_path / "own" / "src.bin", metadata=False)
+    assert kept.read_bytes() == own.read_bytes() == b"recording"
+    assert kept.stat().st_mtime_ns == old_ns and stat.S_IMODE(kept.stat().st_mode) == 0o444
+    assert own.stat().st_mtime_ns != old_ns and own.stat().st_mode & 0o200
+    assert sorted(p.name for p in own.parent.iterdir()) == ["src.bin"]  # no temp file left
+    with pytest.raises(FileNotFoundError):
+        atomic_copy(tmp_path / "missing", own, metadata=False)
+    assert own.read_bytes() == b"recording"
+    assert sorted(p.name for p in own.parent.iterdir()) == ["src.bin"]
 
 
 # ------------------------------------------------------------------ 4. first instance, N times
@@ -303,8 +281,8 @@ def test_published_staged_and_exported_files_honour_the_umask(demo_recordings, t
     inbox = tmp_path / "in"
     copy_recording(demo_recordings, CLEAN[0], inbox)
     out = tmp_path / "export"
-    proc = _ingest_proc(store, inbox, "perm", umask=umask, export_to=out)
-    _finish(proc)
+    proc = ingest_proc(store, inbox, "perm", umask=umask, export_to=out)
+    finish(proc)
     vdir = store.version_dir("perm")
     trees = [vdir, store.staging_dir / "perm", out]
     for top in trees:

@@ -6,6 +6,7 @@ frames as the episode has rows."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import av
@@ -115,10 +116,12 @@ def assert_rows_are_source_frames(out: Path, src: Path, idx: np.ndarray) -> None
 def test_video_on_the_clock_is_copied_byte_for_byte(tmp_path):
     cam = sidecar(tmp_path / "cam_wrist.mp4", scene(N), clock(N, jitter_ns=2_000_000))
     cam.video_path.chmod(0o444)  # sources are often read-only; the copy must not be
+    os.utime(cam.video_path, ns=(T0, T0))  # nor does it take the source's times
     mode, out, n, idx = publish(episode(cam), tmp_path)
     assert mode == "copy" and n == N and np.array_equal(idx, np.arange(N))
     assert sha(out) == sha(cam.video_path)
     assert out.stat().st_mode & 0o200
+    assert out.stat().st_mtime_ns != T0
     assert [p.name for p in out.parent.iterdir()] == ["cam_wrist.mp4"]  # no temporary left
     assert_rows_are_source_frames(out, cam.video_path, idx)
 

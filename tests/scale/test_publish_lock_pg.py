@@ -7,9 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -21,14 +18,12 @@ from pipelines.demo import DEMO_SET
 from pipelines.locks import lock_key, publish_lock
 from pipelines.publish import FAULT_ENV
 from pipelines.store import Store, StoreError
+from tests.pipelines.ingest_procs import finish, ingest_proc, process_state, wait_for
 from tests.servers import create_database, postgres_server
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 CLEAN = [r for r in DEMO_SET if r.defect is None]
-#: A safety net for waits on other processes, not a timing assertion.
-PATIENCE_S = 600
 
 
 @pytest.fixture(scope="module")
@@ -50,34 +45,6 @@ def _copy(recordings: Path, files: list[str], dst: Path) -> Path:
         if any(p.name == f or p.name.startswith(f.removesuffix(".h5") + ".") for f in files):
             (dst / p.name).write_bytes(p.read_bytes())
     return dst
-
-
-def _ingest_proc(store: Store, inbox: Path, dataset: str, env_extra: dict | None = None):
-    code = ("import sys; from pathlib import Path\n"
-            "from pipelines.store import Store\nfrom pipelines.runner import ingest\n"
-            f"s = ingest(Store({str(store.root)!r}), [Path({str(inbox)!r})], {dataset!r}, "
-            "write_report=False, workers=1)\n"
-            "sys.exit(1 if s.run_failed else 0)\n")
-    env = {**os.environ, **(env_extra or {}), "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _wait_for(cond, what: str) -> None:
-    deadline = time.monotonic() + PATIENCE_S
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
-def _finish(proc: subprocess.Popen) -> None:
-    _out, errs = proc.communicate(timeout=PATIENCE_S)
-    assert proc.returncode == 0, errs.decode()[-3000:]
-
-
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
 def _lock_rows(url: str, name: str) -> list[tuple[bool, int]]:
@@ -102,25 +69,25 @@ def test_two_concurrent_ingests_take_turns_under_the_postgres_lock(pg_url, recor
     first = _copy(recordings, [CLEAN[0].file], tmp_path / "first")
     a_in = _copy(recordings, [CLEAN[1].file, CLEAN[2].file], tmp_path / "a")
     b_in = _copy(recordings, [CLEAN[2].file, CLEAN[3].file], tmp_path / "b")  # overlapping
-    _finish(_ingest_proc(store, first, "race"))
+    finish(ingest_proc(store, first, "race", workers=1))
     assert store.versions("race") == [1]
 
-    a = _ingest_proc(store, a_in, "race", {FAULT_ENV: "after_tables:stop"})
+    a = ingest_proc(store, a_in, "race", {FAULT_ENV: "after_tables:stop"}, workers=1)
     try:
-        _wait_for(lambda: a.poll() is not None or _state(a.pid) == "T",
+        wait_for(lambda: a.poll() is not None or process_state(a.pid) == "T",
                   "the first ingest to stop inside its publish")
         assert a.poll() is None, a.stderr.read().decode()[-3000:]
         assert [g for g, _ in _lock_rows(pg_url, "race")] == [True]  # held, in the server
-        b = _ingest_proc(store, b_in, "race")
-        _wait_for(lambda: b.poll() is not None or
+        b = ingest_proc(store, b_in, "race", workers=1)
+        wait_for(lambda: b.poll() is not None or
                   sorted(g for g, _ in _lock_rows(pg_url, "race")) == [False, True],
                   "the second ingest to wait for the lock")
         assert b.poll() is None, b.stderr.read().decode()[-3000:]
         assert store.versions("race") == [1]  # it waits: nothing published meanwhile
     finally:
         os.kill(a.pid, signal.SIGCONT)
-    _finish(a)
-    _finish(b)
+    finish(a)
+    finish(b)
 
     versions = store.versions("race")
     assert versions == [1, 2, 3]
