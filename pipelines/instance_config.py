@@ -10,6 +10,10 @@ written into ``dagster.yaml``, so no password lands on disk.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 POSTGRES_URL_ENV = "EMBODIQ_POSTGRES_URL"
 
@@ -42,3 +46,15 @@ def instance_yaml(use_postgres: bool | None = None) -> str:
     if use_postgres is None:
         use_postgres = postgres_url() is not None
     return _POSTGRES_YAML if use_postgres else _SQLITE_YAML
+
+
+def pooled_connections(instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    """Keep one open connection per storage when the instance is on PostgreSQL.
+
+    ``dagster-postgres`` otherwise opens a new server connection for every write (a server
+    process forked and authenticated per event: most of the database's CPU time in an ingest).
+    The webserver's own setting, a pool of one connection, does it; SQLite is left as it is.
+    """
+    if postgres_url() is not None:
+        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
+    return instance

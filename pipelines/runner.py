@@ -21,7 +21,7 @@ from dagster._core.utils import make_new_run_id
 
 from pipelines.assets import BATCH_SIZE, outcomes_to
 from pipelines.definitions import build_definitions
-from pipelines.instance_config import instance_yaml
+from pipelines.instance_config import instance_yaml, pooled_connections
 from pipelines.processing import (
     DEFAULT_TIMEOUT_S,
     Assessment,
@@ -64,7 +64,8 @@ def instance_for(store: Store) -> dg.DagsterInstance:
         want = instance_yaml()
         if not cfg.is_file() or cfg.read_text() != want:
             atomic_write_bytes(cfg, want.encode())
-        return dg.DagsterInstance.from_config(str(home))
+        return pooled_connections(dg.DagsterInstance.from_config(str(home)))
+
 
 
 @dataclass
