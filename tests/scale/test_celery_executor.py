@@ -26,6 +26,9 @@ import pytest
 from pipelines.demo import DEMO_SET
 from pipelines.runner import ingest, instance_for
 from pipelines.store import Store
+from pipelines.synthetic import CameraPlan, EpisodePlan, generate_episode
+from robots.profile import get_profile
+from schemas.recording_writer import write_recording
 from tests.servers import create_database, free_port, postgres_server
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
@@ -220,9 +223,20 @@ def _kill_mid_step(app, inst, dataset: str) -> str | None:
     return None
 
 
-def test_a_worker_killed_mid_step_loses_nothing(cluster, recordings, tmp_path, monkeypatch):
-    picked = [r.file for r in DEMO_SET][:8]
-    inbox = _inbox(recordings, tmp_path / "inbox", picked)
+def _long_takes(folder: Path, n: int) -> list[str]:
+    """``n`` clean 30 s takes with a 320x240 video each: chunk steps that last seconds, so a
+    worker can be caught in the middle of one however warm the workers are."""
+    h1 = get_profile("unitree-h1")
+    for i in range(n):
+        plan = EpisodePlan(duration_s=30.0, seed=100 + i, cameras=(
+            CameraPlan("cam_head", "video", width=320, height=240),))
+        write_recording(generate_episode(h1, plan), folder / f"take_{i:02d}.h5")
+    return [f"take_{i:02d}.h5" for i in range(n)]
+
+
+def test_a_worker_killed_mid_step_loses_nothing(cluster, tmp_path, monkeypatch):
+    inbox = tmp_path / "inbox"
+    picked = _long_takes(inbox, 8)
     inst = _instance(cluster, monkeypatch)
     proc = cluster.ingest(inbox, "killed")
     app = _celery(cluster.broker)
