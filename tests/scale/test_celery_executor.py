@@ -191,7 +191,8 @@ def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
 def _active_chunks(app) -> dict[int, str]:
     """The worker processes running an ``ingest_chunk`` step now: pid -> step key."""
     out = {}
-    for tasks in (app.control.inspect(timeout=1).active() or {}).values():
+    # both workers answer within milliseconds: wait for their two replies, not the whole timeout
+    for tasks in (app.control.inspect(timeout=2, limit=2).active() or {}).values():
         for t in tasks:
             args = (t.get("kwargs") or {}).get("execute_step_args_packed") or {}
             for key in args.get("step_keys_to_execute") or []:
@@ -224,11 +225,11 @@ def _kill_mid_step(app, inst, dataset: str) -> str | None:
 
 
 def _long_takes(folder: Path, n: int) -> list[str]:
-    """``n`` clean 30 s takes with a 320x240 video each: chunk steps that last seconds, so a
-    worker can be caught in the middle of one however warm the workers are."""
+    """``n`` clean 20 s takes with a 320x240 video each: with 16 of them, two chunk steps of
+    eight that last seconds, so a worker is caught in the middle of one however warm it is."""
     h1 = get_profile("unitree-h1")
     for i in range(n):
-        plan = EpisodePlan(duration_s=30.0, seed=100 + i, cameras=(
+        plan = EpisodePlan(duration_s=20.0, seed=100 + i, cameras=(
             CameraPlan("cam_head", "video", width=320, height=240),))
         write_recording(generate_episode(h1, plan), folder / f"take_{i:02d}.h5")
     return [f"take_{i:02d}.h5" for i in range(n)]
@@ -236,7 +237,7 @@ def _long_takes(folder: Path, n: int) -> list[str]:
 
 def test_a_worker_killed_mid_step_loses_nothing(cluster, tmp_path, monkeypatch):
     inbox = tmp_path / "inbox"
-    picked = _long_takes(inbox, 8)
+    picked = _long_takes(inbox, 16)
     inst = _instance(cluster, monkeypatch)
     proc = cluster.ingest(inbox, "killed")
     app = _celery(cluster.broker)
