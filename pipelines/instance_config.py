@@ -10,6 +10,7 @@ written into ``dagster.yaml``, so no password lands on disk.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,7 +20,13 @@ POSTGRES_URL_ENV = "EMBODIQ_POSTGRES_URL"
 
 _SQLITE_YAML = """\
 # The orchestrator's state for this store (runs, events, schedules): SQLite in this folder.
+# The event log is Dagster's own, with its connections kept open (pipelines/instance_storage.py).
 # For several machines, set EMBODIQ_POSTGRES_URL (docs/orchestration.md).
+event_log_storage:
+  module: pipelines.instance_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {runs}
 telemetry:
   enabled: false
 """
@@ -41,11 +48,16 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_ENV) or None
 
 
-def instance_yaml(use_postgres: bool | None = None) -> str:
-    """``dagster.yaml`` for the store's instance (PostgreSQL when configured)."""
+def instance_yaml(home: Path, use_postgres: bool | None = None) -> str:
+    """``dagster.yaml`` for the store's instance in ``home`` (PostgreSQL when configured)."""
     if use_postgres is None:
         use_postgres = postgres_url() is not None
-    return _POSTGRES_YAML if use_postgres else _SQLITE_YAML
+    if use_postgres:
+        return _POSTGRES_YAML
+    import json
+
+    # Dagster's own place for the per-run event databases; JSON quoting is valid YAML
+    return _SQLITE_YAML.format(runs=json.dumps(str(Path(home).resolve() / "history" / "runs")))
 
 
 def pooled_connections(instance: dg.DagsterInstance) -> dg.DagsterInstance:

@@ -61,7 +61,7 @@ def instance_for(store: Store) -> dg.DagsterInstance:
         cfg = home / "dagster.yaml"
         # SQLite in the store, or PostgreSQL when EMBODIQ_POSTGRES_URL is set (the URL itself
         # stays in the environment): the file follows the configuration of this process
-        want = instance_yaml()
+        want = instance_yaml(home)
         if not cfg.is_file() or cfg.read_text() != want:
             atomic_write_bytes(cfg, want.encode())
         return pooled_connections(dg.DagsterInstance.from_config(str(home)))
