@@ -26,6 +26,7 @@ from pipelines.cli.common import (
     open_store,
     out,
     progress,
+    write_json,
 )
 
 app = typer.Typer(
@@ -156,9 +157,8 @@ def check(
     layouts = {str(ref.path) + (f"#{ref.episode_key}" if ref.episode_key else ""): ref.layout
                for ref in refs}
     doc["lerobot_commands"] = lerobot_delete_commands(doc["ranking"], layouts)
-    if as_json:  # written as it is encoded: the document of thousands of episodes is large
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+    if as_json:  # one episode per line
+        write_json(doc)
     else:
         _print_check(doc, quiet)
     if not entries:

@@ -42,6 +42,19 @@ def test_check_clean_recordings_grade_a_without_warnings(demo_recordings, tmp_pa
     assert all(f["severity"] == "info" for f in doc["dataset_findings"])
 
 
+
+def test_check_json_puts_one_episode_on_each_line(demo_recordings, tmp_path):
+    for rec in CLEAN:
+        copy_recording(demo_recordings, rec, tmp_path)
+    res = runner.invoke(app, ["check", str(tmp_path), "--json"])
+    doc = json.loads(res.stdout)
+    lines = res.stdout.splitlines()
+    for e in doc["episodes"]:  # each episode whole on its own line (grep, diff)
+        (line,) = [x for x in lines if f'"source": {json.dumps(e["source"])}' in x]
+        assert json.loads(line.rstrip(",")) == e
+    assert lines[0] == "{" and lines[-1] == "}"
+    assert [x.split('": ', 1)[0][1:] for x in lines if x.startswith('"')] == list(doc)
+
 @pytest.mark.parametrize("defect", sorted(EXPECTED_F))
 def test_check_planted_defects_fail_with_the_right_check(demo_recordings, tmp_path, defect):
     rec = next(r for r in DEMO_SET if r.defect == defect)
