@@ -30,7 +30,6 @@ from pipelines.processing import (
     default_workers,
     discover_guarded,
     quarantine_dir_for,
-    quarantine_record_name,
     register_guarded,
     utc_now,
 )
@@ -122,7 +121,7 @@ def quarantine_unrecognised(store: Store, bad: Unrecognised, dataset: str) -> st
     dst = store.contained(qdir / p.name)
     if not (dst.is_file() and sha256_file(dst) == sha):
         store.put_file(p, dst)
-    store.write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+    store.write_json(store.quarantine_record(qdir, dataset, None), {
         "source": str(p), "source_name": p.name, "source_sha256": sha, "files": {str(p): sha},
         "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",
         "findings": [bad.finding().to_dict()]})
@@ -143,7 +142,7 @@ def _quarantine_link(store: Store, bad: Unrecognised, dataset: str) -> str:
     unsafe = Finding("schema.unsafe", Severity.ERROR,
                      f"{p.name} is a symbolic link to {target!r}; embodiq never reads through a "
                      "link, so its target was neither read nor copied")
-    store.write_json(store.contained(qdir / quarantine_record_name(dataset, None)), {
+    store.write_json(store.quarantine_record(qdir, dataset, None), {
         "source": str(p), "source_name": p.name, "link_target": target, "files": {},
         "not_copied": {str(p): "a symbolic link: its target is never read or copied"},
         "dataset": dataset, "quarantined_at": utc_now(), "grade": "F",

@@ -63,7 +63,7 @@ def import_(
             aliases=alias or ())
     except ProfileError as exc:
         raise fail(str(exc), 2) from None
-    target = dest if dest is not None else open_store(store).robots_dir / f"{profile_id}.toml"
+    target = dest if dest is not None else open_store(store).robot_profile(profile_id)
     if target.exists() and not force:
         raise fail(f"{target} exists; pass --force to replace it", 2)
     atomic_write_bytes(target, text.encode())

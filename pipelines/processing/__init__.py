@@ -34,7 +34,6 @@ from pipelines.processing.outcomes import (
     curate,
     quarantine,
     quarantine_dir_for,
-    quarantine_record_name,
     read_report,
     write_report,
 )
@@ -72,7 +71,7 @@ __all__ = [
     "RecordingTask", "SourceRecord", "TaskResult", "Validation", "assess", "assess_ref",
     "curate", "dataset_findings", "default_workers", "discover_guarded", "iter_tasks", "judge",
     "load_source_record", "process_recording", "quarantine", "quarantine_dir_for",
-    "quarantine_record_name", "read_recording", "read_report", "reads_so_far",
+    "read_recording", "read_report", "reads_so_far",
     "recording_chunks", "register_guarded", "register_source", "robot_dirs", "run_recordings",
     "run_tasks", "shutdown_pools", "stopped_outcome", "utc_now", "validate_source",
     "verify_unchanged", "worker_modules", "write_report",

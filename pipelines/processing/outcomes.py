@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.processing.registration import SourceRecord
-from pipelines.store import Store, atomic_copy, atomic_write_json, check_name, staged_dir
+from pipelines.store import Store, atomic_copy, atomic_write_json, staged_dir
 from schemas.assessment import Assessment, utc_now
 from schemas.episode import Episode
 from schemas.names import check_safe_name, contained_problem, is_safe_name
@@ -36,19 +36,11 @@ def quarantine_dir_for(store: Store, files: dict[str, str]) -> Path:
     return store.quarantine_path(episode_uid_for(sorted(files.values()), None))
 
 
-def quarantine_record_name(dataset: str, episode_key: str | None) -> str:
-    """One findings record per dataset (and per episode of a multi-episode source): the same
-    recording rejected by two datasets keeps both records. ``@`` never occurs in a dataset
-    name, so the two parts cannot be confused."""
-    return (f"findings-{check_name(dataset)}@{episode_key}.json" if episode_key
-            else f"findings-{check_name(dataset)}.json")
-
-
 def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
     """Copy the source files byte for byte into its quarantine folder with the findings.
 
     Multi-episode sources (a LeRobot dataset) keep one copy of the files under ``files/``.
-    Each dataset that rejects the episode writes its own record (:func:`quarantine_record_name`).
+    Each dataset that rejects the episode writes its own record (:meth:`Store.quarantine_record`).
     A file that is gone, or whose bytes changed since registration, is not copied (the copy
     would not be the evidence) and is listed under ``not_copied``.
     """
@@ -80,7 +72,7 @@ def quarantine(store: Store, rec: SourceRecord, a: Assessment) -> Path:
     key = rec.episode_key
     if key is not None and not is_safe_name(key):  # a hostile key never becomes a file name
         key = "key-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-    atomic_write_json(store.contained(qdir / quarantine_record_name(rec.dataset, key)), {
+    atomic_write_json(store.quarantine_record(qdir, rec.dataset, key), {
         "source": rec.path, "source_name": rec.display_name, "source_sha256": rec.primary_sha256,
         "files": rec.files, "episode_uid": a.episode_uid, "dataset": rec.dataset,
         "grade": a.grade, "quality_score": a.quality_score, "profile": a.profile_name,

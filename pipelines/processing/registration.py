@@ -44,10 +44,6 @@ class SourceRecord:
         return cls(**d)
 
 
-def _record_path(store: Store, key: str) -> Path:
-    return store.sources_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
-
-
 def register_source(store: Store, ref: SourceRef, dataset: str,
                     mapping: Path | None = None) -> SourceRecord:
     """Hash the episode's files and record them under a stable partition key (idempotent)."""
@@ -57,7 +53,7 @@ def register_source(store: Store, ref: SourceRef, dataset: str,
     if not shown.isprintable() or "..." in shown:  # characters a partition key may not hold
         shown = f"source-{hashlib.sha256(shown.encode()).hexdigest()[:12]}"
     key = f"{dataset}/{shown}@{dig.episode_uid.removeprefix('ep-')[:10]}"
-    path = _record_path(store, key)
+    path = store.source_record(key)
     if path.is_file():
         old = SourceRecord.from_dict(json.loads(path.read_text()))
         mapping_s = str(mapping.resolve()) if mapping else None
@@ -74,7 +70,7 @@ def register_source(store: Store, ref: SourceRef, dataset: str,
 
 
 def load_source_record(store: Store, key: str) -> SourceRecord:
-    path = _record_path(store, key)
+    path = store.source_record(key)
     if not path.is_file():
         raise FileNotFoundError(
             f"recording '{key}' is not registered in {store.sources_dir}; "

@@ -205,6 +205,10 @@ class Store:
     def robots_dir(self) -> Path:
         return self.local_root / "robots"
 
+    def robot_profile(self, profile_id: str) -> Path:
+        """Where the store keeps the robot profile ``profile_id`` (a safe name)."""
+        return self.contained(self.robots_dir / f"{check_name(profile_id, 'profile id')}.toml")
+
     @property
     def dagster_home(self) -> Path:
         return self.local_root / "dagster"
@@ -308,6 +312,11 @@ class Store:
             self.write_json(path, {"fps": fps})
 
     # registered sources ------------------------------------------------------------------
+    def source_record(self, key: str) -> Path:
+        """The registration record of the source with partition key ``key`` (named by the
+        key's hash: a key holds characters no file name should)."""
+        return self.sources_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
     def registered_source_records(self) -> list[dict[str, Any]]:
         """Every readable record under ``sources/`` (a damaged one is skipped)."""
         out = []
@@ -327,6 +336,15 @@ class Store:
         """The quarantine folder of a source whose files have the content uid ``content_uid``
         (see :func:`pipelines.processing.quarantine_dir_for`)."""
         return self.contained(self.quarantine_dir / check_name(content_uid, "content uid"))
+
+    def quarantine_record(self, qdir: Path, dataset: str, episode_key: str | None) -> Path:
+        """The findings record a dataset keeps in a quarantine folder: one per dataset (and
+        per episode of a multi-episode source), so the same recording rejected by two datasets
+        keeps both records. ``@`` never occurs in a dataset name: the parts cannot be confused.
+        """
+        name = (f"findings-{check_name(dataset)}@{episode_key}.json" if episode_key
+                else f"findings-{check_name(dataset)}.json")
+        return self.contained(Path(qdir) / name)
 
     @staticmethod
     def quarantined_files_dir(qdir: Path) -> Path:

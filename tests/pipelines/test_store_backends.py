@@ -26,7 +26,8 @@ PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 _LAYOUT_LITERAL = re.compile(
     r'/ "(frames|videos|curated|files|staging|quarantine|datasets|sources|inbox|dagster|'
     r'registry|robots|reports)"|"(report|curated|dataset|manifest)\.json"|"LATEST"|'
-    r'"(episodes|findings|frames)\.parquet"')
+    r'"(episodes|findings|frames)\.parquet"|"findings-|'
+    r'(sources|staging|quarantine|inbox|datasets|reports|robots)_dir / f?"')
 #: The plain Parquet export spells its own format's file names (not the store's).
 _ALLOWED = {"export/parquet_export.py"}
 
