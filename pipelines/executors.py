@@ -37,6 +37,10 @@ from pipelines.processing import DEFAULT_TIMEOUT_S, RecordingOutcome, read_repor
 from pipelines.resources import EmbodiqResource
 
 BROKER_ENV = "EMBODIQ_CELERY_BROKER"
+#: Seconds after which the broker gives a step's task to another worker when the one that took
+#: it never acknowledged it (its whole host vanished). Redis's default is an hour; it must stay
+#: longer than the longest step, or a slow step is run twice (harmless, but wasted).
+VISIBILITY_ENV = "EMBODIQ_CELERY_VISIBILITY_TIMEOUT"
 #: Where task results go; the broker's URL when unset (Redis is both).
 BACKEND_ENV = "EMBODIQ_CELERY_BACKEND"
 EXECUTORS = ("in-process", "celery")
@@ -109,12 +113,28 @@ def _check_workers() -> None:
                          "with 'embodiq worker' (docs/orchestration.md)")
 
 
+def celery_settings() -> dict:
+    """:data:`CELERY_SETTINGS`, with the broker's visibility timeout when one is configured
+    (``EMBODIQ_CELERY_VISIBILITY_TIMEOUT``, seconds)."""
+    settings: dict = dict(CELERY_SETTINGS)
+    raw = os.environ.get(VISIBILITY_ENV)
+    if raw:
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0:
+            raise ValueError(f"{VISIBILITY_ENV} must be a number of seconds above 0, not {raw!r}")
+        settings["broker_transport_options"] = {"visibility_timeout": seconds}
+    return settings
+
+
 def executor_config() -> dict:
     """The Celery executor's configuration: URLs read from the environment when a run starts
     (never stored in the run's configuration), the shared settings."""
     backend = BACKEND_ENV if os.environ.get(BACKEND_ENV) else BROKER_ENV
     return {"broker": {"env": BROKER_ENV}, "backend": {"env": backend},
-            "config_source": dict(CELERY_SETTINGS)}
+            "config_source": celery_settings()}
 
 
 def worker_yaml() -> str:
