@@ -58,7 +58,7 @@ def build_definitions(store_root: str | None = None, quality_profile: str = "def
 
 
 def _defs() -> dg.Definitions:
-    from pipelines.executors import default_executor
+    from pipelines.executor_settings import default_executor
 
     return build_definitions(executor=default_executor())
 

@@ -9,18 +9,11 @@ under a watchdog; Dagster runs take them in batches.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
-from dagster._core.utils import make_new_run_id
-
-from pipelines.assets import BATCH_SIZE, outcomes_to
-from pipelines.definitions import build_definitions
 from pipelines.instance_config import instance_yaml, pooled_connections
 from pipelines.processing import (
     DEFAULT_TIMEOUT_S,
@@ -33,8 +26,6 @@ from pipelines.processing import (
     register_guarded,
     utc_now,
 )
-from pipelines.publish import PublishError
-from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
 from pipelines.sources import Unrecognised
 from pipelines.store import (
     PublishedVersion,
@@ -44,6 +35,9 @@ from pipelines.store import (
     file_lock,
 )
 from schemas.recording import sha256_file
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def instance_for(store: Store) -> dg.DagsterInstance:
@@ -63,6 +57,8 @@ def instance_for(store: Store) -> dg.DagsterInstance:
         want = instance_yaml(home)
         if not cfg.is_file() or cfg.read_text() != want:
             atomic_write_bytes(cfg, want.encode())
+        import dagster as dg
+
         return pooled_connections(dg.DagsterInstance.from_config(str(home)))
 
 
@@ -207,6 +203,22 @@ def _run_config(verbose: bool) -> dict:
     return {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}} if verbose else _QUIET_RUN
 
 
+@dataclass
+class _Orchestration:
+    """The store's Dagster instance and the ingest's definitions, ready to run."""
+
+    instance: Any
+    defs: Any
+
+
+def _orchestration(store: Store, profile: str, fps: float | None, write_report: bool,
+                   workers: int, timeout: float) -> _Orchestration:
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions(store.url, profile, fps, write_report, workers, timeout)
+    return _Orchestration(instance_for(store), defs)
+
+
 def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = "default",
            fps: float | None = None, layout: str | None = None, mapping: Path | None = None,
            write_report: bool = True,
@@ -225,39 +237,55 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     not depend on the executor, the batch size or the number of workers.
     """
     check_name(dataset)
-    from pipelines.executors import check_executor
+    from pipelines.executor_settings import check_executor
 
     distributed = check_executor(executor) == "celery"
-    if batch_size is None:
-        from pipelines.executors import DISTRIBUTED_BATCH_SIZE
-
-        batch_size = DISTRIBUTED_BATCH_SIZE if distributed else BATCH_SIZE
     if mapping is not None:  # a bad mapping is a usage error, before any recording is read
         from pipelines.mapping import find_mapping, load_mapping
 
         mapping = find_mapping(mapping)  # a shipped name is recorded as the file it names
         load_mapping(mapping)
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError("batch size must be at least 1")
     store.ensure()
     workers = workers or default_workers()
     summary = IngestSummary(dataset=dataset)
-    if on_progress:
-        on_progress("finding recordings", 0, 0)
-    refs, unknown = discover_guarded(paths, layout=layout, workers=workers, timeout=timeout)
-    if on_progress:
-        on_progress("registering", 0, len(refs))
-    records, unreadable = register_guarded(store, refs, dataset, mapping, workers=workers,
-                                           timeout=timeout)
-    for bad in [*unknown, *unreadable]:
-        summary.unrecognised.append((str(bad.path), quarantine_unrecognised(store, bad, dataset)
-                                     or ""))
-    instance = instance_for(store)
-    defs = build_definitions(store.url, profile, fps, write_report, workers, timeout)
+    # Dagster is loaded, and the store's instance opened, while the workers find and register
+    # the recordings (this process mostly waits on them meanwhile): that is a second or two of
+    # every ingest's start-up taken off its critical path
+    with ThreadPoolExecutor(1, thread_name_prefix="embodiq-orchestration") as background:
+        prepared = background.submit(_orchestration, store, profile, fps, write_report,
+                                     workers, timeout)
+        if on_progress:
+            on_progress("finding recordings", 0, 0)
+        refs, unknown = discover_guarded(paths, layout=layout, workers=workers,
+                                         timeout=timeout)
+        if on_progress:
+            on_progress("registering", 0, len(refs))
+        records, unreadable = register_guarded(store, refs, dataset, mapping, workers=workers,
+                                               timeout=timeout)
+        for bad in [*unknown, *unreadable]:
+            summary.unrecognised.append((str(bad.path),
+                                         quarantine_unrecognised(store, bad, dataset) or ""))
+        orchestration = prepared.result()
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+    from dagster._core.utils import make_new_run_id
+
+    from pipelines.assets import BATCH_SIZE, outcomes_to
+    from pipelines.sensors import INGEST_JOB, PUBLISH_JOB
+
+    if batch_size is None:
+        from pipelines.executors import DISTRIBUTED_BATCH_SIZE
+
+        batch_size = DISTRIBUTED_BATCH_SIZE if distributed else BATCH_SIZE
+    instance, defs = orchestration.instance, orchestration.defs
     keys = list(dict.fromkeys(r.key for r in records))
     if keys:
         instance.add_dynamic_partitions("recordings", keys)
-    job = defs.resolve_job_def(INGEST_JOB)
+    job: dg.JobDefinition = defs.resolve_job_def(INGEST_JOB)
     by_key = {r.key: r for r in records}
     done: dict[str, EpisodeOutcome] = {}
     run_id = ""
@@ -346,4 +374,4 @@ def _episode_outcome(store: Store, rec: SourceRecord, o: RecordingOutcome | None
         error, o.reads if o else 0, first)
 
 
-__all__ = ["IngestSummary", "PublishError", "ingest", "instance_for"]
+__all__ = ["IngestSummary", "ingest", "instance_for"]

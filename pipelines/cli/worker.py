@@ -26,7 +26,7 @@ def worker(
     store: StoreOpt = None,
 ) -> None:
     """Run a distributed-executor worker for the store (until stopped)."""
-    from pipelines.executors import BROKER_ENV, broker_url, worker_yaml
+    from pipelines.executor_settings import BROKER_ENV, broker_url, worker_yaml
     from pipelines.runner import instance_for
     from pipelines.store import atomic_write_bytes
 

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from pipelines.cli.main import app
 from pipelines.definitions import build_definitions
-from pipelines.executors import _chunks, check_executor, default_executor
+from pipelines.executor_settings import check_executor, default_executor
+from pipelines.executors import _chunks
 
 
 def test_in_process_unless_a_broker_is_configured(monkeypatch):

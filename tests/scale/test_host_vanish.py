@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.executors import VISIBILITY_ENV, celery_settings
+from pipelines.executor_settings import VISIBILITY_ENV, celery_settings
 from pipelines.runner import instance_for
 from pipelines.store import Store
 from tests.scale.test_celery_executor import (
