@@ -8,6 +8,7 @@ is well kept and already part of every scientific Python install.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 from collections import Counter
@@ -235,3 +236,35 @@ def episode_figure(view: EpisodeView) -> str | None:
     axes[0].set_xlim(x0 - pad, x1 + pad)
     axes[-1].set_xlabel("seconds from the episode's first frame", fontsize=9)
     return png(fig)
+
+
+@dataclass(frozen=True)
+class FigureTask:
+    """One figure of a report, as a worker draws it: what it shows, and only the data it needs
+    (the episodes without their frame readers, which are functions of this process), so it
+    pickles to a worker process."""
+
+    kind: str  # "summary", "distributions" or "episode"
+    episodes: tuple[EpisodeView, ...]
+
+    @classmethod
+    def of(cls, kind: str, episodes: list[EpisodeView]) -> FigureTask:
+        keep_series = kind == "episode"  # the summaries need no trajectories
+        return cls(kind, tuple(dataclasses.replace(
+            e, frame_at={}, series=e.series if keep_series else []) for e in episodes))
+
+
+#: What each kind of figure task draws.
+_DRAW = {"summary": summary_figure, "distributions": distributions_figure,
+         "episode": lambda episodes: episode_figure(episodes[0])}
+
+
+def draw(task: FigureTask) -> str | None:
+    """A figure task's ``data:`` URI (None for an episode with nothing to plot)."""
+    before = set(plt.get_fignums())
+    try:
+        return _DRAW[task.kind](list(task.episodes))
+    except Exception:  # a figure half drawn is not left open
+        for n in set(plt.get_fignums()) - before:
+            plt.close(n)
+        raise
