@@ -37,7 +37,7 @@ _POOLS: dict[int, Any] = {}
 
 #: What drawing a report's figures imports (matplotlib and pyplot, about a second):
 #: preloaded by the fork server of the commands that write reports, never by ``embodiq check``.
-REPORT_MODULES = ("matplotlib.pyplot", "pipelines.report.figures")
+REPORT_MODULES = ("pipelines.report.pyplot",)
 
 #: Modules the fork server imports on top of :func:`worker_modules`.
 _EXTRA_PRELOAD: list[str] = []

@@ -13,17 +13,15 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
 
 from pipelines.report.model import EpisodeView
 from schemas.findings import Finding
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 90
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#f9a825", "C": "#ef6c00", "F": "#c62828"}
@@ -62,11 +60,19 @@ def markers(view: EpisodeView) -> list[Marker]:
     return sorted(out, key=lambda m: (m.start, m.finding.check_id))
 
 
+def _plt():
+    """pyplot, imported at the first figure drawn: a process that only writes the page, its
+    figures drawn on workers, never loads matplotlib (about a second)."""
+    from pipelines.report.pyplot import plt
+
+    return plt
+
+
 def png(fig: Figure, tight: bool = False) -> str:
     """A figure as a ``data:`` URI (and the figure closed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight" if tight else None)
-    plt.close(fig)
+    _plt().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -90,7 +96,7 @@ def frame_png(frame: np.ndarray, width: int = 200) -> str:
 
 def summary_figure(episodes: list[EpisodeView]) -> str:
     """Episodes by grade, and the checks that fail most (errors and warnings)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.0), gridspec_kw={"width_ratios": [1, 2.2]})
+    fig, axes = _plt().subplots(1, 2, figsize=(12, 3.0), gridspec_kw={"width_ratios": [1, 2.2]})
     grades = Counter(e.grade for e in episodes)
     ks = ["A", "B", "C", "F"]
     bars = axes[0].bar(ks, [grades.get(k, 0) for k in ks], color=[GRADE_COLOURS[k] for k in ks])
@@ -116,7 +122,7 @@ def summary_figure(episodes: list[EpisodeView]) -> str:
 
 def distributions_figure(episodes: list[EpisodeView]) -> str:
     """Durations, quality scores and RMS jerk (the ``motion.jerk`` findings' value)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
+    fig, axes = _plt().subplots(1, 3, figsize=(12, 2.6))
     durations = [e.duration_s for e in episodes if e.duration_s > 0]
     jerks = [f.value for e in episodes for f in e.findings
              if f.check_id == "motion.jerk" and f.value is not None and np.isfinite(f.value)]
@@ -180,6 +186,8 @@ def _lanes(ax, marks: list[Marker], x0: float, x1: float) -> None:
 
 
 def _shade(ax, marks: list[Marker], x0: float, x1: float) -> None:
+    from matplotlib.transforms import blended_transform_factory
+
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     width = max(x1 - x0, 1e-9)
     for m in marks:
@@ -209,6 +217,7 @@ def episode_figure(view: EpisodeView) -> str | None:
         float(np.nanmax(t_all))
     pad = (x1 - x0) * 0.01 or 0.05
     heights = ([0.3 + 0.28 * len(lane)] if lane else []) + [1.9] * len(view.series)
+    plt = _plt()
     fig = plt.figure(figsize=(12.5, sum(heights) + 0.8))
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.35,
                             left=0.06, right=0.83, top=1 - 0.3 / (sum(heights) + 0.8),
@@ -261,6 +270,7 @@ _DRAW = {"summary": summary_figure, "distributions": distributions_figure,
 
 def draw(task: FigureTask) -> str | None:
     """A figure task's ``data:`` URI (None for an episode with nothing to plot)."""
+    plt = _plt()
     before = set(plt.get_fignums())
     try:
         return _DRAW[task.kind](list(task.episodes))

@@ -29,16 +29,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> ReportData:
+def lab_store(tmp_path_factory) -> Store:
     """Three published episodes (one with a camera, one longer) and one rejected
-    without its recording: four figures to draw, one episode without a plot."""
+    without its recording: five figures to draw, one episode without a plot."""
     store = Store(tmp_path_factory.mktemp("store"))
     write_version(store, "lab", [
         HandEpisode("ep-a", cameras=("cam",), idle_span_frames=(5, 30)),
         HandEpisode("ep-b", n_frames=60, started=1),
         HandEpisode("ep-c", started=2, task="stack the blocks"),
         HandEpisode("ep-f", passed=False, grade="F", started=3)])
-    return from_published(store.version("lab"), store.quarantine_dir, 20)
+    return store
+
+
+@pytest.fixture(scope="module")
+def lab(lab_store) -> ReportData:
+    return from_published(lab_store.version("lab"), lab_store.quarantine_dir, 20)
 
 
 def _page(text: str) -> str:
@@ -122,7 +127,9 @@ def test_a_figure_that_cannot_be_drawn_leaves_a_note_and_the_rest_of_the_page(la
     section = page.split(f'data-uid="{bad.uid}"', 1)[1].split("</section>", 1)[0]
     assert '<p class="note">this figure could not be drawn (ValueError: ' in section
     assert section.count('class="finding"') == len(bad.findings)  # its findings still listed
-    assert not any(figures.plt.get_fignums())  # the half-drawn figure was closed
+    from pipelines.report.pyplot import plt
+
+    assert not plt.get_fignums()  # the half-drawn figure was closed
 
 
 def test_drawing_a_figure_needs_no_frame_reader(lab):
@@ -155,6 +162,33 @@ def test_the_report_commands_preload_matplotlib_in_the_workers_only(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     # the worker had it before any figure was asked of it; the parent did not import it
     assert res.stdout.split() == ["['matplotlib.pyplot']", "False"]
+
+
+_REPORT_PROBE = """
+import sys
+if __name__ == "__main__":
+    from pipelines.cli.main import run
+    sys.argv = ["embodiq", *sys.argv[1:]]
+    try:
+        run()
+    finally:
+        print("matplotlib" in sys.modules)
+"""
+
+
+def test_the_report_command_writes_the_page_without_matplotlib_in_its_process(lab_store,
+                                                                              tmp_path):
+    """Its figures are drawn on the workers: the process writing the page never imports
+    matplotlib (a second of its time, before any figure)."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(_REPORT_PROBE)
+    out = tmp_path / "lab.html"
+    res = subprocess.run([sys.executable, str(probe), "report", "lab", "--store",
+                          str(lab_store.root), "--out", str(out), "--quiet"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split()[-1] == "False", res.stdout
+    assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
 
 
 def test_loaded_modules_reads_the_worker():
