@@ -293,7 +293,11 @@ def render(data: ReportData, on_progress: Progress | None = None, *,
     tasks = [FigureTask.of("summary", eps), FigureTask.of("distributions", eps),
              *(FigureTask.of("episode", [eps[i]]) for i in plotted)]
     preload_also(REPORT_MODULES)  # counts when no pool runs in this process yet
-    pending = start_tasks(figures.draw, tasks, workers=workers, timeout=timeout)
+    try:
+        pending = start_tasks(figures.draw, tasks, workers=workers, timeout=timeout)
+    except Exception as exc:  # no worker can be started here (a daemonic process): all here
+        why = f"no worker could be started: {type(exc).__name__}: {exc}"
+        pending = iter([(i, TaskResult("error", exc, why)) for i in range(len(tasks))])
     thumbs = []  # meanwhile, the camera frames (their readers live in this process)
     for i, e in enumerate(eps):
         if on_progress:

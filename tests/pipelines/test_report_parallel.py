@@ -144,6 +144,26 @@ def test_drawing_a_figure_needs_no_frame_reader(lab):
     assert all(not e.series for e in summary.episodes)
 
 
+def _report_in(root: str, out: str) -> None:
+    from pipelines.report import build_report
+
+    build_report(Path(out), store=Store(Path(root)), name="lab", workers=2)
+
+
+def test_a_process_that_may_not_start_workers_draws_the_figures_itself(lab_store, tmp_path):
+    """A daemonic process (a Celery pool process, say) may not have children: no pool, and
+    still the whole report."""
+    import multiprocessing
+
+    out = tmp_path / "lab.html"
+    child = multiprocessing.get_context("spawn").Process(
+        target=_report_in, args=(str(lab_store.root), str(out)), daemon=True)
+    child.start()
+    child.join(timeout=600)
+    assert child.exitcode == 0
+    assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
+
+
 _PRELOAD_PROBE = """
 import sys
 if __name__ == "__main__":
