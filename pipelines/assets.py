@@ -232,8 +232,9 @@ def published_dataset(context: AssetExecutionContext,
     if embodiq.write_report and (res.created or not report.is_file()):
         from pipelines.report import build_report
 
+        # its figures are drawn on the ingest's worker pool (the same number of workers)
         build_report(report, store=embodiq.store, name=name, version=res.version,
-                     max_episodes=10)
+                     max_episodes=10, workers=embodiq.worker_count())
     return dg.MaterializeResult(metadata={
         "version": res.version, "new_version": res.created,
         **({"report": dg.MetadataValue.path(str(report))} if report.is_file() else {}),

@@ -8,6 +8,9 @@ under a watchdog; Dagster runs take them in batches.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ from pipelines.processing import (
     register_guarded,
     utc_now,
 )
+from pipelines.processing.pool import REPORT_MODULES, preload_also
 from pipelines.sources import Unrecognised
 from pipelines.store import (
     PublishedVersion,
@@ -249,6 +253,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         raise ValueError("batch size must be at least 1")
     store.ensure()
     workers = workers or default_workers()
+    if write_report:  # the report's figures are drawn on the workers: matplotlib loaded once
+        preload_also(REPORT_MODULES)
     summary = IngestSummary(dataset=dataset)
     # Dagster is loaded, and the store's instance opened, while the workers find and register
     # the recordings (this process mostly waits on them meanwhile): that is a second or two of
@@ -302,6 +308,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     order = instance.get_dynamic_partitions("recordings") if keys else []
     if on_progress:
         on_progress("checking", 0, len(keys))
+    if keys and write_report:  # ready for the report by the time the version is published
+        import_in_background("pipelines.report")
     with outcomes_to(record):
         for batch in batches(keys, order, batch_size):
             tags = {"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
@@ -354,6 +362,20 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         else:
             summary.publish_error = _first_error(result) or "publish failed"
     return summary
+
+
+def import_in_background(module: str) -> threading.Thread:
+    """Import ``module`` on a daemon thread, while this process mostly waits on its workers,
+    so it is loaded when it is needed. An import error is ignored here: the real import, where
+    the module is used, raises it again."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=run, name=f"import {module}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _episode_outcome(store: Store, rec: SourceRecord, o: RecordingOutcome | None, run_id: str,

@@ -206,6 +206,14 @@ def _print_check(doc: dict, quiet: bool) -> None:
 
 
 # ------------------------------------------------------------------------------ ingest
+def _start_workers_for_report() -> None:
+    """Start the workers' fork server now, with the report's drawing code among what it
+    loads: it imports all that while this process imports Dagster."""
+    from pipelines.processing.pool import REPORT_MODULES, preload_also
+
+    preload_also(REPORT_MODULES, start=True)
+
+
 def _print_ingest(summary, quarantine: Path, quiet: bool) -> None:
     """The result; each recording's line was printed as its run finished it."""
     if not quiet:
@@ -260,6 +268,7 @@ def ingest(
     completed, whatever the grades."""
     from dataclasses import asdict
 
+    _start_workers_for_report()
     from pipelines.runner import ingest as run_ingest
     from pipelines.store import StoreError
     from schemas.quality_profile import QualityProfileError, load_quality_profile
@@ -296,6 +305,7 @@ def ingest(
 def demo(store: StoreOpt = None, quiet: QuietOpt = False, workers: WorkersOpt = None,
          verbose: VerboseOpt = False) -> None:
     """Make synthetic recordings (some with planted defects) and run the whole pipeline."""
+    _start_workers_for_report()
     from pipelines.demo import DATASET, run_demo
 
     _quiet_libraries()

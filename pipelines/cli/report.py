@@ -26,6 +26,10 @@ def report(
     """Write a self-contained HTML quality report (opens offline): episodes by grade, the
     checks that fail most, and each episode's trajectories with every finding marked where it
     happens."""
+    from pipelines.processing.pool import REPORT_MODULES, preload_also
+
+    # the workers that draw the figures load matplotlib while this process reads the data
+    preload_also(REPORT_MODULES, start=True)
     from pipelines.report import build_report
     from pipelines.store import StoreError
 

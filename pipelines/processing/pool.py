@@ -35,6 +35,33 @@ def default_workers() -> int:
 
 _POOLS: dict[int, Any] = {}
 
+#: What drawing a report's figures imports (matplotlib and pyplot, about a second):
+#: preloaded by the fork server of the commands that write reports, never by ``embodiq check``.
+REPORT_MODULES = ("pipelines.report.pyplot",)
+
+#: Modules the fork server imports on top of :func:`worker_modules`.
+_EXTRA_PRELOAD: list[str] = []
+
+
+def preload_also(modules: Sequence[str], *, start: bool = False) -> None:
+    """Have the workers' fork server import ``modules`` too, so no worker imports them again.
+
+    Only counts before the fork server of this process first starts (the first pool, or
+    ``start``). With ``start`` it is started now, without waiting for it: it imports what the
+    workers need while this process goes on with its own imports.
+    """
+    _EXTRA_PRELOAD.extend(m for m in modules if m not in _EXTRA_PRELOAD)
+    if start:
+        from multiprocessing import forkserver
+
+        _set_preload()
+        forkserver.ensure_running()
+
+
+def _set_preload() -> None:
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        [*worker_modules(), *_EXTRA_PRELOAD])
+
 
 def worker_modules() -> list[str]:
     """What the workers' fork server imports once, so no worker imports it again: the reading
@@ -53,6 +80,14 @@ def worker_modules() -> list[str]:
             *(f"checks.catalog.{m.name}" for m in pkgutil.iter_modules(checks.catalog.__path__)),
             *(f"pipelines.adapters.{m.name}"
               for m in pkgutil.iter_modules(pipelines.adapters.__path__))]
+
+
+def loaded_modules(names: Sequence[str]) -> list[str]:
+    """Which of ``names`` this process has imported; run on a worker, it tells what the
+    fork server preloaded (and what the worker's tasks imported)."""
+    import sys
+
+    return [n for n in names if n in sys.modules]
 
 
 def _worker_init() -> None:
@@ -80,7 +115,7 @@ def _new_pool(workers: int) -> Any:
     from pebble import ProcessPool
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(worker_modules())
+    _set_preload()
     return ProcessPool(max_workers=workers, context=ctx, initializer=_worker_init)
 
 
@@ -109,19 +144,36 @@ def iter_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int |
     that bundles several units of work) has its worker killed and replaced; it and a task
     whose worker died come back as ``stopped``, and the others go on.
     """
+    if items:
+        yield from start_tasks(fn, items, workers=workers, timeout=timeout,
+                               timeout_of=timeout_of)
+
+
+def start_tasks(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int | None = None,
+                timeout: float | None = DEFAULT_TIMEOUT_S,
+                timeout_of: Callable[[Any], int] | None = None
+                ) -> Iterator[tuple[int, TaskResult]]:
+    """Like :func:`iter_tasks`, but the tasks go to the pool now, before the first result
+    is asked for: the caller does its own work meanwhile, then collects."""
     if not items:
-        return
-    from concurrent.futures import TimeoutError as FutureTimeout
-    from concurrent.futures import as_completed
-
-    from pebble import ProcessExpired
-
+        return iter(())
     pool = _pool(workers or default_workers())
+
     def limit(item: Any) -> float | None:
         return timeout * timeout_of(item) if timeout is not None and timeout_of else timeout
 
     futures = {pool.schedule(fn, args=(item,), timeout=limit(item)): i
                for i, item in enumerate(items)}
+    return _results(futures, timeout)
+
+
+def _results(futures: dict[Any, int], timeout: float | None
+             ) -> Iterator[tuple[int, TaskResult]]:
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures import as_completed
+
+    from pebble import ProcessExpired
+
     for fut in as_completed(futures):
         i = futures[fut]
         try:

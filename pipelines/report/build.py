@@ -9,12 +9,16 @@ seconds from the episode's first frame (what tools and tests read).
 from __future__ import annotations
 
 import html
+import logging
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.processing.pool import REPORT_MODULES, TaskResult, preload_also, start_tasks
 from pipelines.report import figures
-from pipelines.report.figures import GRADE_COLOURS, Marker
+from pipelines.report.figures import GRADE_COLOURS, FigureTask, Marker
 from pipelines.report.model import (
     EpisodeView,
     Progress,
@@ -27,6 +31,11 @@ from pipelines.store import Store, atomic_write_bytes
 #: Video findings per episode that get camera frames, and the offsets around a span.
 MAX_THUMB_FINDINGS = 3
 THUMB_MARGIN_S = 0.5
+
+#: Seconds one figure may take on a worker before it is drawn in this process instead.
+FIGURE_TIMEOUT_S = 120.0
+
+log = logging.getLogger(__name__)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem auto;
@@ -117,7 +126,21 @@ def _findings_table(rows: str, with_where: bool = True) -> str:
             f"<th>message</th></tr>{rows}</table>")
 
 
-def _summary(data: ReportData) -> str:
+@dataclass
+class Drawn:
+    """A figure of the page: its ``data:`` URI (None: nothing to plot), or why it could not
+    be drawn."""
+
+    uri: str | None = None
+    failed: str = ""
+
+    def html(self, alt: str) -> str:
+        if self.failed:
+            return f'<p class="note">this figure could not be drawn ({_e(self.failed)})</p>'
+        return _img(self.uri, alt) if self.uri else ""
+
+
+def _summary(data: ReportData, grades_fig: Drawn, dist_fig: Drawn) -> str:
     eps = data.episodes
     n_pass = sum(e.passed for e in eps)
     grades = Counter(e.grade for e in eps)
@@ -134,8 +157,8 @@ def _summary(data: ReportData) -> str:
     ds = (f"<h3>Dataset findings</h3>{_findings_table(ds_rows, with_where=False)}"
           if ds_rows else "")
     return (f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}</div>'
-            f'{_img(figures.summary_figure(eps), "episodes by grade; checks that fail most")}'
-            f'{_img(figures.distributions_figure(eps), "durations, scores and jerk")}'
+            f'{grades_fig.html("episodes by grade; checks that fail most")}'
+            f'{dist_fig.html("durations, scores and jerk")}'
             f'<div class="cards">{counts}</div>'
             f"<h3>Checks</h3>{_checks_table(eps)}{ds}"
             f"<h3>Episodes</h3>{_index_table(eps)}</section>")
@@ -165,8 +188,14 @@ def _thumbs(e: EpisodeView, marks: list[Marker]) -> str:
     return "".join(out)
 
 
-def _episode(e: EpisodeView, index: int) -> str:
-    marks = {id(m.finding): m for m in figures.markers(e)}
+def _marks(e: EpisodeView) -> dict[int, Marker]:
+    return {id(m.finding): m for m in figures.markers(e)}
+
+
+def _episode(e: EpisodeView, index: int, plot: Drawn, thumbs: str) -> str:
+    """An episode's section: ``plot`` is its figure (drawn on a worker), ``thumbs`` its camera
+    frames."""
+    marks = _marks(e)
     rows = []
     for k, f in enumerate(e.findings):
         m = marks.get(id(f))
@@ -178,11 +207,10 @@ def _episode(e: EpisodeView, index: int) -> str:
             f'<td class="sev-{f.severity.value}">{f.severity.value}</td><td>{_e(f.check_id)}</td>'
             f'<td>{_e(f.stream)}</td><td class="where">{_where(m)}</td>'
             f"<td>{_e(f.message)}</td></tr>")
-    plot = figures.episode_figure(e)
-    body = _img(plot, f"trajectories of {e.name} with findings marked") if plot else ""
+    body = plot.html(f"trajectories of {e.name} with findings marked")
     if e.note:
         body += f'<p class="note">{_e(e.note)}</p>'
-    body += _thumbs(e, list(marks.values())) if plot or e.frame_at else ""
+    body += thumbs
     body += _findings_table("".join(rows)) if rows else '<p class="muted">no findings</p>'
     meta = " · ".join(x for x in (
         e.uid, f"score {e.score:.0f}", f"{e.duration_s:.1f} s", e.task, e.robot, e.operator,
@@ -228,14 +256,57 @@ def _quality(data: ReportData) -> str:
             f"<tbody>{''.join(rows)}</tbody></table></section>")
 
 
-def render(data: ReportData, on_progress: Progress | None = None) -> str:
-    """The whole page as one string."""
-    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    parts = [_summary(data), _quality(data), "<h2>Episodes</h2>"]
-    for i, e in enumerate(data.episodes):
+def _redraw(task: FigureTask, why: str) -> Drawn:
+    """A figure its worker did not draw (it raised, timed out or died), drawn here instead;
+    when it fails here too, a note takes its place and the page goes on."""
+    log.warning("the %s figure of the report was not drawn on its worker (%s); drawing it here",
+                task.kind, why)
+    try:
+        return Drawn(figures.draw(task))
+    except Exception as exc:
+        log.warning("the %s figure could not be drawn: %s: %s", task.kind,
+                    type(exc).__name__, exc)
+        return Drawn(failed=f"{type(exc).__name__}: {exc}")
+
+
+def _collect(tasks: list[FigureTask], pending: Iterator[tuple[int, TaskResult]],
+             on_progress: Progress | None) -> list[Drawn]:
+    out = [Drawn() for _ in tasks]
+    for n, (i, res) in enumerate(pending, 1):
+        out[i] = Drawn(res.value) if res.status == "ok" else _redraw(tasks[i], res.why)
         if on_progress:
-            on_progress(f"drawing {e.name}", i, len(data.episodes))
-        parts.append(_episode(e, i))
+            on_progress("drawing figures", n, len(tasks))
+    return out
+
+
+def render(data: ReportData, on_progress: Progress | None = None, *,
+           workers: int | None = None, timeout: float | None = FIGURE_TIMEOUT_S) -> str:
+    """The whole page as one string.
+
+    The figures (the two summaries, one per plotted episode) are drawn in parallel on the
+    worker pool (``workers`` processes, default one per core) while this process reads the
+    camera frames and writes the tables.
+    """
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    eps = data.episodes
+    plotted = [i for i, e in enumerate(eps) if e.series]
+    tasks = [FigureTask.of("summary", eps), FigureTask.of("distributions", eps),
+             *(FigureTask.of("episode", [eps[i]]) for i in plotted)]
+    preload_also(REPORT_MODULES)  # counts when no pool runs in this process yet
+    try:
+        pending = start_tasks(figures.draw, tasks, workers=workers, timeout=timeout)
+    except Exception as exc:  # no worker can be started here (a daemonic process): all here
+        why = f"no worker could be started: {type(exc).__name__}: {exc}"
+        pending = iter([(i, TaskResult("error", exc, why)) for i in range(len(tasks))])
+    thumbs = []  # meanwhile, the camera frames (their readers live in this process)
+    for i, e in enumerate(eps):
+        if on_progress:
+            on_progress(f"drawing {e.name}", i, len(eps))
+        thumbs.append(_thumbs(e, list(_marks(e).values())) if e.frame_at else "")
+    drawn = _collect(tasks, pending, on_progress)
+    plots = dict(zip(plotted, drawn[2:], strict=True))
+    parts = [_summary(data, drawn[0], drawn[1]), _quality(data), "<h2>Episodes</h2>",
+             *(_episode(e, i, plots.get(i, Drawn()), thumbs[i]) for i, e in enumerate(eps))]
     source = f" from {_e(data.source)}" if data.source else ""
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -248,12 +319,14 @@ def render(data: ReportData, on_progress: Progress | None = None) -> str:
 
 def build_report(out: Path, *, store: Store | None = None, name: str | None = None,
                  version: int | None = None, paths: list[Path] | None = None,
-                 max_episodes: int = 20, on_progress: Progress | None = None) -> Path:
+                 max_episodes: int = 20, on_progress: Progress | None = None,
+                 workers: int | None = None) -> Path:
     """Write the report of a published dataset (``name``) or of loose recordings (``paths``).
 
     ``max_episodes`` episodes (failing and lowest-scoring first) are plotted in detail; the
-    others are listed with their findings. Raises ``StoreError`` when the dataset or version is
-    not in the store. Returns the path written (atomically).
+    others are listed with their findings. The figures are drawn on ``workers`` processes
+    (default one per core). Raises ``StoreError`` when the dataset or version is not in the
+    store. Returns the path written (atomically).
     """
     if name is not None:
         store = store or Store()
@@ -261,4 +334,5 @@ def build_report(out: Path, *, store: Store | None = None, name: str | None = No
                               max_episodes, on_progress)
     else:
         data = from_recordings(paths or [], max_episodes, on_progress)
-    return atomic_write_bytes(Path(out), render(data, on_progress).encode("utf-8"))
+    return atomic_write_bytes(Path(out),
+                              render(data, on_progress, workers=workers).encode("utf-8"))

@@ -8,21 +8,20 @@ is well kept and already part of every scientific Python install.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.transforms import blended_transform_factory
 
 from pipelines.report.model import EpisodeView
 from schemas.findings import Finding
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 90
 GRADE_COLOURS = {"A": "#2e7d32", "B": "#f9a825", "C": "#ef6c00", "F": "#c62828"}
@@ -61,11 +60,19 @@ def markers(view: EpisodeView) -> list[Marker]:
     return sorted(out, key=lambda m: (m.start, m.finding.check_id))
 
 
+def _plt():
+    """pyplot, imported at the first figure drawn: a process that only writes the page, its
+    figures drawn on workers, never loads matplotlib (about a second)."""
+    from pipelines.report.pyplot import plt
+
+    return plt
+
+
 def png(fig: Figure, tight: bool = False) -> str:
     """A figure as a ``data:`` URI (and the figure closed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight" if tight else None)
-    plt.close(fig)
+    _plt().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -89,7 +96,7 @@ def frame_png(frame: np.ndarray, width: int = 200) -> str:
 
 def summary_figure(episodes: list[EpisodeView]) -> str:
     """Episodes by grade, and the checks that fail most (errors and warnings)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.0), gridspec_kw={"width_ratios": [1, 2.2]})
+    fig, axes = _plt().subplots(1, 2, figsize=(12, 3.0), gridspec_kw={"width_ratios": [1, 2.2]})
     grades = Counter(e.grade for e in episodes)
     ks = ["A", "B", "C", "F"]
     bars = axes[0].bar(ks, [grades.get(k, 0) for k in ks], color=[GRADE_COLOURS[k] for k in ks])
@@ -115,7 +122,7 @@ def summary_figure(episodes: list[EpisodeView]) -> str:
 
 def distributions_figure(episodes: list[EpisodeView]) -> str:
     """Durations, quality scores and RMS jerk (the ``motion.jerk`` findings' value)."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
+    fig, axes = _plt().subplots(1, 3, figsize=(12, 2.6))
     durations = [e.duration_s for e in episodes if e.duration_s > 0]
     jerks = [f.value for e in episodes for f in e.findings
              if f.check_id == "motion.jerk" and f.value is not None and np.isfinite(f.value)]
@@ -179,6 +186,8 @@ def _lanes(ax, marks: list[Marker], x0: float, x1: float) -> None:
 
 
 def _shade(ax, marks: list[Marker], x0: float, x1: float) -> None:
+    from matplotlib.transforms import blended_transform_factory
+
     trans = blended_transform_factory(ax.transData, ax.transAxes)
     width = max(x1 - x0, 1e-9)
     for m in marks:
@@ -208,6 +217,7 @@ def episode_figure(view: EpisodeView) -> str | None:
         float(np.nanmax(t_all))
     pad = (x1 - x0) * 0.01 or 0.05
     heights = ([0.3 + 0.28 * len(lane)] if lane else []) + [1.9] * len(view.series)
+    plt = _plt()
     fig = plt.figure(figsize=(12.5, sum(heights) + 0.8))
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.35,
                             left=0.06, right=0.83, top=1 - 0.3 / (sum(heights) + 0.8),
@@ -235,3 +245,36 @@ def episode_figure(view: EpisodeView) -> str | None:
     axes[0].set_xlim(x0 - pad, x1 + pad)
     axes[-1].set_xlabel("seconds from the episode's first frame", fontsize=9)
     return png(fig)
+
+
+@dataclass(frozen=True)
+class FigureTask:
+    """One figure of a report, as a worker draws it: what it shows, and only the data it needs
+    (the episodes without their frame readers, which are functions of this process), so it
+    pickles to a worker process."""
+
+    kind: str  # "summary", "distributions" or "episode"
+    episodes: tuple[EpisodeView, ...]
+
+    @classmethod
+    def of(cls, kind: str, episodes: list[EpisodeView]) -> FigureTask:
+        keep_series = kind == "episode"  # the summaries need no trajectories
+        return cls(kind, tuple(dataclasses.replace(
+            e, frame_at={}, series=e.series if keep_series else []) for e in episodes))
+
+
+#: What each kind of figure task draws.
+_DRAW = {"summary": summary_figure, "distributions": distributions_figure,
+         "episode": lambda episodes: episode_figure(episodes[0])}
+
+
+def draw(task: FigureTask) -> str | None:
+    """A figure task's ``data:`` URI (None for an episode with nothing to plot)."""
+    plt = _plt()
+    before = set(plt.get_fignums())
+    try:
+        return _DRAW[task.kind](list(task.episodes))
+    except Exception:  # a figure half drawn is not left open
+        for n in set(plt.get_fignums()) - before:
+            plt.close(n)
+        raise

@@ -30,6 +30,11 @@ if __name__ == "__main__":
         loaded = [m for m in {modules!r} if m in sys.modules]
         with open({out!r}, "w") as fh:
             fh.write(repr(loaded))
+        # what the workers (forked from the same server as the check's) have loaded
+        from pipelines.processing.pool import loaded_modules, run_tasks
+        [res] = run_tasks(loaded_modules, [["matplotlib", "pipelines.report"]], workers=1)
+        with open({out!r} + ".workers", "w") as fh:
+            fh.write(repr(res.value))
 """
 
 
@@ -51,7 +56,8 @@ def test_every_name_imported_from_processing_is_exported_by_the_package():
 
 def test_the_check_command_reads_only_in_its_workers(demo_recordings, tmp_path):
     """The parent of ``embodiq check`` hands out recordings and collects verdicts: it never
-    imports the readers, the kernels or the frames code (numba, pyarrow, OpenCV)."""
+    imports the readers, the kernels or the frames code (numba, pyarrow, OpenCV); and nothing
+    of it, workers included, loads the report's matplotlib."""
     data = tmp_path / "in"
     for rec in [r for r in DEMO_SET if r.defect is None][:2]:
         copy_recording(demo_recordings, rec, data)
@@ -64,3 +70,6 @@ def test_the_check_command_reads_only_in_its_workers(demo_recordings, tmp_path):
     assert res.returncode in (0, 1), res.stderr[-2000:]
     assert len(json.loads(res.stdout)["episodes"]) == 2
     assert out.read_text() == "[]", f"imported by the parent: {out.read_text()}"
+    # matplotlib is for the commands that write reports: not even preloaded in check's workers
+    workers = Path(f"{out}.workers").read_text()
+    assert workers == "[]", f"loaded by the check's workers: {workers}"
