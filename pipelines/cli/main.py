@@ -93,6 +93,9 @@ def check(
     quiet: QuietOpt = False,
 ) -> None:
     """The quality gate alone: grade recordings, publish nothing. Exit 0 all pass, 1 any fails."""
+    from pipelines.processing.pool import preload_also
+
+    preload_also((), start=True)  # the workers' imports start now, beside this process's own
     from pipelines.processing import (
         RecordingTask,
         dataset_findings,
