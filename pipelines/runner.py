@@ -288,79 +288,84 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
 
         batch_size = DISTRIBUTED_BATCH_SIZE if distributed else BATCH_SIZE
     instance, defs = orchestration.instance, orchestration.defs
-    keys = list(dict.fromkeys(r.key for r in records))
-    if keys:
-        instance.add_dynamic_partitions("recordings", keys)
-    job: dg.JobDefinition = defs.resolve_job_def(INGEST_JOB)
-    by_key = {r.key: r for r in records}
-    done: dict[str, EpisodeOutcome] = {}
-    run_id = ""
+    # the instance is closed when the ingest ends: its SQLite connections (kept open for
+    # the run) are released and their write-ahead logs folded back into the databases
+    try:
+        keys = list(dict.fromkeys(r.key for r in records))
+        if keys:
+            instance.add_dynamic_partitions("recordings", keys)
+        job: dg.JobDefinition = defs.resolve_job_def(INGEST_JOB)
+        by_key = {r.key: r for r in records}
+        done: dict[str, EpisodeOutcome] = {}
+        run_id = ""
 
-    def record(o: RecordingOutcome) -> None:
-        if o.key not in by_key or o.key in done:
-            return
-        done[o.key] = _episode_outcome(store, by_key[o.key], o, run_id, None)
+        def record(o: RecordingOutcome) -> None:
+            if o.key not in by_key or o.key in done:
+                return
+            done[o.key] = _episode_outcome(store, by_key[o.key], o, run_id, None)
+            if on_progress:
+                on_progress(o.name, len(done), len(keys))
+            if on_outcome:
+                on_outcome(done[o.key])
+
+        order = instance.get_dynamic_partitions("recordings") if keys else []
         if on_progress:
-            on_progress(o.name, len(done), len(keys))
-        if on_outcome:
-            on_outcome(done[o.key])
+            on_progress("checking", 0, len(keys))
+        if keys and write_report:  # ready for the report by the time the version is published
+            import_in_background("pipelines.report")
+        with outcomes_to(record):
+            for batch in batches(keys, order, batch_size):
+                tags = {"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
+                        ASSET_PARTITION_RANGE_END_TAG: batch[-1]}
+                if distributed:  # the recordings' outcomes come from the run's events
+                    from pipelines.executors import run_batch
 
-    order = instance.get_dynamic_partitions("recordings") if keys else []
-    if on_progress:
-        on_progress("checking", 0, len(keys))
-    if keys and write_report:  # ready for the report by the time the version is published
-        import_in_background("pipelines.report")
-    with outcomes_to(record):
-        for batch in batches(keys, order, batch_size):
-            tags = {"embodiq/dataset": dataset, ASSET_PARTITION_RANGE_START_TAG: batch[0],
-                    ASSET_PARTITION_RANGE_END_TAG: batch[-1]}
-            if distributed:  # the recordings' outcomes come from the run's events
-                from pipelines.executors import run_batch
-
-                run_id, err, outcomes = run_batch(
-                    instance, store_root=str(store.root), quality_profile=profile, fps=fps,
-                    write_report=write_report, timeout_s=timeout, chunk_size=chunk_size,
-                    tags=tags, run_config=_run_config(verbose))
-                for o in outcomes:
-                    record(o)
+                    run_id, err, outcomes = run_batch(
+                        instance, store_root=str(store.root), quality_profile=profile, fps=fps,
+                        write_report=write_report, timeout_s=timeout, chunk_size=chunk_size,
+                        tags=tags, run_config=_run_config(verbose))
+                    for o in outcomes:
+                        record(o)
+                else:
+                    run_id = make_new_run_id()
+                    result = job.execute_in_process(
+                        instance=instance, raise_on_error=False, run_id=run_id,
+                        run_config=_run_config(verbose), tags=tags)
+                    err = None if result.success else (_first_error(result) or "run failed")
+                summary.runs += 1
+                if err:
+                    summary.run_errors.append(err)
+                for key in batch:
+                    if key not in done:  # the run stopped before this recording was processed
+                        done[key] = _episode_outcome(store, by_key[key], None, run_id, err)
+                        if on_outcome:
+                            on_outcome(done[key])
+        summary.outcomes = [done[k] for k in keys]
+        if on_progress:
+            on_progress("publishing", len(keys), len(keys))
+        if keys:
+            instance.add_dynamic_partitions("datasets", [dataset])
+            pub = defs.resolve_job_def(PUBLISH_JOB)
+            result = pub.execute_in_process(partition_key=dataset, instance=instance,
+                                            raise_on_error=False, run_config=_run_config(verbose))
+            if result.success:
+                mats = result.asset_materializations_for_node("published_dataset")
+                # the version this run published (another ingest may have moved LATEST since)
+                mv = mats[-1].metadata["version"].value if mats else None
+                v = mv if isinstance(mv, int) else store.latest_version(dataset)
+                summary.version = v
+                published = store.version(dataset, v)
+                summary.version_path = str(published.dir)
+                man = published.manifest()
+                summary.counts = man["counts"]
+                _failed_at_publish(store, summary, published, man, by_key)
+                summary.new_version = bool(mats and mats[-1].metadata["new_version"].value)
+                if mats and "report" in mats[-1].metadata:
+                    summary.report_path = str(mats[-1].metadata["report"].value)
             else:
-                run_id = make_new_run_id()
-                result = job.execute_in_process(
-                    instance=instance, raise_on_error=False, run_id=run_id,
-                    run_config=_run_config(verbose), tags=tags)
-                err = None if result.success else (_first_error(result) or "run failed")
-            summary.runs += 1
-            if err:
-                summary.run_errors.append(err)
-            for key in batch:
-                if key not in done:  # the run stopped before this recording was processed
-                    done[key] = _episode_outcome(store, by_key[key], None, run_id, err)
-                    if on_outcome:
-                        on_outcome(done[key])
-    summary.outcomes = [done[k] for k in keys]
-    if on_progress:
-        on_progress("publishing", len(keys), len(keys))
-    if keys:
-        instance.add_dynamic_partitions("datasets", [dataset])
-        pub = defs.resolve_job_def(PUBLISH_JOB)
-        result = pub.execute_in_process(partition_key=dataset, instance=instance,
-                                        raise_on_error=False, run_config=_run_config(verbose))
-        if result.success:
-            mats = result.asset_materializations_for_node("published_dataset")
-            # the version this run published (another ingest may have moved LATEST since)
-            mv = mats[-1].metadata["version"].value if mats else None
-            v = mv if isinstance(mv, int) else store.latest_version(dataset)
-            summary.version = v
-            published = store.version(dataset, v)
-            summary.version_path = str(published.dir)
-            man = published.manifest()
-            summary.counts = man["counts"]
-            _failed_at_publish(store, summary, published, man, by_key)
-            summary.new_version = bool(mats and mats[-1].metadata["new_version"].value)
-            if mats and "report" in mats[-1].metadata:
-                summary.report_path = str(mats[-1].metadata["report"].value)
-        else:
-            summary.publish_error = _first_error(result) or "publish failed"
+                summary.publish_error = _first_error(result) or "publish failed"
+    finally:
+        instance.dispose()
     return summary
 
 

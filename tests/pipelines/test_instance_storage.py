@@ -36,6 +36,10 @@ def test_store_instance_writes_what_plain_dagster_reads(demo_recordings, tmp_pat
     store = Store(tmp_path / "store")
     summary = ingest(store, [inbox], "lab", workers=1)
     assert not summary.run_failed
+    # the ingest closed its connections: the store is left as plain databases, no write-ahead
+    # log still open beside them (nothing changes in the store after the ingest returns)
+    runs_dir = store.dagster_home / "history" / "runs"
+    assert list(runs_dir.glob("*.db")) and not list(runs_dir.glob("*.db-wal"))
 
     instance = instance_for(store)
     assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
