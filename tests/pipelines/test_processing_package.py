@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pipelines.processing
 from pipelines.demo import DEMO_SET
+from tests.pipelines.cli_probe import run_cli_probe
 from tests.pipelines.demo_files import copy_recording
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,23 +18,6 @@ ROOT = Path(__file__).resolve().parents[2]
 #: What ``embodiq check`` runs in its workers only (the fork server preloads it).
 _WORKER_ONLY = ("numba", "pyarrow", "cv2", "polars", "pipelines.frames", "checks.digest")
 
-_PROBE = """
-import sys
-if __name__ == "__main__":
-    from pipelines.cli.main import run
-    sys.argv = ["embodiq", *sys.argv[1:]]
-    try:
-        run()
-    finally:
-        loaded = [m for m in {modules!r} if m in sys.modules]
-        with open({out!r}, "w") as fh:
-            fh.write(repr(loaded))
-        # what the workers (forked from the same server as the check's) have loaded
-        from pipelines.processing.pool import loaded_modules, run_tasks
-        [res] = run_tasks(loaded_modules, [["matplotlib", "pipelines.report"]], workers=1)
-        with open({out!r} + ".workers", "w") as fh:
-            fh.write(repr(res.value))
-"""
 
 
 def test_every_name_imported_from_processing_is_exported_by_the_package():
@@ -62,11 +44,17 @@ def test_the_check_command_reads_only_in_its_workers(demo_recordings, tmp_path):
     for rec in [r for r in DEMO_SET if r.defect is None][:2]:
         copy_recording(demo_recordings, rec, data)
     out = tmp_path / "loaded.txt"
-    probe = tmp_path / "probe.py"
-    probe.write_text(_PROBE.format(modules=_WORKER_ONLY, out=str(out)))
-    res = subprocess.run([sys.executable, str(probe), "check", str(data), "--json",
-                          "--quiet", "--workers", "1", "--store", str(tmp_path / "store")],
-                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    res = run_cli_probe(tmp_path, f"""
+        loaded = [m for m in {_WORKER_ONLY!r} if m in sys.modules]
+        with open({str(out)!r}, "w") as fh:
+            fh.write(repr(loaded))
+        # what the workers (forked from the same server as the check's) have loaded
+        from pipelines.processing.pool import loaded_modules, run_tasks
+        [res] = run_tasks(loaded_modules, [["matplotlib", "pipelines.report"]], workers=1)
+        with open({str(out)!r} + ".workers", "w") as fh:
+            fh.write(repr(res.value))
+        """, "check", str(data), "--json", "--quiet", "--workers", "1", "--store",
+                        str(tmp_path / "store"))
     assert res.returncode in (0, 1), res.stderr[-2000:]
     assert len(json.loads(res.stdout)["episodes"]) == 2
     assert out.read_text() == "[]", f"imported by the parent: {out.read_text()}"

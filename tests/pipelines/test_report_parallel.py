@@ -24,6 +24,7 @@ from pipelines.report.build import render
 from pipelines.report.model import ReportData, from_published
 from pipelines.runner import import_in_background
 from pipelines.store import Store
+from tests.pipelines.cli_probe import run_cli_probe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -184,28 +185,13 @@ def test_the_report_commands_preload_matplotlib_in_the_workers_only(tmp_path):
     assert res.stdout.split() == ["['matplotlib.pyplot']", "False"]
 
 
-_REPORT_PROBE = """
-import sys
-if __name__ == "__main__":
-    from pipelines.cli.main import run
-    sys.argv = ["embodiq", *sys.argv[1:]]
-    try:
-        run()
-    finally:
-        print("matplotlib" in sys.modules)
-"""
-
-
 def test_the_report_command_writes_the_page_without_matplotlib_in_its_process(lab_store,
                                                                               tmp_path):
     """Its figures are drawn on the workers: the process writing the page never imports
     matplotlib (a second of its time, before any figure)."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(_REPORT_PROBE)
     out = tmp_path / "lab.html"
-    res = subprocess.run([sys.executable, str(probe), "report", "lab", "--store",
-                          str(lab_store.root), "--out", str(out), "--quiet"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    res = run_cli_probe(tmp_path, 'print("matplotlib" in sys.modules)', "report", "lab",
+                        "--store", str(lab_store.root), "--out", str(out), "--quiet")
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split()[-1] == "False", res.stdout
     assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
