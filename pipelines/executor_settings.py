@@ -47,6 +47,7 @@ def check_executor(executor: str | None) -> str:
         if not broker_url():
             raise ValueError(f"the celery executor needs a broker: set {BROKER_ENV} (e.g. "
                              "redis://127.0.0.1:6379/0) to the broker the workers listen on")
+        celery_settings()  # a bad setting is refused before the broker is asked
         _check_workers()
     return executor
 

@@ -32,10 +32,14 @@ def worker(
 
     if not broker_url():
         raise fail(f"set {BROKER_ENV} to the broker's URL (e.g. redis://127.0.0.1:6379/0)", 2)
+    try:
+        settings = worker_yaml()
+    except ValueError as exc:  # a bad setting in the environment
+        raise fail(str(exc), 2) from None
     st = open_store(store).ensure()
     instance_for(st).dispose()  # creates or checks the instance (PostgreSQL when configured)
     config = st.dagster_home / "celery.yaml"
-    atomic_write_bytes(config, worker_yaml().encode())
+    atomic_write_bytes(config, settings.encode())
     bindir = Path(sys.executable).parent
     env = {**os.environ, "DAGSTER_HOME": str(st.dagster_home), "EMBODIQ_STORE": str(st.root),
            "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}

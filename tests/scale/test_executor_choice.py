@@ -46,10 +46,14 @@ def test_chunks_keep_every_key_once_in_order_and_balanced(n):
     ({}, ["--executor", "dask"], "unknown executor 'dask'"),
     ({"EMBODIQ_CELERY_BROKER": "redis://u:secret@127.0.0.1:1/0"}, [],
      "the broker at redis://u:***@127.0.0.1:1/0 (EMBODIQ_CELERY_BROKER) cannot be reached"),
+    ({"EMBODIQ_CELERY_BROKER": "redis://u:secret@127.0.0.1:1/0",
+      "EMBODIQ_CELERY_VISIBILITY_TIMEOUT": "soon"}, [],
+     "EMBODIQ_CELERY_VISIBILITY_TIMEOUT must be a number of seconds above 0, not 'soon'"),
 ])
 def test_an_ingest_that_could_not_run_is_refused_plainly(tmp_path, monkeypatch, env, args,
                                                          message):
     monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
+    monkeypatch.delenv("EMBODIQ_CELERY_VISIBILITY_TIMEOUT", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     (tmp_path / "in").mkdir()
@@ -64,3 +68,13 @@ def test_a_worker_needs_a_broker(tmp_path, monkeypatch):
     monkeypatch.delenv("EMBODIQ_CELERY_BROKER", raising=False)
     res = CliRunner().invoke(app, ["worker", "--store", str(tmp_path / "store")])
     assert res.exit_code == 2 and "set EMBODIQ_CELERY_BROKER" in res.output
+
+
+def test_a_worker_refuses_a_bad_visibility_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBODIQ_CELERY_BROKER", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("EMBODIQ_CELERY_VISIBILITY_TIMEOUT", "-5")
+    res = CliRunner().invoke(app, ["worker", "--store", str(tmp_path / "store")])
+    assert res.exit_code == 2, res.output
+    assert "EMBODIQ_CELERY_VISIBILITY_TIMEOUT must be a number of seconds above 0, not '-5'" in \
+        " ".join(res.output.split())
+    assert "Traceback" not in res.output
