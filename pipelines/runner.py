@@ -66,7 +66,6 @@ def instance_for(store: Store) -> dg.DagsterInstance:
         return pooled_connections(dg.DagsterInstance.from_config(str(home)))
 
 
-
 @dataclass
 class EpisodeOutcome:
     key: str
