@@ -32,7 +32,6 @@ from pipelines.assets import (
     recordings_partitions,
 )
 from pipelines.executor_settings import executor_config
-from pipelines.instance_config import pooled_connections
 from pipelines.processing import DEFAULT_TIMEOUT_S, RecordingOutcome, read_report
 from pipelines.resources import EmbodiqResource
 
@@ -91,7 +90,6 @@ def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
     def ingest_chunk(context: dg.OpExecutionContext, embodiq: EmbodiqResource,
                      keys: list) -> int:
         _allow_children()
-        pooled_connections(context.instance)
         for event in ingest_keys(context, embodiq, keys):
             context.log_event(event)  # type: ignore[arg-type]  # check evaluations are accepted
         return len(keys)

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import dagster as dg
 
 POSTGRES_URL_ENV = "EMBODIQ_POSTGRES_URL"
 
@@ -31,14 +27,23 @@ telemetry:
   enabled: false
 """
 
+_POSTGRES_STORAGE = f"""\
+  module: pipelines.instance_storage_pg
+  class: PooledPostgres{{kind}}Storage
+  config:
+    postgres_url:
+      env: {POSTGRES_URL_ENV}
+"""
+
 _POSTGRES_YAML = f"""\
 # The orchestrator's state for this store (runs, events, schedules): PostgreSQL, at the URL
 # in the environment variable {POSTGRES_URL_ENV} (read at start; not stored here).
-storage:
-  postgres:
-    postgres_url:
-      env: {POSTGRES_URL_ENV}
-telemetry:
+# Dagster's PostgreSQL storages, with each process's connections kept open
+# (pipelines/instance_storage_pg.py); 'storage: postgres' reads the same database.
+run_storage:
+{_POSTGRES_STORAGE.format(kind="Run")}event_log_storage:
+{_POSTGRES_STORAGE.format(kind="EventLog")}schedule_storage:
+{_POSTGRES_STORAGE.format(kind="Schedule")}telemetry:
   enabled: false
 """
 
@@ -58,15 +63,3 @@ def instance_yaml(home: Path, use_postgres: bool | None = None) -> str:
 
     # Dagster's own place for the per-run event databases; JSON quoting is valid YAML
     return _SQLITE_YAML.format(runs=json.dumps(str(Path(home).resolve() / "history" / "runs")))
-
-
-def pooled_connections(instance: dg.DagsterInstance) -> dg.DagsterInstance:
-    """Keep one open connection per storage when the instance is on PostgreSQL.
-
-    ``dagster-postgres`` otherwise opens a new server connection for every write (a server
-    process forked and authenticated per event: most of the database's CPU time in an ingest).
-    The webserver's own setting, a pool of one connection, does it; SQLite is left as it is.
-    """
-    if postgres_url() is not None:
-        instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=4)
-    return instance

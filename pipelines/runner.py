@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.instance_config import instance_yaml, pooled_connections
+from pipelines.instance_config import instance_yaml
 from pipelines.processing import (
     DEFAULT_TIMEOUT_S,
     Assessment,
@@ -63,7 +63,7 @@ def instance_for(store: Store) -> dg.DagsterInstance:
             atomic_write_bytes(cfg, want.encode())
         import dagster as dg
 
-        return pooled_connections(dg.DagsterInstance.from_config(str(home)))
+        return dg.DagsterInstance.from_config(str(home))
 
 
 @dataclass

@@ -5,13 +5,20 @@ The same guarantees as the SQLite registry (:mod:`robots.registry`): the code an
 write runs in a transaction that first takes one advisory lock, so concurrent issuers on any
 number of hosts serialise and one robot never gets two codes. Issuing is rare (once per robot),
 so one lock for all writes costs nothing and keeps the logic identical to the SQLite one.
+
+Each process keeps one connection per database, opened on first use and opened again when the
+server dropped it: an ingest resolves a robot for every recording, and a new server connection
+each time (a server process forked and authenticated) cost more than the queries themselves.
+The schema is checked once per process and created only when it is missing.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from robots.registry import (
     BINDINGS_TABLE,
@@ -22,6 +29,11 @@ from robots.registry import (
     settle_binding,
 )
 from robots.uid import parse
+
+if TYPE_CHECKING:
+    from robots.profile import RobotProfile
+
+_T = TypeVar("_T")
 
 #: Key of the advisory lock every write takes (an arbitrary constant: "embodiq" in ASCII).
 _LOCK_KEY = 0x656D626F646971
@@ -41,6 +53,30 @@ END $$;
 
 _COLS = "code, robot_model, robot_serial, created_at, run_id"
 
+#: The name this registry's connections carry on the server (``pg_stat_activity``).
+APPLICATION_NAME = "embodiq-registry"
+
+
+class _Kept:
+    """One process's connection to one database, and the lock that gives it to one user at a
+    time (a transaction must not interleave with another thread's statements)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.con: Any = None
+
+
+#: (process id, URL) -> its kept connection; a forked child never uses its parent's.
+_KEPT: dict[tuple[int, str], _Kept] = {}
+_KEPT_LOCK = threading.Lock()
+#: URLs whose schema this process has seen complete.
+_SCHEMA_READY: set[str] = set()
+
+
+def _kept(url: str) -> _Kept:
+    with _KEPT_LOCK:
+        return _KEPT.setdefault((os.getpid(), url), _Kept())
+
 
 class PostgresRobotRegistry(IssuingRegistry):
     """The bindings in one PostgreSQL database (``postgresql://user@host:port/db``)."""
@@ -52,43 +88,77 @@ class PostgresRobotRegistry(IssuingRegistry):
             import psycopg  # noqa: F401
         except ImportError as exc:  # pragma: no cover - a dependency of the package
             raise RegistryError(f"the PostgreSQL registry needs psycopg ({exc})") from None
-        with self._write() as cur:
-            cur.execute(_SCHEMA)
+        if url not in _SCHEMA_READY:
+            self._again_if_dropped(self._ensure_schema)
+            _SCHEMA_READY.add(url)
+
+    def _ensure_schema(self) -> None:
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT to_regclass('embodiq_robot_bindings') IS NOT NULL AND EXISTS "
+                "(SELECT 1 FROM pg_trigger WHERE tgname = 'embodiq_bindings_frozen')").fetchone()
+        if not (row and row[0]):
+            with self._write() as cur:
+                cur.execute(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"PostgresRobotRegistry({_redact(self.url)!r})"
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[Any]:
+        """This process's connection to the database (autocommit: a write opens its own
+        transaction), opened again when the server dropped it."""
         import psycopg
 
-        try:
-            con = psycopg.connect(self.url, connect_timeout=int(self.timeout_s),
-                                  autocommit=False)
-        except psycopg.Error as exc:
-            raise RegistryError(f"the robot registry at {_redact(self.url)} cannot be opened "
-                                f"({str(exc).strip().splitlines()[0]})") from None
-        try:
-            yield con
-        finally:
-            con.close()
+        kept = _kept(self.url)
+        with kept.lock:
+            if kept.con is None or kept.con.closed or kept.con.broken:
+                try:
+                    kept.con = psycopg.connect(self.url, connect_timeout=int(self.timeout_s),
+                                               autocommit=True,
+                                               application_name=APPLICATION_NAME)
+                except psycopg.Error as exc:
+                    kept.con = None
+                    raise RegistryError(
+                        f"the robot registry at {_redact(self.url)} cannot be opened "
+                        f"({str(exc).strip().splitlines()[0]})") from None
+            yield kept.con
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Any]:
-        with self._connect() as con:
-            try:
-                with con.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                    yield cur
-                con.commit()
-            except BaseException:
-                con.rollback()
+        with self._connect() as con, con.transaction(), con.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            yield cur
+
+    def _again_if_dropped(self, op: Callable[[], _T]) -> _T:
+        """``op``, run once more on a new connection when the kept one turns out to have been
+        dropped by the server (a restart, an idle timeout). Safe for writes too: a binding is
+        settled inside its transaction, so running one again finds what the first one did."""
+        import psycopg
+
+        try:
+            return op()
+        except psycopg.OperationalError:
+            con = _kept(self.url).con
+            if con is None or not (con.broken or con.closed):
                 raise
+        return op()
+
+    def issue(self, profile: RobotProfile, serial: str, run_id: str | None = None) -> Binding:
+        return self._again_if_dropped(lambda: super(PostgresRobotRegistry, self).issue(
+            profile, serial, run_id))
+
+    def bind(self, code: str, model: str, serial: str, run_id: str | None = None) -> Binding:
+        return self._again_if_dropped(lambda: super(PostgresRobotRegistry, self).bind(
+            code, model, serial, run_id))
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Binding | None:
-        with self._connect() as con, con.cursor() as cur:
-            cur.execute(sql, args)
-            row = cur.fetchone()
+        def one() -> Any:
+            with self._connect() as con, con.cursor() as cur:
+                cur.execute(sql, args)
+                return cur.fetchone()
+
+        row = self._again_if_dropped(one)
         return Binding(*row) if row else None
 
     def resolve(self, model: str, serial: str) -> Binding | None:
@@ -101,10 +171,13 @@ class PostgresRobotRegistry(IssuingRegistry):
                          (parse(code).code,))
 
     def list(self) -> list[Binding]:
-        with self._connect() as con, con.cursor() as cur:
-            cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings "
-                        "ORDER BY robot_model, robot_serial")
-            return [Binding(*r) for r in cur.fetchall()]
+        def rows() -> list[Any]:
+            with self._connect() as con, con.cursor() as cur:
+                cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings "
+                            "ORDER BY robot_model, robot_serial")
+                return list(cur.fetchall())
+
+        return [Binding(*r) for r in self._again_if_dropped(rows)]
 
     @staticmethod
     def _bind(cur: Any, code: str, model: str, serial: str, run_id: str | None) -> Binding:

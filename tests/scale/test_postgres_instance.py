@@ -56,7 +56,10 @@ def test_ingest_on_postgres_publishes_what_sqlite_publishes(pg_server, tmp_path,
     assert key(local) == key(shared)
     # the orchestrator's state is in PostgreSQL, not in the store
     inst = instance_for(shared)
-    assert type(inst.run_storage).__name__ == "PostgresRunStorage"
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
+
+    assert isinstance(inst.run_storage, PostgresRunStorage)
+    assert isinstance(inst.event_log_storage, PostgresEventLogStorage)
     assert len(inst.get_runs()) == b.runs + 1  # the ingest batches and the publish
     assert "postgres" in (shared.dagster_home / "dagster.yaml").read_text()
     assert url not in (shared.dagster_home / "dagster.yaml").read_text()  # no secret on disk

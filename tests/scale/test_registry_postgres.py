@@ -98,3 +98,75 @@ def test_backend_chosen_by_configuration(pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBODIQ_POSTGRES_URL", pg_url)
     assert registry_url() == pg_url
     assert isinstance(open_registry(registry_url()), PostgresRobotRegistry)
+
+
+def _registry_sessions(url: str) -> int:
+    import psycopg
+
+    from robots.registry_pg import APPLICATION_NAME
+
+    with psycopg.connect(url, autocommit=True) as con:
+        row = con.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                          "AND datname = current_database()", (APPLICATION_NAME,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_one_connection_per_process_however_often_it_is_opened(pg_url):
+    """An ingest opens the registry for every recording: each open reuses the process's
+    connection instead of starting a server process."""
+    import psycopg
+
+    h1 = get_profile("unitree-h1")
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        before = con.execute("SELECT sessions FROM pg_stat_database "
+                             "WHERE datname = current_database()").fetchone()
+    for i in range(20):
+        reg = PostgresRobotRegistry(pg_url)
+        reg.issue(h1, f"SN{i:03d}")
+        assert reg.resolve("unitree-h1", f"SN{i:03d}") is not None
+    assert len(PostgresRobotRegistry(pg_url).list()) == 20
+    assert _registry_sessions(pg_url) == 1
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        after = con.execute("SELECT sessions FROM pg_stat_database "
+                            "WHERE datname = current_database()").fetchone()
+    assert before is not None and after is not None
+    assert after[0] - before[0] <= 3  # the registry's one, and this test's own two
+
+
+def test_a_connection_dropped_by_the_server_is_opened_again(pg_url):
+    import psycopg
+
+    from robots.registry_pg import APPLICATION_NAME
+
+    h1 = get_profile("unitree-h1")
+    reg = PostgresRobotRegistry(pg_url)
+    a = reg.issue(h1, "SN1")
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (APPLICATION_NAME,))
+    assert reg.resolve("unitree-h1", "SN1") == a  # a read, after the drop
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s", (APPLICATION_NAME,))
+    b = reg.issue(h1, "SN2")  # a write, after the drop
+    assert {x.code for x in reg.list()} == {a.code, b.code}
+
+
+def test_a_forked_child_opens_its_own_connection(pg_url):
+    """A worker forked from a process that holds a connection never writes on its parent's
+    (the two would interleave one server session)."""
+    h1 = get_profile("unitree-h1")
+    reg = PostgresRobotRegistry(pg_url)
+    reg.issue(h1, "SN0")
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_issuer, args=(pg_url, [f"SN{k}"], q)) for k in range(1, 4)]
+    for p in procs:
+        p.start()
+    got = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len({code for res in got for _, code in res}) == 3
+    assert reg.resolve("unitree-h1", "SN0") is not None  # the parent's connection still works
+    assert len(reg.list()) == 4

@@ -1,0 +1,136 @@
+"""The instance's PostgreSQL storages, with each process's connections kept open.
+
+``dagster-postgres`` opens a new server connection for every statement batch it runs (a server
+process forked and authenticated each time), and every ``DagsterInstance`` built from a
+reference (one per step a Celery worker runs) checks all its tables again. In a distributed
+ingest those connections, not the statements, were most of the database's work: about three
+per recording. These storages are Dagster's own (same tables, same migrations, interchangeable
+with ``storage: postgres``); each process keeps one small pool of connections per database,
+shared by the run, event-log and schedule storages of every instance it opens, and checks a
+database's tables once.
+
+A forked child never uses its parent's connections: the pool belongs to the process that opened
+it, and a child opens its own. Connections are checked before use, so a server restart or an
+idle timeout costs one reconnection, not a failed step.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres.event_log import PostgresEventLogStorage
+from dagster_postgres.run_storage import PostgresRunStorage
+from dagster_postgres.schedule_storage import PostgresScheduleStorage
+from dagster_postgres.utils import (
+    create_pg_engine,
+    get_token_provider_from_config,
+    pg_url_from_config,
+)
+from sqlalchemy.engine import Engine
+
+#: Connections a process keeps open to one database (more are opened while they are busy, and
+#: closed when returned).
+KEPT_CONNECTIONS = 2
+OVERFLOW_CONNECTIONS = 4
+#: Seconds after which a kept connection is replaced (servers and proxies drop idle ones).
+RECYCLE_S = 3600
+
+_ENGINES: dict[tuple[int, str], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+#: (storage, URL) pairs whose tables this process has checked.
+_CHECKED: set[tuple[str, str]] = set()
+
+
+def shared_engine(url: str, token_provider: Any = None) -> Engine:
+    """This process's pooled engine for the database at ``url``."""
+    key = (os.getpid(), url)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = create_pg_engine(url, token_provider, isolation_level="AUTOCOMMIT",
+                                      pool_size=KEPT_CONNECTIONS,
+                                      max_overflow=OVERFLOW_CONNECTIONS,
+                                      pool_recycle=RECYCLE_S, pool_pre_ping=True)
+            _ENGINES[key] = engine
+        return engine
+
+
+def _check_tables(kind: str, url: str, requested: bool) -> bool:
+    """Whether this storage should check (and create) its tables: until it once has, in this
+    process."""
+    return requested and (kind, url) not in _CHECKED
+
+
+class _SharedEngine:
+    """The storage's ``_engine`` is its process's shared engine; the one Dagster's constructor
+    builds (holding no connection) is set aside."""
+
+    postgres_url: str
+    _token_provider: Any
+
+    @property
+    def _engine(self) -> Engine:
+        return shared_engine(self.postgres_url, getattr(self, "_token_provider", None))
+
+    @_engine.setter
+    def _engine(self, engine: Engine) -> None:
+        engine.dispose()
+
+    def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int,
+                               max_overflow: int) -> None:
+        """Already pooled; the webserver's statement timeout is not imposed on the ingest."""
+
+
+def _args(config_value: Mapping[str, Any]) -> dict[str, Any]:
+    return {"postgres_url": pg_url_from_config(config_value),
+            "should_autocreate_tables": config_value.get("should_autocreate_tables", True),
+            "token_provider": get_token_provider_from_config(config_value)}
+
+
+class PooledPostgresRunStorage(_SharedEngine, PostgresRunStorage):
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None,
+                 token_provider: Any = None) -> None:
+        super().__init__(postgres_url,
+                         _check_tables("runs", postgres_url, should_autocreate_tables),
+                         inst_data, token_provider)
+        _CHECKED.add(("runs", postgres_url))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> PooledPostgresRunStorage:
+        return cls(inst_data=inst_data, **_args(config_value))
+
+
+class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None,
+                 token_provider: Any = None) -> None:
+        super().__init__(postgres_url,
+                         _check_tables("event_log", postgres_url, should_autocreate_tables),
+                         inst_data, token_provider)
+        _CHECKED.add(("event_log", postgres_url))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> PooledPostgresEventLogStorage:
+        return cls(inst_data=inst_data, **_args(config_value))
+
+
+class PooledPostgresScheduleStorage(_SharedEngine, PostgresScheduleStorage):
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None,
+                 token_provider: Any = None) -> None:
+        super().__init__(postgres_url,
+                         _check_tables("schedules", postgres_url, should_autocreate_tables),
+                         inst_data, token_provider)
+        _CHECKED.add(("schedules", postgres_url))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> PooledPostgresScheduleStorage:
+        return cls(inst_data=inst_data, **_args(config_value))

@@ -1,0 +1,136 @@
+"""The instance's PostgreSQL storages keep each process's connections, and stay Dagster's own.
+
+What they change is how often the server is connected to, never what is in the database: a
+plain ``storage: postgres`` instance reads every run, event and materialization they wrote;
+instances opened again and again in one process (a Celery worker opens one per step) share one
+pool; a forked child opens its own connections and its parent's keep working.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import uuid
+
+import dagster as dg
+import pytest
+from dagster._core.events.log import EventLogEntry
+
+from pipelines.instance_storage_pg import (
+    PooledPostgresEventLogStorage,
+    PooledPostgresRunStorage,
+    PooledPostgresScheduleStorage,
+)
+from pipelines.runner import instance_for
+from pipelines.store import Store
+from tests.servers import create_database, postgres_server
+
+pytestmark = pytest.mark.scale
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_server, monkeypatch):
+    url = create_database(pg_server, f"inst_{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", url)
+    return url
+
+
+@dg.asset
+def reading() -> int:
+    return 1
+
+
+def _sessions(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        row = con.execute("SELECT sessions FROM pg_stat_database "
+                          "WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _entry(run_id: str, text: str) -> EventLogEntry:
+    return EventLogEntry(error_info=None, level=20, user_message=text, run_id=run_id,
+                         timestamp=time.time())
+
+
+def test_instances_opened_again_share_one_pool(pg_url, tmp_path):
+    store = Store(tmp_path / "store")
+    instance = instance_for(store)
+    assert isinstance(instance.run_storage, PooledPostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
+    assert isinstance(instance.schedule_storage, PooledPostgresScheduleStorage)
+    dg.materialize([reading], instance=instance)
+    before = _sessions(pg_url)
+    for _ in range(5):  # as a worker does for each step it runs
+        again = dg.DagsterInstance.from_ref(instance.get_ref())
+        assert dg.materialize([reading], instance=again).success
+    # each materialization writes about twenty events and reads the run back: on Dagster's
+    # own storages every one of them is a new server connection
+    assert _sessions(pg_url) - before <= 2  # this test's own, and at most one more kept
+    assert len(instance.get_runs()) == 6
+    instance.dispose()
+
+
+def test_plain_dagster_reads_what_they_wrote(pg_url, tmp_path):
+    store = Store(tmp_path / "store")
+    instance = instance_for(store)
+    result = dg.materialize([reading], instance=instance)
+    ours = [(e.timestamp, e.dagster_event_type) for e in instance.all_logs(result.run_id)]
+    plain_home = tmp_path / "plain"
+    plain_home.mkdir()
+    (plain_home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_url:\n      env: EMBODIQ_POSTGRES_URL\n")
+    with dg.DagsterInstance.from_config(str(plain_home)) as plain:
+        assert type(plain.event_log_storage).__name__ == "PostgresEventLogStorage"
+        theirs = [(e.timestamp, e.dagster_event_type) for e in plain.all_logs(result.run_id)]
+        assert ours == theirs and len(ours) > 5
+        assert [r.run_id for r in plain.get_runs()] == [result.run_id]
+        mats = plain.fetch_materializations(reading.key, limit=10).records
+        assert [m.run_id for m in mats] == [result.run_id]
+    instance.dispose()
+
+
+def _forked_writes(storage: PooledPostgresEventLogStorage, run_id: str, n: int) -> None:
+    for i in range(n):  # the parent's storage object, inherited by fork
+        storage.store_event(_entry(run_id, f"fork {i}"))
+
+
+def test_a_forked_child_writes_through_its_own_connections(pg_url, tmp_path):
+    instance = instance_for(Store(tmp_path / "store"))
+    storage = instance.event_log_storage
+    assert isinstance(storage, PooledPostgresEventLogStorage)
+    run_id = str(uuid.uuid4())
+    storage.store_event(_entry(run_id, "parent first"))  # the parent holds a connection
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_forked_writes, args=(storage, run_id, 30)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for i in range(30):
+        storage.store_event(_entry(run_id, f"parent {i}"))
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    texts = [e.user_message for e in storage.get_logs_for_run(run_id)]
+    assert len(texts) == 91 and texts.count("fork 0") == 2
+    instance.dispose()
+
+
+def test_a_connection_dropped_by_the_server_is_replaced(pg_url, tmp_path):
+    import psycopg
+
+    instance = instance_for(Store(tmp_path / "store"))
+    assert dg.materialize([reading], instance=instance).success
+    with psycopg.connect(pg_url, autocommit=True) as con:  # a server restart, as seen by us
+        con.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    assert dg.materialize([reading], instance=instance).success
+    assert len(instance.get_runs()) == 2
+    instance.dispose()
