@@ -159,10 +159,12 @@ def ingest_recordings(context: AssetExecutionContext, embodiq: EmbodiqResource):
 
 
 def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
-                embodiq: EmbodiqResource, keys: list[str]) -> Iterator[object]:
-    """Process ``keys`` on the worker pool, yielding each one's events; raise a failure
-    naming the first recording that could not be processed. The in-process asset calls it
-    for its whole batch, a distributed run for each chunk (:mod:`pipelines.executors`)."""
+                embodiq: EmbodiqResource, keys: list[str],
+                workers: int | None = None) -> Iterator[object]:
+    """Process ``keys`` on ``workers`` pool processes (default: the resource's), yielding each
+    one's events; raise a failure naming the first recording that could not be processed. The
+    in-process asset calls it for its whole batch, a distributed run for each chunk
+    (:mod:`pipelines.executors`)."""
     store = embodiq.store
     profile = embodiq.profile()
     robots = robot_dirs(store)
@@ -184,9 +186,9 @@ def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
             mapping=embodiq.mapping_for(rec.mapping), rec=rec, store_root=store.url,
             fps=fps[rec.dataset], run_id=context.run.run_id,
             registry=registry_url() or str(store.registry_path)))
-    context.log.info(f"processing {len(tasks)} recording(s) on "
-                     f"{embodiq.worker_count()} worker(s)")
-    for i, o in run_recordings(tasks, workers=embodiq.worker_count(),
+    workers = workers or embodiq.worker_count()
+    context.log.info(f"processing {len(tasks)} recording(s) on {workers} worker(s)")
+    for i, o in run_recordings(tasks, workers=workers,
                                timeout=embodiq.timeout_s):
         yield from _events(recs[i], o)
         if o.curated is not None:

@@ -38,7 +38,6 @@ def build_definitions(store_root: str | None = None, quality_profile: str = "def
 
         ingest = distributed_ingest(chunk_size or CHUNK_SIZE)
         executor_def = celery_executor()
-        workers = workers or 1  # a worker runs one chunk on one core; hosts scale by workers
     elif executor != "in-process":
         raise ValueError(f"unknown executor {executor!r} (in-process or celery)")
     ingest_job = dg.define_asset_job(

@@ -39,6 +39,8 @@ from pipelines.resources import EmbodiqResource
 #: that a step's own cost (a task, the instance opened, a dozen events) stays small beside the
 #: work. A run of fewer recordings is still cut in two, so that two workers share it.
 CHUNK_SIZE = 8
+#: Processes a chunk step uses: a worker runs one step on one core; hosts scale by workers.
+STEP_WORKERS = 1
 #: Recordings per run of the distributed executor: one run's steps keep every worker busy;
 #: runs are sequential, so fewer, larger runs leave workers idle less often.
 DISTRIBUTED_BATCH_SIZE = 4 * BATCH_SIZE
@@ -90,7 +92,7 @@ def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
     def ingest_chunk(context: dg.OpExecutionContext, embodiq: EmbodiqResource,
                      keys: list) -> int:
         _allow_children()
-        for event in ingest_keys(context, embodiq, keys):
+        for event in ingest_keys(context, embodiq, keys, workers=STEP_WORKERS):
             context.log_event(event)  # type: ignore[arg-type]  # check evaluations are accepted
         return len(keys)
 
@@ -115,9 +117,19 @@ def distributed_ingest(chunk_size: int = CHUNK_SIZE) -> dg.AssetsDefinition:
     return ingest_recordings
 
 
+#: Seconds between two looks of the process running a distributed run at its steps' results
+#: (``dagster-celery`` waits a whole second: a run then idles about a second when it starts,
+#: when its last chunk ends and when it ends, whatever its size). Each look asks the broker once
+#: per step still running, a few dozen small requests.
+POLL_S = 0.1
+
+
 def celery_executor() -> dg.ExecutorDefinition:
     from dagster_celery import celery_executor as executor
+    from dagster_celery import core_execution_loop
 
+    # the loop reads this module setting at every pause; dagster-celery offers no other knob
+    core_execution_loop.TICK_SECONDS = POLL_S  # type: ignore[assignment]
     return executor.configured(executor_config(), name="embodiq_celery")
 
 

@@ -11,13 +11,15 @@ database's tables once.
 
 A forked child never uses its parent's connections: the pool belongs to the process that opened
 it, and a child opens its own. Connections are checked before use, so a server restart or an
-idle timeout costs one reconnection, not a failed step.
+idle timeout costs one reconnection, not a failed step. Only a connection that sat idle for a
+while is checked: a ping before every use would add a server round trip to every write.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +32,7 @@ from dagster_postgres.utils import (
     get_token_provider_from_config,
     pg_url_from_config,
 )
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 #: Connections a process keeps open to one database (more are opened while they are busy, and
@@ -38,6 +41,8 @@ KEPT_CONNECTIONS = 2
 OVERFLOW_CONNECTIONS = 4
 #: Seconds after which a kept connection is replaced (servers and proxies drop idle ones).
 RECYCLE_S = 3600
+#: Seconds a kept connection may sit idle before it is checked when taken again.
+CHECK_IDLE_S = 5.0
 
 _ENGINES: dict[tuple[int, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
@@ -54,9 +59,31 @@ def shared_engine(url: str, token_provider: Any = None) -> Engine:
             engine = create_pg_engine(url, token_provider, isolation_level="AUTOCOMMIT",
                                       pool_size=KEPT_CONNECTIONS,
                                       max_overflow=OVERFLOW_CONNECTIONS,
-                                      pool_recycle=RECYCLE_S, pool_pre_ping=True)
+                                      pool_recycle=RECYCLE_S)
+            event.listen(engine, "checkin", _returned)
+            event.listen(engine, "checkout", _check_if_idle)
             _ENGINES[key] = engine
         return engine
+
+
+def _returned(dbapi_connection: Any, record: Any) -> None:
+    record.info["returned_at"] = time.monotonic()
+
+
+def _check_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A connection idle for more than :data:`CHECK_IDLE_S` is pinged; a dead one is replaced
+    (the pool opens a new one when this raises ``DisconnectionError``)."""
+    returned = record.info.get("returned_at")
+    if returned is None or time.monotonic() - returned < CHECK_IDLE_S:
+        return
+    try:
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute("SELECT 1")
+        finally:
+            cur.close()
+    except Exception as e:  # the driver's error for a connection the server dropped
+        raise exc.DisconnectionError(f"kept connection dropped: {e}") from e
 
 
 def _check_tables(kind: str, url: str, requested: bool) -> bool:

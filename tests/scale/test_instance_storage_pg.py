@@ -123,9 +123,13 @@ def test_a_forked_child_writes_through_its_own_connections(pg_url, tmp_path):
     instance.dispose()
 
 
-def test_a_connection_dropped_by_the_server_is_replaced(pg_url, tmp_path):
+def test_a_connection_dropped_by_the_server_is_replaced(pg_url, tmp_path, monkeypatch):
+    """A kept connection is checked when it was idle (here: at all), and replaced when dead."""
     import psycopg
 
+    from pipelines import instance_storage_pg
+
+    monkeypatch.setattr(instance_storage_pg, "CHECK_IDLE_S", 0.0)
     instance = instance_for(Store(tmp_path / "store"))
     assert dg.materialize([reading], instance=instance).success
     with psycopg.connect(pg_url, autocommit=True) as con:  # a server restart, as seen by us
