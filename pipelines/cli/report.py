@@ -28,14 +28,15 @@ def report(
     happens."""
     from pipelines.processing.pool import REPORT_MODULES, preload_also
 
-    # the workers that draw the figures load matplotlib while this process reads the data
-    preload_also(REPORT_MODULES, start=True)
-    from pipelines.report import build_report
-    from pipelines.store import StoreError
-
     st = open_store(store)
     is_dataset = (len(targets) == 1 and not Path(targets[0]).exists()
                   and targets[0] in st.dataset_names())
+    # the workers load matplotlib while this process reads the data; a published dataset's
+    # workers only draw figures, so they skip the reading and checking code
+    preload_also(REPORT_MODULES, start=True, only=is_dataset)
+    from pipelines.report import build_report
+    from pipelines.store import StoreError
+
     if not is_dataset and not any(Path(t).exists() for t in targets):
         raise fail(f"'{' '.join(targets)}' is neither a published dataset in {st.datasets_dir} "
                    "nor a recording file or folder", 2)

@@ -41,16 +41,23 @@ REPORT_MODULES = ("pipelines.report.pyplot",)
 
 #: Modules the fork server imports on top of :func:`worker_modules`.
 _EXTRA_PRELOAD: list[str] = []
+#: Whether the fork server imports only :data:`_EXTRA_PRELOAD` (a command whose workers never
+#: read a recording).
+_ONLY_EXTRA: list[bool] = [False]
 
 
-def preload_also(modules: Sequence[str], *, start: bool = False) -> None:
+def preload_also(modules: Sequence[str], *, start: bool = False, only: bool = False) -> None:
     """Have the workers' fork server import ``modules`` too, so no worker imports them again.
 
     Only counts before the fork server of this process first starts (the first pool, or
     ``start``). With ``start`` it is started now, without waiting for it: it imports what the
-    workers need while this process goes on with its own imports.
+    workers need while this process goes on with its own imports. With ``only`` it imports
+    ``modules`` and not the reading and checking code (:func:`worker_modules`), for a command
+    whose workers only draw figures; a worker given a recording all the same imports what it
+    needs then.
     """
     _EXTRA_PRELOAD.extend(m for m in modules if m not in _EXTRA_PRELOAD)
+    _ONLY_EXTRA[0] = _ONLY_EXTRA[0] or only
     if start:
         from multiprocessing import forkserver
 
@@ -60,7 +67,7 @@ def preload_also(modules: Sequence[str], *, start: bool = False) -> None:
 
 def _set_preload() -> None:
     multiprocessing.get_context("forkserver").set_forkserver_preload(
-        [*worker_modules(), *_EXTRA_PRELOAD])
+        [*([] if _ONLY_EXTRA[0] else worker_modules()), *_EXTRA_PRELOAD])
 
 
 def worker_modules() -> list[str]:

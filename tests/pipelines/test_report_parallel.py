@@ -197,6 +197,23 @@ def test_the_report_command_writes_the_page_without_matplotlib_in_its_process(la
     assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
 
 
+def test_a_dataset_report_workers_load_only_what_figures_need(lab_store, tmp_path):
+    """A published dataset's report reads no recording: its workers are started without the
+    reading and checking code (numba, the check catalogue), only with matplotlib."""
+    out = tmp_path / "lab.html"
+    after = """
+        from pipelines.processing.pool import loaded_modules, run_tasks
+        [r] = run_tasks(loaded_modules, [["matplotlib", "numba", "checks.catalog.motion"]],
+                        workers=1)
+        print(r.value)
+    """
+    res = run_cli_probe(tmp_path, after, "report", "lab", "--store", str(lab_store.root),
+                        "--out", str(out), "--quiet")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines()[-1] == "['matplotlib']", res.stdout
+    assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
+
+
 def test_loaded_modules_reads_the_worker():
     [res] = run_tasks(loaded_modules, [["json", "embodiq_no_such_module"]], workers=1)
     assert res.status == "ok" and res.value == ["json"]
