@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ def default_workers() -> int:
 
 
 _POOLS: dict[int, Any] = {}
+_POOLS_LOCK = threading.Lock()
 
 #: What drawing a report's figures imports (matplotlib and pyplot, about a second):
 #: preloaded by the fork server of the commands that write reports, never by ``embodiq check``.
@@ -112,10 +114,20 @@ def _pool(workers: int) -> Any:
     replacement for a stopped worker is ready in milliseconds, and no worker inherits the
     parent's threads (Dagster's, SQLite's) mid-flight.
     """
-    pool = _POOLS.get(workers)
-    if pool is None or not pool.active:
-        pool = _POOLS[workers] = _new_pool(workers)
-    return pool
+    with _POOLS_LOCK:  # a warm-up thread may be starting it too (warm_up)
+        pool = _POOLS.get(workers)
+        if pool is None or not pool.active:
+            pool = _POOLS[workers] = _new_pool(workers)
+        return pool
+
+
+def warm_up(workers: int) -> list[TaskResult]:
+    """Start the pool of ``workers`` now and have its processes load the check kernels, so a
+    long-lived process's first recordings are no slower than the rest
+    (:mod:`pipelines.processing.warmup`)."""
+    from pipelines.processing.warmup import warm_checks
+
+    return run_tasks(warm_checks, [None] * workers, workers=workers)
 
 
 def _new_pool(workers: int) -> Any:

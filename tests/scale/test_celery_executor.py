@@ -188,6 +188,53 @@ def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
     assert len(chunks) == 2 and len(set(chunks.values())) == 2, seen
 
 
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process: pid -> (parent pid, command line)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            out[int(d.name)] = (ppid, cmd)
+    return out
+
+
+def _warmed_pool_under(root: int) -> bool:
+    """Whether a process below ``root`` is a reading worker: a child of the fork server that
+    the worker's pool starts (before its first step only when it warms up)."""
+    procs = _processes()
+    below, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        kids = [p for p, (ppid, _) in procs.items() if ppid == pid]
+        below.update(kids)
+        todo.extend(kids)
+    return any("forkserver" in procs[p][1] and procs[p][0] in below
+               and "forkserver" in procs[procs[p][0]][1] for p in below)
+
+
+def test_a_new_worker_warms_up_before_its_first_step(cluster):
+    """A worker that has run no step yet already has its reading pool started (and the check
+    kernels loaded), so its first step is no slower than the others."""
+    proc = subprocess.Popen([str(BIN / "embodiq"), "worker", "--name", "warm-up-probe"],
+                            env=cluster.env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_for(lambda: proc.poll() is not None or _warmed_pool_under(proc.pid),
+                  "the new worker's pool")
+        assert proc.poll() is None
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _active_chunks(app) -> dict[int, str]:
     """The worker processes running an ``ingest_chunk`` step now: pid -> step key."""
     out = {}
