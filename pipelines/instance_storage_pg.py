@@ -93,11 +93,29 @@ def _check_tables(kind: str, url: str, requested: bool) -> bool:
 
 
 class _SharedEngine:
-    """The storage's ``_engine`` is its process's shared engine; the one Dagster's constructor
-    builds (holding no connection) is set aside."""
+    """A ``dagster-postgres`` storage whose ``_engine`` is its process's shared engine (the one
+    Dagster's constructor builds, holding no connection, is set aside) and whose tables are
+    checked once per process."""
 
+    #: Which storage this is, for the once-per-process check of its tables.
+    _kind: str
     postgres_url: str
     _token_provider: Any
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
+                 inst_data: ConfigurableClassData | None = None,
+                 token_provider: Any = None) -> None:
+        super().__init__(postgres_url,  # type: ignore[call-arg]  # Dagster's storage class
+                         _check_tables(self._kind, postgres_url, should_autocreate_tables),
+                         inst_data, token_provider)
+        _CHECKED.add((self._kind, postgres_url))
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData | None,
+                          config_value: Mapping[str, Any]) -> Any:
+        return cls(inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
+                   should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+                   token_provider=get_token_provider_from_config(config_value))
 
     @property
     def _engine(self) -> Engine:
@@ -112,52 +130,13 @@ class _SharedEngine:
         """Already pooled; the webserver's statement timeout is not imposed on the ingest."""
 
 
-def _args(config_value: Mapping[str, Any]) -> dict[str, Any]:
-    return {"postgres_url": pg_url_from_config(config_value),
-            "should_autocreate_tables": config_value.get("should_autocreate_tables", True),
-            "token_provider": get_token_provider_from_config(config_value)}
-
-
 class PooledPostgresRunStorage(_SharedEngine, PostgresRunStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None,
-                 token_provider: Any = None) -> None:
-        super().__init__(postgres_url,
-                         _check_tables("runs", postgres_url, should_autocreate_tables),
-                         inst_data, token_provider)
-        _CHECKED.add(("runs", postgres_url))
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None,
-                          config_value: Mapping[str, Any]) -> PooledPostgresRunStorage:
-        return cls(inst_data=inst_data, **_args(config_value))
+    _kind = "runs"
 
 
 class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None,
-                 token_provider: Any = None) -> None:
-        super().__init__(postgres_url,
-                         _check_tables("event_log", postgres_url, should_autocreate_tables),
-                         inst_data, token_provider)
-        _CHECKED.add(("event_log", postgres_url))
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None,
-                          config_value: Mapping[str, Any]) -> PooledPostgresEventLogStorage:
-        return cls(inst_data=inst_data, **_args(config_value))
+    _kind = "event_log"
 
 
 class PooledPostgresScheduleStorage(_SharedEngine, PostgresScheduleStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
-                 inst_data: ConfigurableClassData | None = None,
-                 token_provider: Any = None) -> None:
-        super().__init__(postgres_url,
-                         _check_tables("schedules", postgres_url, should_autocreate_tables),
-                         inst_data, token_provider)
-        _CHECKED.add(("schedules", postgres_url))
-
-    @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None,
-                          config_value: Mapping[str, Any]) -> PooledPostgresScheduleStorage:
-        return cls(inst_data=inst_data, **_args(config_value))
+    _kind = "schedules"
