@@ -23,22 +23,8 @@ from pipelines.instance_storage_pg import (
 )
 from pipelines.runner import instance_for
 from pipelines.store import Store
-from tests.servers import create_database, postgres_server
 
 pytestmark = pytest.mark.scale
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_url(pg_server, monkeypatch):
-    url = create_database(pg_server, f"inst_{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", url)
-    return url
 
 
 @dg.asset

@@ -13,15 +13,9 @@ from pipelines.demo import DEMO_SET, make_demo_recordings
 from pipelines.runner import ingest, instance_for
 from pipelines.store import Store
 from robots.registry_pg import PostgresRobotRegistry
-from tests.servers import create_database, postgres_server
+from tests.servers import create_database
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
 
 
 def _inbox(tmp_path):

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import uuid
 from pathlib import Path
 
 import polars as pl
@@ -19,24 +18,10 @@ from pipelines.locks import lock_key, publish_lock
 from pipelines.publish import FAULT_ENV
 from pipelines.store import Store, StoreError
 from tests.pipelines.ingest_procs import finish, ingest_proc, process_state, wait_for
-from tests.servers import create_database, postgres_server
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
 
 CLEAN = [r for r in DEMO_SET if r.defect is None]
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_url(pg_server, monkeypatch):
-    url = create_database(pg_server, f"lock_{uuid.uuid4().hex[:8]}")
-    monkeypatch.setenv("EMBODIQ_POSTGRES_URL", url)
-    return url
 
 
 def _copy(recordings: Path, files: list[str], dst: Path) -> Path:

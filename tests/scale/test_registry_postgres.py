@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import uuid
 
 import pytest
 
 from robots.profile import get_profile
 from robots.registry import RegistryConflict, RegistryError
 from robots.registry_pg import PostgresRobotRegistry
-from tests.servers import create_database, postgres_server
 
 pytestmark = pytest.mark.scale
-
-
-@pytest.fixture(scope="module")
-def pg_server():
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg_url(pg_server):
-    return create_database(pg_server, f"reg_{uuid.uuid4().hex[:10]}")
 
 
 def test_issue_is_idempotent_and_survives_a_reopen(pg_url):
