@@ -91,6 +91,17 @@ def _wait_for(cond, what: str):
         time.sleep(0.2)
 
 
+def _stop_group(proc: subprocess.Popen, patience_s: float) -> None:
+    """Stop the process group ``proc`` leads (a worker, or the whole recipe): asked first,
+    killed if it has not exited after ``patience_s``."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=patience_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     if shutil.which("redis-server") is None:
@@ -120,12 +131,7 @@ def cluster(tmp_path_factory):
             assert proc.poll() is None, log.read_text()[-3000:]
             yield Cluster(env, Store(root / "store"), broker, ingest_cmd, log)
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            _stop_group(proc, 120)
 
 
 def _inbox(recordings: Path, dst: Path, picked: list[str]) -> Path:
@@ -227,12 +233,7 @@ def test_a_new_worker_warms_up_before_its_first_step(cluster):
                   "the new worker's pool")
         assert proc.poll() is None
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop_group(proc, 60)
 
 
 def _active_chunks(app) -> dict[int, str]:
