@@ -78,3 +78,19 @@ def test_a_worker_refuses_a_bad_visibility_timeout(tmp_path, monkeypatch):
     assert "EMBODIQ_CELERY_VISIBILITY_TIMEOUT must be a number of seconds above 0, not '-5'" in \
         " ".join(res.output.split())
     assert "Traceback" not in res.output
+
+
+def test_a_distributed_run_looks_at_its_steps_often():
+    """dagster-celery's execution loop pauses ``TICK_SECONDS`` between looks at its steps'
+    results; the executor shortens that pause. Fails if dagster-celery stops reading the
+    setting there (the shorter pause would then silently be lost)."""
+    import inspect
+
+    from dagster_celery import core_execution_loop
+
+    from pipelines.executors import POLL_S, celery_executor
+
+    celery_executor()
+    assert core_execution_loop.TICK_SECONDS == POLL_S < 1
+    assert "time.sleep(TICK_SECONDS)" in inspect.getsource(
+        core_execution_loop.core_celery_execution_loop)
