@@ -10,9 +10,10 @@ shared by the run, event-log and schedule storages of every instance it opens, a
 database's tables once.
 
 A forked child never uses its parent's connections: the pool belongs to the process that opened
-it, and a child opens its own. Connections are checked before use, so a server restart or an
-idle timeout costs one reconnection, not a failed step. Only a connection that sat idle for a
-while is checked: a ping before every use would add a server round trip to every write.
+it, and a child opens its own. A connection that sat idle for more than a few seconds is
+checked when it is taken again, so a server restart or an idle timeout between steps costs one
+reconnection, not a failed step; a busy one is not (a ping before every use would add a server
+round trip to every write).
 """
 
 from __future__ import annotations
