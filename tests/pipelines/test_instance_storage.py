@@ -19,6 +19,7 @@ from pipelines.demo import DEMO_SET
 from pipelines.instance_storage import OPEN_DATABASES, PooledSqliteEventLogStorage
 from pipelines.runner import ingest, instance_for
 from pipelines.store import Store
+from tests.children import running
 from tests.pipelines.demo_files import copy_recording
 
 CLEAN = [r for r in DEMO_SET if r.defect is None]
@@ -77,13 +78,9 @@ def test_processes_write_one_run_through_their_own_connections(tmp_path):
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=_forked_writes, args=(storage, run_id, 40)),
              ctx.Process(target=_child_writes, args=(base, run_id, 40))]
-    for p in procs:
-        p.start()
-    for i in range(40):
-        storage.store_event(_entry(run_id, f"parent {i}"))
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    with running(procs):
+        for i in range(40):
+            storage.store_event(_entry(run_id, f"parent {i}"))
     texts = [e.user_message for e in storage.get_logs_for_run(run_id)]
     assert len(texts) == 121 and len(set(texts)) == 121
     storage.dispose()

@@ -23,6 +23,7 @@ from pipelines.instance_storage_pg import (
 )
 from pipelines.runner import instance_for
 from pipelines.store import Store
+from tests.children import running
 
 pytestmark = pytest.mark.scale
 
@@ -97,13 +98,9 @@ def test_a_forked_child_writes_through_its_own_connections(pg_url, tmp_path):
     storage.store_event(_entry(run_id, "parent first"))  # the parent holds a connection
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=_forked_writes, args=(storage, run_id, 30)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    for i in range(30):
-        storage.store_event(_entry(run_id, f"parent {i}"))
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    with running(procs):
+        for i in range(30):
+            storage.store_event(_entry(run_id, f"parent {i}"))
     texts = [e.user_message for e in storage.get_logs_for_run(run_id)]
     assert len(texts) == 91 and texts.count("fork 0") == 2
     instance.dispose()

@@ -9,6 +9,7 @@ import pytest
 from robots.profile import get_profile
 from robots.registry import RegistryConflict, RegistryError
 from robots.registry_pg import PostgresRobotRegistry
+from tests.children import running
 
 pytestmark = pytest.mark.scale
 
@@ -59,12 +60,8 @@ def test_eight_concurrent_issuers_get_exactly_one_code_per_robot(pg_url):
     q = ctx.Queue()
     procs = [ctx.Process(target=_issuer, args=(pg_url, serials[k:] + serials[:k], q))
              for k in range(8)]
-    for p in procs:
-        p.start()
-    results = [q.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    with running(procs):
+        results = [q.get(timeout=120) for _ in procs]
     per_serial: dict[str, set[str]] = {}
     for res in results:
         for s, code in res:
@@ -148,12 +145,8 @@ def test_a_forked_child_opens_its_own_connection(pg_url):
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     procs = [ctx.Process(target=_issuer, args=(pg_url, [f"SN{k}"], q)) for k in range(1, 4)]
-    for p in procs:
-        p.start()
-    got = [q.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    with running(procs):
+        got = [q.get(timeout=60) for _ in procs]
     assert len({code for res in got for _, code in res}) == 3
     assert reg.resolve("unitree-h1", "SN0") is not None  # the parent's connection still works
     assert len(reg.list()) == 4
