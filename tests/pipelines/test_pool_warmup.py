@@ -4,15 +4,12 @@ recording arrives (a distributed-executor worker does it as it starts)."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.pipelines.cli_probe import run_python_probe
 
-_SCRIPT = textwrap.dedent("""\
-    if __name__ == "__main__":
+
+def test_warm_up_loads_the_check_kernels_in_the_pool(tmp_path):
+    res = run_python_probe(tmp_path, """
         from pipelines.processing.pool import run_tasks, warm_up
         from pipelines.processing.warmup import loaded_kernels
         [before] = run_tasks(loaded_kernels, [None], workers=1)
@@ -21,14 +18,7 @@ _SCRIPT = textwrap.dedent("""\
         print(before.value)
         print(warmed.status)
         print(after.value)
-    """)
-
-
-def test_warm_up_loads_the_check_kernels_in_the_pool(tmp_path):
-    script = tmp_path / "warm.py"
-    script.write_text(_SCRIPT)
-    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300)
+        """)
     assert res.returncode == 0, res.stderr[-2000:]
     before, status, after = res.stdout.strip().splitlines()[-3:]
     assert before == "[]"  # a fresh pool process has loaded none

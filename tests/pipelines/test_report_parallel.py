@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,9 +23,7 @@ from pipelines.report.build import render
 from pipelines.report.model import ReportData, from_published
 from pipelines.runner import import_in_background
 from pipelines.store import Store
-from tests.pipelines.cli_probe import run_cli_probe
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.pipelines.cli_probe import run_cli_probe, run_python_probe
 
 
 @pytest.fixture(scope="module")
@@ -165,21 +162,14 @@ def test_a_process_that_may_not_start_workers_draws_the_figures_itself(lab_store
     assert len([i for i in Page(out.read_text()).images if i["class"] == "plot"]) == 5
 
 
-_PRELOAD_PROBE = """
-import sys
-if __name__ == "__main__":
-    from pipelines.processing import pool
-    pool.preload_also(pool.REPORT_MODULES, start=True)
-    [res] = pool.run_tasks(pool.loaded_modules, [["matplotlib.pyplot"]], workers=1)
-    print(res.value, "matplotlib" in sys.modules)
-"""
-
-
 def test_the_report_commands_preload_matplotlib_in_the_workers_only(tmp_path):
-    probe = tmp_path / "probe.py"
-    probe.write_text(_PRELOAD_PROBE)
-    res = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+    res = run_python_probe(tmp_path, """
+        import sys
+        from pipelines.processing import pool
+        pool.preload_also(pool.REPORT_MODULES, start=True)
+        [res] = pool.run_tasks(pool.loaded_modules, [["matplotlib.pyplot"]], workers=1)
+        print(res.value, "matplotlib" in sys.modules)
+        """)
     assert res.returncode == 0, res.stderr[-2000:]
     # the worker had it before any figure was asked of it; the parent did not import it
     assert res.stdout.split() == ["['matplotlib.pyplot']", "False"]
