@@ -194,32 +194,33 @@ def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
     assert len(chunks) == 2 and len(set(chunks.values())) == 2, seen
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every process: pid -> (parent pid, command line)."""
-    out = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except (OSError, IndexError, ValueError):
-                continue
-            out[int(d.name)] = (ppid, cmd)
-    return out
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (none once it is gone)."""
+    try:
+        return [int(x) for t in Path(f"/proc/{pid}/task").iterdir()
+                for x in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _is_fork_server(pid: int) -> bool:
+    try:
+        return b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _warmed_pool_under(root: int) -> bool:
     """Whether a process below ``root`` is a reading worker: a child of the fork server that
     the worker's pool starts (before its first step only when it warms up)."""
-    procs = _processes()
-    below, todo = set(), [root]
+    todo = [root]
     while todo:
         pid = todo.pop()
-        kids = [p for p, (ppid, _) in procs.items() if ppid == pid]
-        below.update(kids)
+        kids = _children(pid)
+        if _is_fork_server(pid) and any(_is_fork_server(k) for k in kids):
+            return True
         todo.extend(kids)
-    return any("forkserver" in procs[p][1] and procs[p][0] in below
-               and "forkserver" in procs[procs[p][0]][1] for p in below)
+    return False
 
 
 def test_a_new_worker_warms_up_before_its_first_step(cluster):
