@@ -60,7 +60,10 @@ def _redacted(url: str) -> str:
 
 
 def _check_workers() -> None:
-    """A run waits for its steps for ever: refuse to start one that no worker would take."""
+    """A run waits for its steps for ever: refuse to start one that no worker would take.
+
+    The first worker's answer is enough: without a limit, Celery waits out the whole timeout
+    for answers from workers it cannot count, two idle seconds at the start of every ingest."""
     from celery import Celery
 
     url = broker_url() or ""
@@ -68,7 +71,7 @@ def _check_workers() -> None:
     app.conf.broker_connection_max_retries = 0
     app.conf.broker_transport_options = {"max_retries": 1}
     try:
-        answered = app.control.inspect(timeout=2).ping()
+        answered = app.control.inspect(timeout=2, limit=1).ping()
     except Exception as exc:  # kombu's connection errors, whatever the transport
         raise ValueError(f"the broker at {_redacted(url)} ({BROKER_ENV}) cannot be reached: "
                          f"{str(exc).strip().splitlines()[0]}") from None
