@@ -9,6 +9,11 @@ each the best of ``REPEATS`` interleaved rounds, so a busy machine does not deci
 Each phase's time and the CPU seconds of each component (workers, broker, database, the
 ingest's own process) are printed beside it, to show where the time goes. Skipped, with the
 reason, on a machine without PostgreSQL or Redis.
+
+Two baselines are measured in the same rounds, on the same recordings, 1 against 2 processes:
+the same ingest on the in-process executor (this host's reading pool, no broker), and reading
+and checking alone (what ``embodiq check`` does, nothing written). They show what two cores of
+this machine give this work without the distributed executor.
 """
 
 from __future__ import annotations
@@ -179,6 +184,34 @@ def timed_ingest(env: dict, inbox: Path, store: Path, n_workers: int, log: Path
     return elapsed, phases
 
 
+def timed_in_process(inbox: Path, store: Path, n_workers: int) -> float:
+    """Seconds of the same ingest on the in-process executor with ``n_workers`` pool workers."""
+    from pipelines.runner import ingest
+    from pipelines.store import Store
+
+    t = time.perf_counter()
+    summary = ingest(Store(store), [inbox], "bench", executor="in-process", workers=n_workers)
+    elapsed = time.perf_counter() - t
+    if summary.run_failed:
+        raise SystemExit(f"the ingest failed: {summary.run_errors or summary.publish_error}")
+    return elapsed
+
+
+def timed_check(inbox: Path, robots: tuple[str, ...], n_workers: int) -> float:
+    """Seconds to read and check every recording on ``n_workers`` pool workers, writing
+    nothing (what ``embodiq check`` does once started)."""
+    from pipelines.processing import RecordingTask, discover_guarded, run_recordings
+    from schemas.quality_profile import load_quality_profile
+
+    t = time.perf_counter()
+    refs, _ = discover_guarded([inbox], workers=n_workers)
+    profile = load_quality_profile("default")
+    tasks = [RecordingTask(ref=ref, profile=profile, robots_dirs=robots) for ref in refs]
+    for _ in run_recordings(tasks, workers=n_workers):
+        pass
+    return time.perf_counter() - t
+
+
 def main() -> None:
     why = missing()
     if why:
@@ -210,10 +243,21 @@ def main() -> None:
         instance_for(Store(work / "warm")).dispose()
         import pipelines.definitions
         import pipelines.executors  # noqa: F401  (the job the first measured ingest loads)
+        from pipelines.processing import robot_dirs
+
+        robots = robot_dirs(Store(work / "warm"))
         times: dict[int, float] = {}
         runs: dict[int, float] = {}
+        local: dict[int, float] = {}  # the in-process executor's ingest
+        checks: dict[int, float] = {}  # reading and checking alone
         for i in range(REPEATS):  # interleaved, best kept: a busy machine does not decide
             for n in (1, 2):
+                store = work / f"local-{n}-{i}"
+                local[n] = min(local.get(n, float("inf")), timed_in_process(inbox, store, n))
+                checks[n] = min(checks.get(n, float("inf")), timed_check(inbox, robots, n))
+                print(f"# baselines, {n} worker(s), round {i + 1}: in-process ingest "
+                      f"{local[n]:.1f} s, reading and checking {checks[n]:.1f} s (best so far)")
+                shutil.rmtree(store, ignore_errors=True)
                 store = work / f"store-{n}-{i}"
                 env["EMBODIQ_STORE"] = str(store)
                 env["EMBODIQ_CELERY_BROKER"] = f"redis://127.0.0.1:{free_port()}/0"
@@ -229,6 +273,10 @@ def main() -> None:
     print(f"ingest_run_speedup_2_workers={runs[1] / runs[2]:.2f}")
     print("# (the distributed run alone: finding, registering and publishing run in the "
           "ingest's own process whatever the number of workers)")
+    print(f"in_process_ingest_speedup_2_workers={local[1] / local[2]:.2f}")
+    print(f"check_speedup_2_workers={checks[1] / checks[2]:.2f}")
+    print("# (baselines on the same recordings: the same ingest on this host's reading pool, "
+          "and reading and checking alone)")
     print("# goal: ingest_speedup_2_workers >= 1.7")
 
 
