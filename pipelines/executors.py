@@ -22,7 +22,7 @@ done (``task_acks_late``) and given back to the broker when their worker dies
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -196,15 +196,19 @@ def run_batch(instance: dg.DagsterInstance, *, store_root: str, quality_profile:
             "chunk_size": chunk_size or CHUNK_SIZE})
     result = dg.execute_job(job, instance=instance, run_config=run_config, tags=tags)
     err = None if result.success else (_first_error(result) or "run failed")
-    return result.run_id, err, list(_outcomes(instance, result.run_id))
+    return result.run_id, err, list(_outcomes(result.all_events))
 
 
-def _outcomes(instance: dg.DagsterInstance, run_id: str) -> Iterator[RecordingOutcome]:
-    """Each recording the run judged, from its ``quality_report`` materialization (a step
-    run again after its worker died reports its recordings twice: they count once)."""
+def _outcomes(events: Iterable[dg.DagsterEvent]) -> Iterator[RecordingOutcome]:
+    """Each recording the run judged, from its ``quality_report`` materialization among the
+    events the run's workers sent back (already in this process: the instance is not read
+    again). A recording counts once, however often its step ran (again after its worker died).
+    A recording whose event never came back is read from its staged report instead
+    (:func:`pipelines.runner._episode_outcome`)."""
     seen: set[str] = set()
-    for rec in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-        mat = rec.asset_materialization
+    for event in events:
+        mat = (event.step_materialization_data.materialization
+               if event.is_step_materialization else None)
         if (mat is None or mat.asset_key != REPORT or mat.partition is None
                 or mat.partition in seen):
             continue

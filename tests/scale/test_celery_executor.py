@@ -193,6 +193,15 @@ def test_celery_ingest_publishes_what_the_in_process_ingest_publishes(
     chunks = {k: w for k, w in workers.items() if ".ingest_chunk[" in k}
     assert len(chunks) == 2 and len(set(chunks.values())) == 2, seen
 
+    # each recording's verdict, as the workers sent it back, is the in-process ingest's
+    monkeypatch.setenv("EMBODIQ_CELERY_BROKER", cluster.broker)
+    b = ingest(cluster.store, [inbox], "pick-cup-again", write_report=False)
+    assert b.runs == 1 and not b.run_failed
+    verdicts = lambda s: sorted((o.source_name, o.grade, o.passed, o.reads, o.reason, o.run_ok)  # noqa: E731
+                                for o in s.outcomes)
+    assert verdicts(b) == verdicts(a)
+    assert {o.passed for o in b.outcomes} == {True, False}
+
 
 def _children(pid: int) -> list[int]:
     """The processes ``pid`` started (none once it is gone)."""
