@@ -18,12 +18,15 @@ round trip to every write).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
@@ -136,7 +139,50 @@ class PooledPostgresRunStorage(_SharedEngine, PostgresRunStorage):
 
 
 class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
+    """Also stores a run's planned materializations (one per recording, written before its
+    first step starts) in one statement, as ``dagster-postgres`` stores a batch of
+    materializations; every other batch as it does."""
+
     _kind = "event_log"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Dagster hands a run's planned events to the storage as one batch only when this is
+        # set (it reads it at every event); a value set by the user is kept
+        os.environ.setdefault(BATCH_SIZE_ENV, str(PLANNED_BATCH))
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        from dagster._core.events import DagsterEventType
+
+        planned = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        rest: list[EventLogEntry] = []
+        for (kind, key), group in itertools.groupby(events, key=_type_and_asset):
+            batch = list(group)
+            if kind != planned or key is None or len(batch) < 2:
+                rest += batch
+                continue
+            super().store_event_batch(rest)
+            rest = []
+            with self._connect() as conn:
+                ids = [int(row[0]) for row in conn.execute(
+                    self.prepare_insert_event_batch(batch).returning(
+                        SqlEventLogStorageTable.c.id)).fetchall()]
+            with self.index_transaction() as conn:
+                self._store_asset_event_tags(conn, batch, ids)
+                # the asset's row names the last run that planned it: the last event says it
+                self._store_asset_event(conn, batch[-1], ids[-1])
+        super().store_event_batch(rest)
+
+
+#: Dagster's setting for batches of events, and the most events in one batch (one run's planned
+#: materializations: at most one per recording of the run).
+BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+PLANNED_BATCH = 1000
+
+
+def _type_and_asset(entry: EventLogEntry) -> tuple[Any, Any]:
+    ev = entry.dagster_event
+    return (ev.event_type, ev.asset_key) if ev is not None else (None, None)
 
 
 class PooledPostgresScheduleStorage(_SharedEngine, PostgresScheduleStorage):

@@ -121,3 +121,49 @@ def test_a_connection_dropped_by_the_server_is_replaced(pg_url, tmp_path, monkey
     assert dg.materialize([reading], instance=instance).success
     assert len(instance.get_runs()) == 2
     instance.dispose()
+
+
+takes = dg.DynamicPartitionsDefinition(name="takes")
+
+
+@dg.asset(partitions_def=takes)
+def graded() -> None:
+    """Materializes every partition of its run."""
+
+
+def test_a_runs_planned_materializations_are_written_at_once(pg_url, tmp_path, monkeypatch):
+    """One planned materialization per partition of the run, written in one statement (one
+    transaction: one ``xmin``), and read by plain Dagster as it reads its own."""
+    import psycopg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    instance = instance_for(Store(tmp_path / "store"))
+    keys = [f"take-{i}" for i in range(6)]
+    instance.add_dynamic_partitions("takes", keys)
+    job = dg.Definitions(assets=[graded]).resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, tags={
+        ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+    assert result.success
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        rows = con.execute(
+            "SELECT partition, xmin::text FROM event_logs WHERE run_id = %s AND "
+            "dagster_event_type = 'ASSET_MATERIALIZATION_PLANNED' ORDER BY id",
+            (result.run_id,)).fetchall()
+    assert sorted(r[0] for r in rows) == keys and len({r[1] for r in rows}) == 1, rows
+    plain_home = tmp_path / "plain"
+    plain_home.mkdir()
+    (plain_home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_url:\n      env: EMBODIQ_POSTGRES_URL\n")
+    with dg.DagsterInstance.from_config(str(plain_home)) as plain:
+        storage = plain.event_log_storage
+        for key in keys:
+            info = storage.get_latest_planned_materialization_info(graded.key, key)
+            assert info is not None and info.run_id == result.run_id
+        record = plain.get_asset_records([graded.key])[0]
+        assert record.asset_entry.last_run_id == result.run_id
+        assert storage.get_materialized_partitions(graded.key) == set(keys)
+    instance.dispose()
