@@ -38,7 +38,7 @@ from robots.profile import get_profile  # noqa: E402
 from schemas.recording_writer import write_recording  # noqa: E402
 
 N_RECORDINGS = 200
-REPEATS = 2
+REPEATS = 3
 BIN = Path(sys.executable).parent
 
 
