@@ -152,14 +152,19 @@ class PostgresRobotRegistry(IssuingRegistry):
         return self._again_if_dropped(lambda: super(PostgresRobotRegistry, self).bind(
             code, model, serial, run_id))
 
-    def _one(self, sql: str, args: tuple[Any, ...]) -> Binding | None:
-        def one() -> Any:
+    def _bindings(self, sql: str, args: tuple[Any, ...] = ()) -> list[Binding]:
+        """The bindings a read returns, read again on a new connection if the kept one was
+        dropped."""
+        def rows() -> list[Any]:
             with self._connect() as con, con.cursor() as cur:
                 cur.execute(sql, args)
-                return cur.fetchone()
+                return list(cur.fetchall())
 
-        row = self._again_if_dropped(one)
-        return Binding(*row) if row else None
+        return [Binding(*r) for r in self._again_if_dropped(rows)]
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Binding | None:
+        found = self._bindings(sql, args)  # by a unique key: at most one
+        return found[0] if found else None
 
     def resolve(self, model: str, serial: str) -> Binding | None:
         return self._one(f"SELECT {_COLS} FROM embodiq_robot_bindings "
@@ -171,13 +176,8 @@ class PostgresRobotRegistry(IssuingRegistry):
                          (parse(code).code,))
 
     def list(self) -> list[Binding]:
-        def rows() -> list[Any]:
-            with self._connect() as con, con.cursor() as cur:
-                cur.execute(f"SELECT {_COLS} FROM embodiq_robot_bindings "
-                            "ORDER BY robot_model, robot_serial")
-                return list(cur.fetchall())
-
-        return [Binding(*r) for r in self._again_if_dropped(rows)]
+        return self._bindings(f"SELECT {_COLS} FROM embodiq_robot_bindings "
+                              "ORDER BY robot_model, robot_serial")
 
     @staticmethod
     def _bind(cur: Any, code: str, model: str, serial: str, run_id: str | None) -> Binding:
