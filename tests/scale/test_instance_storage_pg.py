@@ -48,6 +48,15 @@ def _entry(run_id: str, text: str) -> EventLogEntry:
                          timestamp=time.time())
 
 
+def _plain_dagster(tmp_path) -> dg.DagsterInstance:
+    """An instance on Dagster's own ``storage: postgres``, on the same database."""
+    home = tmp_path / "plain"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_url:\n      env: EMBODIQ_POSTGRES_URL\n")
+    return dg.DagsterInstance.from_config(str(home))
+
+
 def test_instances_opened_again_share_one_pool(pg_url, tmp_path):
     store = Store(tmp_path / "store")
     instance = instance_for(store)
@@ -71,11 +80,7 @@ def test_plain_dagster_reads_what_they_wrote(pg_url, tmp_path):
     instance = instance_for(store)
     result = dg.materialize([reading], instance=instance)
     ours = [(e.timestamp, e.dagster_event_type) for e in instance.all_logs(result.run_id)]
-    plain_home = tmp_path / "plain"
-    plain_home.mkdir()
-    (plain_home / "dagster.yaml").write_text(
-        "storage:\n  postgres:\n    postgres_url:\n      env: EMBODIQ_POSTGRES_URL\n")
-    with dg.DagsterInstance.from_config(str(plain_home)) as plain:
+    with _plain_dagster(tmp_path) as plain:
         assert type(plain.event_log_storage).__name__ == "PostgresEventLogStorage"
         theirs = [(e.timestamp, e.dagster_event_type) for e in plain.all_logs(result.run_id)]
         assert ours == theirs and len(ours) > 5
@@ -154,11 +159,7 @@ def test_a_runs_planned_materializations_are_written_at_once(pg_url, tmp_path, m
             "dagster_event_type = 'ASSET_MATERIALIZATION_PLANNED' ORDER BY id",
             (result.run_id,)).fetchall()
     assert sorted(r[0] for r in rows) == keys and len({r[1] for r in rows}) == 1, rows
-    plain_home = tmp_path / "plain"
-    plain_home.mkdir()
-    (plain_home / "dagster.yaml").write_text(
-        "storage:\n  postgres:\n    postgres_url:\n      env: EMBODIQ_POSTGRES_URL\n")
-    with dg.DagsterInstance.from_config(str(plain_home)) as plain:
+    with _plain_dagster(tmp_path) as plain:
         storage = plain.event_log_storage
         for key in keys:
             info = storage.get_latest_planned_materialization_info(graded.key, key)
