@@ -138,6 +138,17 @@ class PooledPostgresRunStorage(_SharedEngine, PostgresRunStorage):
     _kind = "runs"
 
 
+#: Dagster's setting for batches of events, and the most events in one batch (one run's planned
+#: materializations: at most one per recording of the run).
+BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
+PLANNED_BATCH = 1000
+
+
+def _type_and_asset(entry: EventLogEntry) -> tuple[Any, Any]:
+    ev = entry.dagster_event
+    return (ev.event_type, ev.asset_key) if ev is not None else (None, None)
+
+
 class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
     """Also stores a run's planned materializations (one per recording, written before its
     first step starts) in one statement, as ``dagster-postgres`` stores a batch of
@@ -172,17 +183,6 @@ class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
                 # the asset's row names the last run that planned it: the last event says it
                 self._store_asset_event(conn, batch[-1], ids[-1])
         super().store_event_batch(rest)
-
-
-#: Dagster's setting for batches of events, and the most events in one batch (one run's planned
-#: materializations: at most one per recording of the run).
-BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
-PLANNED_BATCH = 1000
-
-
-def _type_and_asset(entry: EventLogEntry) -> tuple[Any, Any]:
-    ev = entry.dagster_event
-    return (ev.event_type, ev.asset_key) if ev is not None else (None, None)
 
 
 class PooledPostgresScheduleStorage(_SharedEngine, PostgresScheduleStorage):
