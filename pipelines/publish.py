@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import signal
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -415,12 +417,35 @@ def _write_frames(store: Store, w: VersionWriter, name: str, episode_uids: list[
             rows_in_part = 0
         parts[-1].append(f)
         rows_in_part += m.num_rows
+    tables = _read_ahead(store, files)
     for i, part in enumerate(parts):
         with store.open_output(w.frames_part(i)) as out, \
                 pq.ParquetWriter(out, schema.with_metadata(kv), compression="zstd") as writer:
-            for f in part:
-                with store.open_input(f) as fh:
-                    writer.write_table(_conform(pq.read_table(fh), schema))
+            for _ in part:
+                writer.write_table(_conform(next(tables), schema))
+
+
+#: Staged frames tables read ahead of the one being written.
+READ_AHEAD = 4
+
+
+def _read_ahead(store: Store, files: list[Path], ahead: int = READ_AHEAD) -> Iterator[pa.Table]:
+    """The tables of ``files`` in order, each read (decoded) on a thread while those before it
+    are written: reading and writing a version's frames overlap instead of taking turns. At
+    most ``ahead`` tables wait at once, so memory does not grow with the dataset."""
+
+    def read(f: Path) -> pa.Table:
+        with store.open_input(f) as fh:
+            return pq.read_table(fh)
+
+    with ThreadPoolExecutor(ahead, thread_name_prefix="embodiq-frames") as pool:
+        pending = deque(pool.submit(read, f) for f in files[:ahead])
+        for f in files[ahead:]:
+            table = pending.popleft().result()
+            pending.append(pool.submit(read, f))
+            yield table
+        while pending:
+            yield pending.popleft().result()
 
 
 def _link_videos(store: Store, w: VersionWriter, name: str,
