@@ -22,6 +22,7 @@ done (``task_acks_late``) and given back to the broker when their worker dies
 
 import contextlib
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -156,8 +157,14 @@ POLL_S = 0.1
 
 
 def celery_executor() -> dg.ExecutorDefinition:
+    from celery.exceptions import DuplicateTaskNameWarning
     from dagster_celery import celery_executor as executor
     from dagster_celery import core_execution_loop
+
+    # dagster-celery registers its one task again on the run's app for every step it submits
+    # (the same code each time): Celery's warning about it says nothing to act on
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered",
+                            category=DuplicateTaskNameWarning)
 
     # the loop reads this module setting at every pause; dagster-celery offers no other knob
     core_execution_loop.TICK_SECONDS = POLL_S  # type: ignore[assignment]
