@@ -13,7 +13,9 @@ reason, on a machine without PostgreSQL or Redis.
 Two baselines are measured in the same rounds, on the same recordings, 1 against 2 processes:
 the same ingest on the in-process executor (this host's reading pool, no broker), and reading
 and checking alone (what ``embodiq check`` does, nothing written). They show what two cores of
-this machine give this work without the distributed executor.
+this machine give this work without the distributed executor. A third, a pure-Python CPU loop
+in 1 against 2 processes, shows what the machine's second core gives any work at all in the same
+rounds (a virtual machine's cores share their host: a busy neighbour shows here too).
 """
 
 from __future__ import annotations
@@ -212,6 +214,28 @@ def timed_check(inbox: Path, robots: tuple[str, ...], n_workers: int) -> float:
     return time.perf_counter() - t
 
 
+def _spin(n: int) -> int:
+    """Pure CPU work: no memory traffic beyond the cache, no I/O, no lock."""
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+def timed_cpu(n_workers: int, loops: int = 8_000_000) -> float:
+    """Seconds of 4 equal pure-CPU tasks on ``n_workers`` processes."""
+    import multiprocessing as mp
+
+    t = time.perf_counter()
+    pool = mp.get_context("fork").Pool(n_workers)
+    try:
+        pool.map(_spin, [loops] * 4, chunksize=1)
+    finally:  # the workers end on their own: no signal reaches them
+        pool.close()
+        pool.join()
+    return time.perf_counter() - t
+
+
 def main() -> None:
     why = missing()
     if why:
@@ -250,13 +274,16 @@ def main() -> None:
         runs: dict[int, float] = {}
         local: dict[int, float] = {}  # the in-process executor's ingest
         checks: dict[int, float] = {}  # reading and checking alone
+        cpu: dict[int, float] = {}  # the machine's own ceiling
         for i in range(REPEATS):  # interleaved, best kept: a busy machine does not decide
             for n in (1, 2):
                 store = work / f"local-{n}-{i}"
                 local[n] = min(local.get(n, float("inf")), timed_in_process(inbox, store, n))
                 checks[n] = min(checks.get(n, float("inf")), timed_check(inbox, robots, n))
+                cpu[n] = min(cpu.get(n, float("inf")), timed_cpu(n))
                 print(f"# baselines, {n} worker(s), round {i + 1}: in-process ingest "
-                      f"{local[n]:.1f} s, reading and checking {checks[n]:.1f} s (best so far)")
+                      f"{local[n]:.1f} s, reading and checking {checks[n]:.1f} s, CPU loop "
+                      f"{cpu[n]:.2f} s (best so far)")
                 shutil.rmtree(store, ignore_errors=True)
                 store = work / f"store-{n}-{i}"
                 env["EMBODIQ_STORE"] = str(store)
@@ -275,8 +302,10 @@ def main() -> None:
           "ingest's own process whatever the number of workers)")
     print(f"in_process_ingest_speedup_2_workers={local[1] / local[2]:.2f}")
     print(f"check_speedup_2_workers={checks[1] / checks[2]:.2f}")
+    print(f"cpu_speedup_2_processes={cpu[1] / cpu[2]:.2f}")
     print("# (baselines on the same recordings: the same ingest on this host's reading pool, "
-          "and reading and checking alone)")
+          "and reading and checking alone; and what a second core gives a pure CPU loop here, "
+          "the ceiling of any work on this machine in these rounds)")
     print("# goal: ingest_speedup_2_workers >= 1.7")
 
 

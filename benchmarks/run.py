@@ -23,7 +23,7 @@ HEADLINE = ("checks_gbps", "checks_speedup_vs_numpy", "checks_time_vs_hdf5_read"
             "check_speedup_vs_lerobot_doctor", "check_cpu_speedup_vs_lerobot_doctor",
             "check_peak_rss_mb", "check_parent_rss_mb", "ingest_speedup_2_workers",
             "ingest_run_speedup_2_workers", "in_process_ingest_speedup_2_workers",
-            "check_speedup_2_workers")
+            "check_speedup_2_workers", "cpu_speedup_2_processes")
 
 
 def main() -> int:
