@@ -22,7 +22,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dagster._core.events.log import EventLogEntry
@@ -134,8 +134,30 @@ class _SharedEngine:
         """Already pooled; the webserver's statement timeout is not imposed on the ingest."""
 
 
+#: (database URL, table or columns) this process found in the database. Dagster's migrations
+#: add tables and columns, never drop them, so a yes is not asked again.
+_FOUND: set[tuple[str, str]] = set()
+
+
+def _found(storage: _SharedEngine, what: str, ask: Callable[[], bool]) -> bool:
+    """Whether ``what`` is in the storage's database: ``ask``-ed until once it is."""
+    key = (storage.postgres_url, what)
+    if key not in _FOUND and ask():
+        _FOUND.add(key)
+    return key in _FOUND
+
+
 class PooledPostgresRunStorage(_SharedEngine, PostgresRunStorage):
+    """Whether the runs table has a migration's columns is asked of the database once per
+    process (Dagster asks it again at every run event and every lookup of a run)."""
+
     _kind = "runs"
+
+    def has_run_stats_index_cols(self) -> bool:
+        return _found(self, "runs.start_time,end_time", super().has_run_stats_index_cols)
+
+    def has_backfill_id_column(self) -> bool:
+        return _found(self, "runs.backfill_id", super().has_backfill_id_column)
 
 
 #: Dagster's setting for batches of events, and the most events in one batch (one run's planned
@@ -152,7 +174,9 @@ def _type_and_asset(entry: EventLogEntry) -> tuple[Any, Any]:
 class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
     """Also stores a run's planned materializations (one per recording, written before its
     first step starts) in one statement, as ``dagster-postgres`` stores a batch of
-    materializations; every other batch as it does."""
+    materializations; every other batch as it does. Whether a table or column exists is asked
+    of the database once per process: Dagster asks it again before each asset event and check
+    evaluation it stores (a sixth of an ingest's statements, each a catalog query)."""
 
     _kind = "event_log"
 
@@ -161,6 +185,14 @@ class PooledPostgresEventLogStorage(_SharedEngine, PostgresEventLogStorage):
         # Dagster hands a run's planned events to the storage as one batch only when this is
         # set (it reads it at every event); a value set by the user is kept
         os.environ.setdefault(BATCH_SIZE_ENV, str(PLANNED_BATCH))
+
+    def has_table(self, table_name: str) -> bool:
+        ask = super().has_table
+        return _found(self, table_name, lambda: ask(table_name))
+
+    def _has_asset_key_col_on_connection(self, conn: Any, column_name: str) -> bool:
+        ask = super()._has_asset_key_col_on_connection
+        return _found(self, f"asset_keys.{column_name}", lambda: ask(conn, column_name))
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         from dagster._core.events import DagsterEventType

@@ -168,3 +168,52 @@ def test_a_runs_planned_materializations_are_written_at_once(pg_url, tmp_path, m
         assert record.asset_entry.last_run_id == result.run_id
         assert storage.get_materialized_partitions(graded.key) == set(keys)
     instance.dispose()
+
+
+@dg.op(config_schema={"keys": [str]})
+def grade_takes(context) -> None:  # Dagster refuses a string annotation here
+    """What an ingest step records per recording: two materializations and a check's verdict."""
+    for key in context.op_config["keys"]:
+        for asset in ("report", "curated"):
+            context.log_event(dg.AssetMaterialization(asset_key=asset, partition=key))
+        context.log_event(dg.AssetCheckEvaluation(asset_key=dg.AssetKey("report"),
+                                                  check_name="gate", passed=True,
+                                                  partition=key))
+
+
+@dg.job
+def grading():
+    grade_takes()
+
+
+def test_a_recordings_events_ask_nothing_of_the_database_catalog(pg_url, tmp_path):
+    """Dagster asks whether a table or column exists before storing each asset event or check
+    verdict; this process asks the database once, so a run of 8 recordings queries the catalog
+    no more than a run of 1 (the events are stored all the same)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    instance = instance_for(Store(tmp_path / "store"))
+    catalog: list[str] = []
+
+    def count(conn, cursor, statement, *_: object) -> None:
+        if "pg_catalog" in statement:
+            catalog.append(statement)
+
+    def run(n: int) -> int:
+        catalog.clear()
+        keys = [f"take-{i}" for i in range(n)]
+        assert grading.execute_in_process(instance=instance, run_config={
+            "ops": {"grade_takes": {"config": {"keys": keys}}}}).success
+        return len(catalog)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        run(1)  # the process's first run: its questions are asked here
+        one, eight = run(1), run(8)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert eight == one, catalog
+    mats = instance.fetch_materializations(dg.AssetKey("curated"), limit=100).records
+    assert {m.partition_key for m in mats} == {f"take-{i}" for i in range(8)}
+    instance.dispose()
