@@ -631,11 +631,9 @@ class VersionWriter(_VersionFiles):
         return self.store.files_under(self.dir)
 
     def sha256(self, rel: str) -> str:
-        h = hashlib.sha256()
-        with self.store.open_input(self.dir / rel) as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        with self.store.open_input(self.dir / rel) as fh:  # hashed as sha256_file does
+            # both backends' files read into a buffer (readinto), which BinaryIO does not name
+            return hashlib.file_digest(fh, "sha256").hexdigest()  # type: ignore[arg-type]
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.store.write_json(self.manifest_path, manifest)
