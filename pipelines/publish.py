@@ -14,7 +14,7 @@ import json
 import os
 import signal
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -417,19 +417,21 @@ def _write_frames(store: Store, w: VersionWriter, name: str, episode_uids: list[
             rows_in_part = 0
         parts[-1].append(f)
         rows_in_part += m.num_rows
-    tables = _read_ahead(store, files)
-    for i, part in enumerate(parts):
-        with store.open_output(w.frames_part(i)) as out, \
-                pq.ParquetWriter(out, schema.with_metadata(kv), compression="zstd") as writer:
-            for _ in part:
-                writer.write_table(_conform(next(tables), schema))
+    # closed when a write fails, so the reads still running are waited for there and then
+    with contextlib.closing(_read_ahead(store, files)) as tables:
+        for i, part in enumerate(parts):
+            with store.open_output(w.frames_part(i)) as out, \
+                    pq.ParquetWriter(out, schema.with_metadata(kv), compression="zstd") as writer:
+                for _ in part:
+                    writer.write_table(_conform(next(tables), schema))
 
 
 #: Staged frames tables read ahead of the one being written.
 READ_AHEAD = 4
 
 
-def _read_ahead(store: Store, files: list[Path], ahead: int = READ_AHEAD) -> Iterator[pa.Table]:
+def _read_ahead(store: Store, files: list[Path],
+                ahead: int = READ_AHEAD) -> Generator[pa.Table, None, None]:
     """The tables of ``files`` in order, each read (decoded) on a thread while those before it
     are written: reading and writing a version's frames overlap instead of taking turns. At
     most ``ahead`` tables wait at once, so memory does not grow with the dataset."""
