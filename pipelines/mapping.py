@@ -25,6 +25,7 @@ import numpy as np
 
 from schemas.episode import ACTION_SPACES, COLLECTION_MODES, STREAM_KINDS, Stream
 from schemas.findings import Finding, Severity
+from schemas.limits import rate_problem
 from schemas.names import name_problem
 
 #: The shipped mappings: package data, next to this module in a checkout and in a wheel alike.
@@ -54,8 +55,8 @@ def _check(data: dict[str, Any], where: str) -> dict[str, Any]:
         if key not in _TOP_KEYS:
             known = ", ".join(sorted(_TOP_KEYS))
             raise MappingError(f"{where}: unknown key '{key}' (known: {known})")
-        if key == "rate_hz" and (not isinstance(val, (int, float)) or val <= 0):
-            raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
+        if key == "rate_hz":
+            _check_rate(val, where)
         if key in ("names", "streams", "topics", "cameras", "units") and not isinstance(val,
                                                                                     dict):
             raise MappingError(f"{where}: '{key}' must be a table")
@@ -120,9 +121,15 @@ def _check_stream(spec: Any, where: str) -> None:
     if names is not None and not (isinstance(names, list)
                                   and all(isinstance(n, str) for n in names)):
         raise MappingError(f"{where}: 'names' must be a list of strings")
-    if "rate_hz" in spec and (not isinstance(spec["rate_hz"], (int, float))
-                              or spec["rate_hz"] <= 0):
+    if "rate_hz" in spec:
+        _check_rate(spec["rate_hz"], where)
+
+
+def _check_rate(val: Any, where: str) -> None:
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 0:
         raise MappingError(f"{where}: 'rate_hz' must be a number > 0")
+    if (why := rate_problem(val)) is not None:
+        raise MappingError(f"{where}: 'rate_hz': {why}")
 
 
 def shipped_mappings() -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from pipelines.adapters.base import Adapter
 from robots.stamping import episode_uid_for
 from schemas.findings import Finding, Severity
+from schemas.limits import rate_problem
 from schemas.names import contained_problem
 from schemas.read_result import ReadResult
 from schemas.recording import sha256_file
@@ -203,12 +204,33 @@ def discover(paths: Iterable[Path | str], layout: str | None = None
 def read_source(ref: SourceRef, mapping: dict | None = None) -> ReadResult:
     """Read one episode through its adapter; an adapter crash becomes ``schema.unreadable``."""
     try:
-        return ref.adapter.read(ref.path, ref.episode_key, mapping)
+        rr = ref.adapter.read(ref.path, ref.episode_key, mapping)
     except Exception as exc:  # adapters should not raise; if one does, report it, do not crash
         return ReadResult(None, [Finding(
             check_id="schema.unreadable", severity=Severity.ERROR,
             message=f"{ref.display_name}: could not be read as {ref.layout} "
                     f"({type(exc).__name__}: {exc})")])
+    return _with_usable_rates(ref, rr)
+
+
+def _with_usable_rates(ref: SourceRef, rr: ReadResult) -> ReadResult:
+    """``rr``, or no episode when a stream or camera has a rate no recording has.
+
+    The recording format's reader refuses such a rate itself; other layouts take theirs from
+    the file (LeRobot's ``fps``, robomimic's control frequency), a mapping or the samples, and
+    a rate of 1e308 Hz would turn every gap count and the dataset clock into nonsense. A slow
+    rate is left to the timing checks: a topic published only on change is sparse, not wrong.
+    """
+    ep = rr.episode
+    if ep is None:
+        return rr
+    bad = [Finding(check_id, Severity.ERROR, f"{ref.display_name}: {what} '{name}': {why}",
+                   stream=name)
+           for check_id, what, items in (("schema.stream", "stream", ep.streams.values()),
+                                         ("schema.camera", "camera", ep.cameras.values()))
+           for name, rate in ((x.name, x.rate_hz) for x in items)
+           if (why := rate_problem(rate, min_hz=0.0)) is not None]
+    return ReadResult(None, [*rr.findings, *bad]) if bad else rr
 
 
 @dataclass

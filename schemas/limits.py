@@ -12,6 +12,7 @@ many dataset-clock frames curation may build per sample it actually holds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -52,3 +53,20 @@ class Limits:
     #: recording, and every check and the dataset clock divide by the rate.
     min_rate_hz: float = 0.1
     max_rate_hz: float = 100_000.0
+
+
+def rate_problem(rate: float, *, min_hz: float = Limits.min_rate_hz,
+                 max_hz: float = Limits.max_rate_hz) -> str | None:
+    """Why a sampling rate cannot be used (not finite, <= 0, outside ``min_hz``–``max_hz``),
+    or None. Every check and the dataset clock divide by it, whichever layout gave it."""
+    try:
+        rate = float(rate)
+    except OverflowError:  # an integer beyond any float (JSON allows 10**400)
+        rate = math.inf
+    if not math.isfinite(rate) or rate <= 0:
+        return f"{rate:g} Hz is not a rate (a finite number > 0 is required)"
+    if rate > max_hz:
+        return f"{rate:g} Hz is above {max_hz:g} Hz, faster than any robot recording"
+    if rate < min_hz:
+        return f"{rate:g} Hz is below {min_hz:g} Hz, slower than any robot recording"
+    return None

@@ -221,8 +221,9 @@ def _group_moments(group: list[EpisodeDigest], sname: str, ch: str) -> tuple[flo
         return None
     mean_, std_, n_ = (np.array([r[k] for r in rows], dtype=np.float64) for k in (2, 3, 4))
     total = float(n_.sum())
-    m = float((n_ * mean_).sum() / total)
-    var = float((n_ * (std_ ** 2 + (mean_ - m) ** 2)).sum() / total)
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308 overflow: not drift
+        m = float((n_ * mean_).sum() / total)
+        var = float((n_ * (std_ ** 2 + (mean_ - m) ** 2)).sum() / total)
     return m, var
 
 

@@ -15,6 +15,12 @@ from schemas.findings import Finding, Severity
 from schemas.quality_profile import CheckSettings
 
 
+def _fixed(x: float, places: int) -> str:
+    """``x`` with ``places`` decimals, or in exponent form where that would print hundreds of
+    digits (a corrupt file's 1e300 rad)."""
+    return f"{x:.{places}f}" if abs(x) < 1e6 else f"{x:.{places}e}"
+
+
 @episode_check("value.nonfinite", "NaN or infinite numbers in any stream")
 def nonfinite(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Finding]:
     for s in ctx.episode.streams.values():
@@ -55,7 +61,7 @@ def joint_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[
         j, a, b = r.column, r.first, r.last
         unit = "rad" if units[j] == "rad" else units[j]
         yield emit(
-            f"{s.name}: joint {s.names[j]} goes {r.excess:.3f} {unit} beyond its limits "
+            f"{s.name}: joint {s.names[j]} goes {_fixed(r.excess, 3)} {unit} beyond its limits "
             f"[{lo[j]:.3f}, {hi[j]:.3f}] (tolerance {tol[j]:g}); {int(r.rows)} sample(s) out of "
             f"range, first from sample {a} to {b}",
             stream=s.name, value=r.excess, threshold=tol[j],
@@ -81,9 +87,9 @@ def velocity_limit(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterat
             continue
         j, a, b = r.column, r.first, r.last
         yield emit(
-            f"{s.name}: joint {s.names[j]} moves at {r.speed:.2f}/s, {r.ratio:.1f}x its velocity "
-            f"limit of {vel[j]:g} (allowed {factor:g}x); {int(r.intervals)} interval(s) over, the "
-            f"first at samples {a}–{b}",
+            f"{s.name}: joint {s.names[j]} moves at {_fixed(r.speed, 2)}/s, "
+            f"{_fixed(r.ratio, 1)}x its velocity limit of {vel[j]:g} (allowed {factor:g}x); "
+            f"{int(r.intervals)} interval(s) over, the first at samples {a}–{b}",
             stream=s.name, value=r.speed, threshold=vel[j] * factor,
             t_start_ns=int(s.timestamps[a]), t_end_ns=int(s.timestamps[b]))
 

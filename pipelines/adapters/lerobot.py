@@ -34,6 +34,7 @@ from pipelines.mapping import convert_units, robot_mapping
 from schemas.episode import Camera, Episode, SourceInfo, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import VideoFrames
+from schemas.limits import rate_problem
 from schemas.names import contained_problem, name_problem
 from schemas.read_result import ReadResult
 
@@ -115,6 +116,8 @@ def _check_info(info: Any) -> None:
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))
                             or not fps > 0):
         raise BadInfo(f"'fps' is {fps!r}; it must be a number > 0")
+    if fps is not None and (why := rate_problem(fps)) is not None:
+        raise BadInfo(f"'fps': {why}")
     if info.get("splits") is not None and not isinstance(info["splits"], dict):
         raise BadInfo("'splits' must be an object")
     major = version[:2]

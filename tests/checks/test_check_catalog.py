@@ -186,3 +186,15 @@ def test_malformed_profile_names_the_key(refused, body, needle):
 
     _, message = refused("bad.toml", body, load_quality_profile, QualityProfileError)
     assert re.search(needle, message), message
+
+
+def test_a_corrupt_files_huge_values_are_shown_in_exponent_form(clean):
+    ep = _episode()
+    s = ep.streams["joint_pos"]
+    s.values[40, 1] = 1.1e300  # a flipped bit in a float64's exponent
+    limit = next(f for f in _findings(ep) if f.check_id == "value.joint_limit")
+    assert "goes 1.100e+300 rad beyond its limits" in limit.message, limit.message
+    assert len(limit.message) < 300 and limit.value > 1e299
+    normal = plant_defect(clean, "value.joint_limit", seed=5)
+    message = next(f.message for f in _findings(normal) if f.check_id == "value.joint_limit")
+    assert re.search(r"goes \d+\.\d{3} rad beyond", message), message  # as before

@@ -291,3 +291,14 @@ def test_old_digests_without_held_or_last_still_load(clean_set):
     back = EpisodeDigest.from_dict(d)
     assert back.streams["joint_pos"].held == []
     assert not _by(run_dataset_checks([back] * 6, PROFILE), "dataset.end_pose_outlier")
+
+
+def test_drift_over_values_near_the_float_limit_is_silent(recwarn):
+    raw, digests = _probe_set(0.0)
+    from checks.digest import digest_stream
+
+    x = raw[-1].copy()
+    x[5, 0] = 1.5e308  # a corrupt sample: its square overflows
+    digests[-1] = replace(digests[-1], streams={"probe": digest_stream(x, "other", ["x"])})
+    assert not _by(run_dataset_checks(digests, PROFILE), "dataset.drift")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -325,3 +325,20 @@ def test_a_known_robot_type_brings_its_shipped_mapping(shared_data):
     first = a["episodes"][0]["findings"]
     assert any("lerobot-unitree-g1-inspire.toml" in f["message"] and "robot_type" in f["message"]
                for f in first)
+
+
+@pytest.mark.parametrize(("fps", "shown"), [(1e308, "1e+308 Hz is above 100000 Hz"),
+                                            (0.01, "0.01 Hz is below 0.1 Hz"),
+                                            (10**400, "inf Hz is not a rate")])
+def test_a_frame_rate_no_recording_has_refuses_the_dataset_naming_info_json(tmp_path, fps,
+                                                                             shown):
+    root = write_v21(tmp_path / "towels")
+    info = json.loads((root / "meta/info.json").read_text())
+    info["fps"] = fps
+    (root / "meta/info.json").write_text(json.dumps(info))
+    refs, bad = discover([root])
+    assert len(refs) == 1 and refs[0].episode_key is None and not bad  # the dataset as one
+    res = read_source(refs[0])
+    assert res.episode is None and [f.check_id for f in res.findings] == ["schema.unreadable"]
+    assert "meta/info.json" in res.findings[0].message
+    assert f"'fps': {shown}" in res.findings[0].message

@@ -87,6 +87,9 @@ def test_g1_inspire_names_cover_the_profile():
 @pytest.mark.parametrize(("body", "needle"), [
     ('robot_modle = "aloha"\n', "unknown key 'robot_modle'"),
     ("rate_hz = 0\n", "'rate_hz' must be a number > 0"),
+    ("rate_hz = nan\n", "'rate_hz' must be a number > 0"),
+    ("rate_hz = 1e308\n", "'rate_hz': 1e+308 Hz is above 100000 Hz"),
+    ("[streams.states]\nrate_hz = inf\n", "'rate_hz': inf Hz is not a rate"),
     ('rate_hz = "fast"\n', "'rate_hz'"),
     ("robot_serial = 12\n", "'robot_serial' must be a string"),
     ('collection_mode = "dreaming"\n', "'collection_mode' must be one of"),
