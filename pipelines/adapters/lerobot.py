@@ -614,7 +614,17 @@ class LeRobotAdapter:
         findings.extend(_dataset_claims(root, v3, stamp))
         ts_col = table.column("timestamp").to_numpy() if "timestamp" in table.column_names \
             else np.arange(n) / fps
-        ts = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9).astype(np.int64)
+        ts_ns = np.round(np.asarray(ts_col, dtype=np.float64) * 1e9)
+        # NaN, a null or seconds beyond an int64 of nanoseconds (±292 years) is no clock
+        bad = ~(np.abs(ts_ns) < 2.0**63)
+        if bad.any():
+            first = int(np.argmax(bad))
+            return ReadResult(None, [*findings, _err(
+                "schema.stream", f"{where}: the 'timestamp' column holds {int(bad.sum())} "
+                f"value(s) that are not times in seconds (missing, NaN or beyond ±292 years), "
+                f"the first at frame {first}: {float(np.asarray(ts_col)[first]):g}",
+                "timestamp")])
+        ts = ts_ns.astype(np.int64)
         streams: dict[str, Stream] = {}
         spec = m.get("streams", {})
         features = info.get("features", {})

@@ -30,6 +30,7 @@ from robots.profile import JointSpec, RobotProfile
 from schemas.episode import Camera, Stream
 from schemas.findings import Finding, Severity
 from schemas.frame_sources import H5Frames
+from schemas.limits import rate_problem
 from schemas.names import name_problem
 from schemas.read_result import ReadResult
 
@@ -197,6 +198,10 @@ class RobomimicAdapter(FileSource):
                           else None)
                 sim_clock = _sim_clock(states) if states is not None else None
                 rate = _control_freq(data.attrs)
+                if rate is not None and (why := rate_problem(rate)) is not None:
+                    return ReadResult(None, [Finding(
+                        "schema.stream", Severity.ERROR,
+                        f"{path}: /data attr env_args declares control_freq {why}")])
                 if sim_clock is not None:
                     if not rate:  # the samples' mean rate
                         span_s = (int(sim_clock[-1]) - int(sim_clock[0])) / 1e9

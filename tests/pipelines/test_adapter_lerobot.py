@@ -342,3 +342,25 @@ def test_a_frame_rate_no_recording_has_refuses_the_dataset_naming_info_json(tmp_
     assert res.episode is None and [f.check_id for f in res.findings] == ["schema.unreadable"]
     assert "meta/info.json" in res.findings[0].message
     assert f"'fps': {shown}" in res.findings[0].message
+
+
+@pytest.mark.parametrize(("bad", "shown"), [(float("nan"), "nan"), (1e30, "1e+30"),
+                                            (None, "nan")])
+def test_timestamps_that_are_no_times_leave_no_episode_to_check(tmp_path, recwarn, bad,
+                                                                  shown):
+    root = write_v21(tmp_path / "towels")
+    path = root / "data/chunk-000/episode_000001.parquet"
+    table = pq.read_table(path)
+    ts = table.column("timestamp").to_pylist()
+    ts[7] = bad
+    i = table.schema.get_field_index("timestamp")
+    pq.write_table(table.set_column(i, "timestamp", pa.array(ts, pa.float32())), path)
+    res = ADAPTER.read(root, "episode_000001", MAPPING)
+    assert res.episode is None
+    errors = [f for f in res.findings if f.severity.value == "error"]
+    assert [f.check_id for f in errors] == ["schema.stream"] and errors[0].stream == "timestamp"
+    assert ("towels/episode_000001: the 'timestamp' column holds 1 value(s) that are not times"
+            in errors[0].message) and f"the first at frame 7: {shown}" in errors[0].message
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    # the other episodes are read as before
+    assert ADAPTER.read(root, "episode_000000", MAPPING).episode is not None

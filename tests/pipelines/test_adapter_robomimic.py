@@ -313,21 +313,30 @@ def test_a_profile_in_the_stores_robots_folder_resolves_the_robot(tmp_path):
 
 
 @pytest.mark.parametrize(("freq", "shown"), [(1e308, "1e+308 Hz is above 100000 Hz"),
-                                             (2e5, "200000 Hz is above 100000 Hz")])
-def test_a_control_frequency_no_robot_has_leaves_no_episode_to_check(tmp_path, freq, shown):
+                                             (2e5, "200000 Hz is above 100000 Hz"),
+                                             (1e-300, "1e-300 Hz is below 0.1 Hz")])
+def test_a_control_frequency_no_robot_has_leaves_no_episode_to_check(tmp_path, recwarn, freq,
+                                                                     shown):
     # the rate comes from the file: every check and the dataset clock would divide by it
     path = write_robomimic(tmp_path / "lift.hdf5", control_freq=freq, n_demos=1)
     res = read_source(discover([path])[0][0])
     assert res.episode is None
+    assert [(f.check_id, f.message) for f in res.findings] == [
+        ("schema.stream", f"{path}: /data attr env_args declares control_freq {shown}, "
+                          f"{'faster' if 'above' in shown else 'slower'} than any robot "
+                          "recording")]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_any_adapters_rate_above_the_limit_leaves_no_episode_to_check(tmp_path):
+    # a rate no adapter refused itself (here a mapping's, beside a file without env_args)
+    path = write_robomimic(tmp_path / "lift.hdf5", control_freq=None, n_demos=1)
+    ref = discover([path])[0][0]
+    res = read_source(ref, {"_source": "lift.toml", "rate_hz": 2e5})
+    assert res.episode is None
     errors = [(f.check_id, f.message) for f in res.findings if f.severity.value == "error"]
-    assert {c for c, _ in errors} == {"schema.stream", "schema.camera"}  # and the camera
-    assert all(shown in m and m.startswith("lift.hdf5#demo_0: ") for _, m in errors)
-    assert ("schema.stream", f"lift.hdf5#demo_0: stream 'actions': {shown}") in [
-        (c, m[:len(f"lift.hdf5#demo_0: stream 'actions': {shown}")]) for c, m in errors]
-    assert any(m.startswith("lift.hdf5#demo_0: camera 'agentview_image': ") for _, m in errors)
-
-
-def test_a_slow_control_frequency_is_left_to_the_timing_checks(tmp_path):
-    path = write_robomimic(tmp_path / "lift.hdf5", control_freq=0.05, n_demos=1)
-    res = read_source(discover([path])[0][0])
-    assert res.episode is not None and res.episode.streams["actions"].rate_hz == 0.05
+    assert {c for c, _ in errors} == {"schema.stream", "schema.camera"}
+    assert ("schema.stream", "lift.hdf5#demo_0: stream 'actions': 200000 Hz is above 100000 Hz, "
+            "faster than any robot recording") in errors
+    assert any(m.startswith("lift.hdf5#demo_0: camera 'agentview_image': 200000 Hz")
+               for _, m in errors)
