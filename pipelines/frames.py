@@ -59,8 +59,20 @@ class FramesResult:
     resampling: dict[str, ResampleInfo] = field(default_factory=dict)
 
 
-class SparseSources(ValueError):
+class NotCuratable(ValueError):
+    """A passed episode the frames table cannot hold faithfully: quarantined with the reason."""
+
+    def __init__(self, message: str, stream: str | None = None) -> None:
+        super().__init__(message)
+        self.stream = stream
+
+
+class SparseSources(NotCuratable):
     """The dataset clock would need far more frames than the episode has samples."""
+
+
+class BeyondFloat32(NotCuratable):
+    """Finite values the frames table's float32 columns would turn into infinities."""
 
 
 def _clocks(episode: Episode) -> list[np.ndarray]:
@@ -116,8 +128,24 @@ def resample_stream(s: Stream, grid_ns: np.ndarray) -> tuple[np.ndarray, Resampl
         w = np.where(span > 0, (grid_ns - ts[left]) / np.where(span > 0, span, 1.0), 0.0)
         w = np.clip(w, 0.0, 1.0)[:, None]
         out = vals[left] * (1.0 - w) + vals[right] * w
-        return out.astype(np.float32), ResampleInfo("linear", err)
-    return vals[near].astype(np.float32), ResampleInfo("nearest", err)
+        return _float32(s.name, out), ResampleInfo("linear", err)
+    return _float32(s.name, vals[near]), ResampleInfo("nearest", err)
+
+
+def _float32(name: str, vals: np.ndarray) -> np.ndarray:
+    """``vals`` as the frames table stores them; raises :class:`BeyondFloat32` rather than
+    publish an infinity for a finite value past ±3.4e38 (a corrupt file's 1e200)."""
+    with np.errstate(over="ignore"):
+        out = vals.astype(np.float32)
+    lost = np.isinf(out) & np.isfinite(vals)
+    if lost.any():
+        row, col = (int(i) for i in np.argwhere(lost)[0])
+        raise BeyondFloat32(
+            f"{name}: {int(lost.sum())} value(s) on the dataset clock lie beyond ±3.4e38, the "
+            "range of the published frames table's float32 columns, the first "
+            f"{vals[row, col]:.4g} (frame {row}, column {col}); this episode is not curated",
+            stream=name)
+    return out
 
 
 def frames_table(episode: Episode, episode_uid: str, fps: float) -> FramesResult | None:

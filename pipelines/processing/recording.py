@@ -128,7 +128,7 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
 
     registry = (open_registry(task.registry) if task.registry
                 else store_registry(store.registry_path))
-    from pipelines.frames import SparseSources
+    from pipelines.frames import NotCuratable
 
     a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
                         source_sha256=rec.primary_sha256,
@@ -142,10 +142,12 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
         try:
             out.curated = curate(store, rec.dataset, episode, rec.episode_uid,
                                  float(task.fps or 30.0))
-        except SparseSources as exc:
-            # the dataset clock would invent frames the samples cannot support: a rejection
-            # like any other, quarantined with the reason, never a silently dropped recording
-            a.findings = [*a.findings, Finding("schema.stream", Severity.ERROR, str(exc))]
+        except NotCuratable as exc:
+            # the dataset clock would invent frames the samples cannot support, or the table
+            # could not hold its values: a rejection like any other, quarantined with the
+            # reason, never a silently dropped or silently altered recording
+            a.findings = [*a.findings, Finding("schema.stream", Severity.ERROR, str(exc),
+                                               stream=exc.stream)]
             a.grade, a.passed = grade_of(a.findings), False
             a.quality_score = quality_score(a.findings)
             out.report_path = str(write_report(store, rec.dataset, a))

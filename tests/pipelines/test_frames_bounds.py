@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pipelines.frames import SparseSources, frames_table, make_grid
+from pipelines.frames import BeyondFloat32, SparseSources, frames_table, make_grid
 from schemas.limits import MAX_FRAMES_PER_SAMPLE
 from schemas.recording import read_recording
 from tests.checks.test_check_bounds import write_sparse
@@ -42,3 +42,29 @@ def test_regular_recordings_keep_their_full_clock(tmp_path):
     ep = read_recording(write_sparse(tmp_path / "ok.h5", 301, 6.0, 50.0)).episode
     res = frames_table(ep, "ep-1", 30.0)
     assert res is not None and res.grid.n == 181 and res.table.num_rows == 181
+
+
+@pytest.mark.parametrize("kind", ["joint_position", "imu"])  # linear and nearest resampling
+def test_values_beyond_float32_are_refused_not_published_as_infinities(tmp_path, recwarn, kind):
+    path = write_sparse(tmp_path / "big.h5", 301, 6.0, 50.0)
+    with h5py.File(path, "r+") as f:
+        g = f["streams/joint_pos"]
+        g.attrs["kind"] = kind
+        values = g["values"][()]
+        values[100:120, 2] = -3e200
+        del g["values"]
+        g["values"] = values
+    ep = read_recording(path).episode
+    with pytest.raises(BeyondFloat32, match=r"joint_pos: \d+ value\(s\) on the dataset clock lie "
+                                            r"beyond ±3.4e38, .* the first -3e\+200 \(frame "
+                                            r"\d+, column 2\); this episode is not curated") as e:
+        frames_table(ep, "ep-1", 30.0)
+    assert e.value.stream == "joint_pos"
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    # the largest float32 itself is held
+    with h5py.File(path, "r+") as f:
+        values[100:120, 2] = np.finfo(np.float32).max
+        f["streams/joint_pos/values"][...] = values
+    res = frames_table(read_recording(path).episode, "ep-1", 30.0)
+    assert res is not None and np.isfinite(res.table.column("joint_pos").combine_chunks()
+                                            .flatten().to_numpy()).all()
