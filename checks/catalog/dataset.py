@@ -203,7 +203,9 @@ def end_pose_outlier(ctx: DatasetContext, st: CheckSettings, emit: Emit) -> Iter
             med = np.nanmedian(ends, axis=0)
             mad = 1.4826 * np.nanmedian(np.abs(ends - med), axis=0)
             z = np.abs(ends - med) / np.maximum(mad, floor)
-            rms = np.sqrt(np.nanmean(z * z, axis=1))
+            zz = z * z  # an episode without any of the joints has no RMS (NaN), silently
+            n = (~np.isnan(zz)).sum(axis=1)
+            rms = np.sqrt(np.where(n > 0, np.nansum(zz, axis=1) / np.maximum(n, 1), np.nan))
         for e, r in zip(eps, rms.tolist(), strict=True):
             if math.isfinite(r) and r > z_max:
                 yield emit(f"episode {e.episode_uid} ends {r:.1f} robust z-scores (RMS over "

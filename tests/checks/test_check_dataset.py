@@ -302,3 +302,16 @@ def test_drift_over_values_near_the_float_limit_is_silent(recwarn):
     digests[-1] = replace(digests[-1], streams={"probe": digest_stream(x, "other", ["x"])})
     assert not _by(run_dataset_checks(digests, PROFILE), "dataset.drift")
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_an_episode_without_the_tasks_joints_has_no_end_pose_and_no_warning(clean_set,
+                                                                            recwarn):
+    other = replace(clean_set[0], episode_uid="ep-other", content_hash="other",
+                    streams={"qpos": replace(clean_set[0].streams["joint_pos"], names=[],
+                                             last=[])})
+    ds = [*clean_set, other]
+    far = ds[4].streams["joint_pos"].last
+    ds[4] = _end_at(_end_at(ds[4], 0, far[0] + 2.0), 1, far[1] - 2.0)
+    f = _by(run_dataset_checks(ds, PROFILE), "dataset.end_pose_outlier")
+    assert [x.episode_uids for x in f] == [(ds[4].episode_uid,)]  # as without it
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
