@@ -210,16 +210,17 @@ def read_source(ref: SourceRef, mapping: dict | None = None) -> ReadResult:
             check_id="schema.unreadable", severity=Severity.ERROR,
             message=f"{ref.display_name}: could not be read as {ref.layout} "
                     f"({type(exc).__name__}: {exc})")])
-    return _with_usable_rates(ref, rr)
+    return _usable(ref, rr)
 
 
-def _with_usable_rates(ref: SourceRef, rr: ReadResult) -> ReadResult:
-    """``rr``, or no episode when a stream or camera has a rate no recording has.
+def _usable(ref: SourceRef, rr: ReadResult) -> ReadResult:
+    """``rr``, or no episode when a stream or camera has a rate no recording has, or a stream
+    has no column: what the recording format's reader refuses itself, for every layout.
 
-    The recording format's reader refuses such a rate itself; other layouts take theirs from
-    the file (LeRobot's ``fps``, robomimic's control frequency), a mapping or the samples, and
-    a rate of 1e308 Hz would turn every gap count and the dataset clock into nonsense. A slow
-    rate is left to the timing checks: a topic published only on change is sparse, not wrong.
+    Other layouts take their rates from the file (LeRobot's ``fps``, robomimic's control
+    frequency), a mapping or the samples, and a rate of 1e308 Hz would turn every gap count and
+    the dataset clock into nonsense. A slow rate is left to the timing checks: a topic published
+    only on change is sparse, not wrong.
     """
     ep = rr.episode
     if ep is None:
@@ -230,6 +231,11 @@ def _with_usable_rates(ref: SourceRef, rr: ReadResult) -> ReadResult:
                                          ("schema.camera", "camera", ep.cameras.values()))
            for name, rate in ((x.name, x.rate_hz) for x in items)
            if (why := rate_problem(rate, min_hz=0.0)) is not None]
+    bad += [Finding("schema.stream", Severity.ERROR,
+                    f"{ref.display_name}: stream '{s.name}' has values of shape "
+                    f"{tuple(s.values.shape)}: one row per sample and at least one column are "
+                    "required", stream=s.name)
+            for s in ep.streams.values() if s.values.ndim != 2 or s.values.shape[1] == 0]
     return ReadResult(None, [*rr.findings, *bad]) if bad else rr
 
 

@@ -143,3 +143,17 @@ def test_a_profile_in_the_stores_robots_folder_names_the_joints(tmp_path):
     messages = [f["message"] for f in entry["findings"]]
     assert any("profile 'lab-aloha' order" in m for m in messages), messages
     assert entry["passed"] and res.exit_code == 0, messages
+
+
+def test_a_stream_without_columns_leaves_no_episode_to_check(tmp_path):
+    path = write_act(tmp_path / "episode_0.hdf5", compressed=False)
+    with h5py.File(path, "r+") as f:
+        n = f["observations/qpos"].shape[0]
+        del f["observations/qpos"]
+        f["observations/qpos"] = np.zeros((n, 0))
+    res = read_source(discover([path])[0][0])
+    assert res.episode is None
+    assert [(f.check_id, f.stream, f.message) for f in res.findings
+            if f.severity.value == "error"] == [
+        ("schema.stream", "qpos", f"episode_0.hdf5: stream 'qpos' has values of shape ({n}, 0): "
+                                  "one row per sample and at least one column are required")]
