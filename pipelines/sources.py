@@ -18,7 +18,7 @@ from pathlib import Path
 from pipelines.adapters.base import Adapter
 from robots.stamping import episode_uid_for
 from schemas.findings import Finding, Severity
-from schemas.limits import rate_problem
+from schemas.limits import beyond_float32, rate_problem
 from schemas.names import contained_problem
 from schemas.read_result import ReadResult
 from schemas.recording import sha256_file
@@ -215,7 +215,8 @@ def read_source(ref: SourceRef, mapping: dict | None = None) -> ReadResult:
 
 def _usable(ref: SourceRef, rr: ReadResult) -> ReadResult:
     """``rr``, or no episode when a stream or camera has a rate no recording has, or a stream
-    has no column: what the recording format's reader refuses itself, for every layout.
+    has no column: what the recording format's reader refuses itself, for every layout; and an
+    error on each stream holding a finite value no published table can hold.
 
     Other layouts take their rates from the file (LeRobot's ``fps``, robomimic's control
     frequency), a mapping or the samples, and a rate of 1e308 Hz would turn every gap count and
@@ -236,7 +237,21 @@ def _usable(ref: SourceRef, rr: ReadResult) -> ReadResult:
                     f"{tuple(s.values.shape)}: one row per sample and at least one column are "
                     "required", stream=s.name)
             for s in ep.streams.values() if s.values.ndim != 2 or s.values.shape[1] == 0]
-    return ReadResult(None, [*rr.findings, *bad]) if bad else rr
+    if bad:
+        return ReadResult(None, [*rr.findings, *bad])
+    huge = [(s, where) for s in ep.streams.values()
+            if (where := beyond_float32(s.values)) is not None]
+    if not huge:
+        return rr
+    # the episode stays checkable (every check copes), but it cannot be published: the gate
+    # says so at once, for `check` as for `ingest`
+    return ReadResult(ep, [*rr.findings, *(Finding(
+        "schema.stream", Severity.ERROR,
+        f"{ref.display_name}: stream '{s.name}' holds {value:.4g} (sample {row}, column {col}),"
+        " beyond ±3.4e38: no sensor reads that, and the published frames table's float32 "
+        "columns cannot hold it", stream=s.name, value=value,
+        t_start_ns=int(s.timestamps[row]), t_end_ns=int(s.timestamps[row]))
+        for s, (row, col, value) in huge)])
 
 
 @dataclass

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 #: ``started_at`` must fall in this UTC range: after the Unix epoch and before the last instant
 #: an int64 nanosecond timestamp can hold (2262-04-11T23:47:16.854775807Z), so the published
 #: ``timestamp[us, UTC]`` column converts to nanoseconds in any reader (pandas, polars, DuckDB).
@@ -70,3 +72,23 @@ def rate_problem(rate: float, *, min_hz: float = Limits.min_rate_hz,
     if rate < min_hz:
         return f"{rate:g} Hz is below {min_hz:g} Hz, slower than any robot recording"
     return None
+
+
+#: The largest magnitude a published frames column (float32) holds: a finite value beyond it
+#: would be published as an infinity. No sensor or joint reads ±3.4e38; a corrupt file does.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def beyond_float32(values: np.ndarray) -> tuple[int, int, float] | None:
+    """(row, column, value) of the first finite value beyond ±:data:`FLOAT32_MAX` in a 2-D
+    float array, or None. Two reductions without a temporary array; the position is looked for
+    only when there is one. An infinity is the non-finite check's business, not this one's."""
+    if values.size == 0 or values.dtype.kind != "f" or values.dtype.itemsize <= 4:
+        return None
+    hi = float(np.fmax.reduce(values, axis=None))
+    lo = float(np.fmin.reduce(values, axis=None))
+    worst = [x for x in (hi, lo) if math.isfinite(x) and abs(x) > FLOAT32_MAX]
+    if not worst:
+        return None
+    row, col = np.unravel_index(int(np.argmax(values == worst[0])), values.shape)
+    return int(row), int(col), worst[0]

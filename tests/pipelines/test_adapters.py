@@ -128,3 +128,40 @@ def test_ingest_a_lerobot_dataset_quarantines_per_episode(shared_data, tmp_path)
     assert len(qdirs) == 1  # one copy of the shared files, one findings file per episode
     assert len(list(qdirs[0].glob("findings-reachy2@episode_*.json"))) == 3
     assert (qdirs[0] / "files" / "meta" / "info.json").is_file()
+
+
+def _with_imu(path, values):
+    with h5py.File(path, "r+") as f:
+        g = f["streams/imu"]
+        del g["values"]
+        g["values"] = values
+
+
+@pytest.mark.parametrize(("planted", "kept"), [(-5e38, True), (float("inf"), False)])
+def test_a_finite_value_no_published_table_holds_fails_the_gate_at_reading(tmp_path, planted,
+                                                                           kept):
+    from pipelines.synthetic import EpisodePlan, generate_episode
+    from schemas.recording_writer import write_recording
+
+    ep = generate_episode(get_profile("unitree-h1"), EpisodePlan(seed=2, cameras=()))
+    path = write_recording(ep, tmp_path / "take.h5")
+    values = ep.streams["imu"].values.astype(np.float64)
+    values[7, 2], values[9, 1] = planted, np.nan
+    _with_imu(path, values)
+    res = read_source(discover([path])[0][0])
+    assert res.episode is not None  # still checked: every check copes with the value
+    errors = [f for f in res.findings if f.severity.value == "error"]
+    if not kept:  # an infinity is value.nonfinite's, found by the checks
+        assert errors == []
+        return
+    [f] = errors
+    assert (f.check_id, f.stream, f.value) == ("schema.stream", "imu", planted)
+    assert f.message == ("take.h5: stream 'imu' holds -5e+38 (sample 7, column 2), beyond "
+                         "±3.4e38: no sensor reads that, and the published frames table's "
+                         "float32 columns cannot hold it")
+    assert f.t_start_ns == int(ep.streams["imu"].timestamps[7])
+    # float32 data cannot hold such a value at all; the largest float64 a float32 holds passes
+    values[7, 2] = np.finfo(np.float32).max
+    _with_imu(path, values)
+    assert not [f for f in read_source(discover([path])[0][0]).findings
+                if f.severity.value == "error"]

@@ -166,7 +166,7 @@ def test_curation_invents_no_frames_the_samples_do_not_support(store, tmp_path):
 @pytest.mark.slow
 def test_values_the_frames_table_cannot_hold_are_quarantined_not_published(store, tmp_path):
     bad = _recording(tmp_path / "bad", 42)
-    with h5py.File(bad, "r+") as f:  # an IMU reading of 1e200: no check bounds an IMU's values
+    with h5py.File(bad, "r+") as f:  # an IMU reading of 1e200: no catalogue check bounds it
         g = f["streams/imu"]
         values = g["values"][()].astype(np.float64)
         values[40:80, 0] = 1e200
@@ -177,8 +177,8 @@ def test_values_the_frames_table_cannot_hold_are_quarantined_not_published(store
     assert out.run_ok and out.passed is False and out.grade == "F" and out.quarantined_to
     rec = json.loads((Path(out.quarantined_to) / "findings-huge.json").read_text())
     [f] = [f for f in rec["findings"] if f["severity"] == "error"]
-    assert (f["check_id"], f["stream"]) == ("schema.stream", "imu"), f
-    assert "beyond ±3.4e38, the range of the published frames table's float32" in f["message"]
+    assert (f["check_id"], f["stream"], f["value"]) == ("schema.stream", "imu", 1e200), f
+    assert "holds 1e+200 (sample 40, column 0), beyond ±3.4e38" in f["message"], f
     assert first.counts["frames"] == 0
     vdir = store.version_dir("huge")
     assert pl.read_parquet(vdir / "episodes.parquet")["n_frames"].to_list() == [0]
