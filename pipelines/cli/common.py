@@ -158,9 +158,34 @@ def write_json(doc: dict[str, Any], out: Any = None) -> None:
     out.write("\n}\n")
 
 
+#: Characters that reorder or hide what follows them on a terminal: the bidirectional marks,
+#: embeddings, overrides and isolates (a file named "\u202egnp.exe" shows as "exe.png").
+_DIRECTIONAL = frozenset((0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _visible(c: str) -> str:
+    o = ord(c)
+    if o < 0x20 or 0x7F <= o < 0xA0:
+        return f"\\x{o:02x}"
+    return f"\\u{o:04x}" if o in _DIRECTIONAL else c
+
+
+def shown(text: object, lines: bool = False) -> str:
+    """Text from a file, a folder or a person, made safe to print: control characters and
+    direction marks become visible escapes (a file name cannot clear the screen, retitle the
+    window or reverse what follows it), and rich markup is escaped (a name in brackets is
+    printed as it is, never applied, and cannot end the command with a markup error).
+    ``lines`` keeps line breaks (a message of several lines)."""
+    s = str(text)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or ord(c) in _DIRECTIONAL for c in s):
+        s = "".join(c if lines and c == "\n" else _visible(c) for c in s)
+    return escape(s)
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one clear sentence and return the exit to raise."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {shown(message, lines=True)}", highlight=False,
+              soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -19,6 +19,7 @@ from pipelines.cli.common import (
     os_error_exit_code,
     out,
     progress,
+    shown,
 )
 
 
@@ -73,7 +74,7 @@ def export(
         splits = ", ".join(f"{k} {v}" for k, v in summary.splits.items())
         out.print(f"exported {summary.episodes} episodes ({splits}), {summary.frames} frames at "
                   f"{summary.fps:g} fps from {summary.dataset} v{summary.version} as "
-                  f"{summary.fmt} to {summary.out}", highlight=False)
+                  f"{summary.fmt} to {shown(summary.out)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines.cli.common import (
@@ -26,6 +25,7 @@ from pipelines.cli.common import (
     open_store,
     out,
     progress,
+    shown,
     write_json,
 )
 
@@ -61,16 +61,16 @@ def _verbose_libraries() -> None:
 
 def _outcome_text(o) -> str:
     if not o.run_ok:
-        return f"[red]run failed: {escape(o.error or '')}[/]"
+        return f"[red]run failed: {shown(o.error or '')}[/]"
     if o.passed:
         return "passed"
-    return f"quarantined ({escape(o.reason or 'failed the gate')})"
+    return f"quarantined ({shown(o.reason or 'failed the gate')})"
 
 
 def _print_outcome(o) -> None:
     """One line per recording as its run finishes it."""
     style = GRADE_STYLE.get(o.grade or "F", "")
-    out.print(f"{escape(o.source_name)}  [{style}]{o.grade or '?'}[/]  {_outcome_text(o)}",
+    out.print(f"{shown(o.source_name)}  [{style}]{o.grade or '?'}[/]  {_outcome_text(o)}",
               highlight=False, soft_wrap=True)
 
 
@@ -178,20 +178,21 @@ def _print_check(doc: dict, quiet: bool) -> None:
         warns = [f for f in e["findings"] if f["severity"] == "warning"]
         first = (errs or warns or [{}])[0]
         style = GRADE_STYLE.get(e["grade"], "")
-        table.add_row(Path(e["source"]).name, f"[{style}]{e['grade']}[/]",
+        table.add_row(shown(Path(e["source"]).name), f"[{style}]{e['grade']}[/]",
                       f"{e['quality_score']:.0f}", str(len(errs)), str(len(warns)),
-                      f"{first.get('check_id', '')}: {first.get('message', '')}" if first else "")
+                      shown(f"{first.get('check_id', '')}: {first.get('message', '')}")
+                      if first else "")
     out.print(table)
     if not quiet:
         for e in doc["episodes"]:
             for f in e["findings"]:
                 if f["severity"] in ("error", "warning"):
-                    out.print(f"  {Path(e['source']).name}  [{f['severity']}] {f['check_id']}: "
-                              f"{f['message']}", highlight=False)
+                    out.print(f"  {shown(Path(e['source']).name)}  \\[{f['severity']}] "
+                              f"{f['check_id']}: {shown(f['message'])}", highlight=False)
         for f in doc["dataset_findings"]:
             if f["severity"] != "info":
-                out.print(f"  dataset [{f['severity']}] {f['check_id']}: {f['message']}",
-                          highlight=False)
+                out.print(f"  dataset \\[{f['severity']}] {f['check_id']}: "
+                          f"{shown(f['message'])}", highlight=False)
     n_fail = sum(1 for e in doc["episodes"] if not e["passed"])
     out.print(f"{len(doc['episodes'])} episode(s), {n_fail} failed the gate.")
     if doc.get("ranking") and not quiet:
@@ -200,12 +201,12 @@ def _print_check(doc: dict, quiet: bool) -> None:
             style = GRADE_STYLE.get(r["grade"], "")
             name = r["source"].rsplit("/", 1)[-1]
             out.print(f"  {r['rank']:>2}. [{style}]{r['grade']}[/] {r['quality_score']:5.1f}  "
-                      f"{escape(name)}  {escape(', '.join(r['reasons']))}", highlight=False,
+                      f"{shown(name)}  {shown(', '.join(r['reasons']))}", highlight=False,
                       soft_wrap=True)
         for cmd in doc.get("lerobot_commands", []):
             out.print("to drop them from the LeRobot dataset (a new dataset beside it; LeRobot "
                       "v3.0):", highlight=False)
-            out.print(f"  {escape(cmd)}", highlight=False, soft_wrap=True)
+            out.print(f"  {shown(cmd)}", highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ ingest
@@ -221,13 +222,13 @@ def _print_ingest(summary, quarantine: Path, quiet: bool) -> None:
     """The result; each recording's line was printed as its run finished it."""
     if not quiet:
         for path, qdir in summary.unrecognised:
-            out.print(f"{escape(Path(path).name)}  [bold red]F[/]  " + (
+            out.print(f"{shown(Path(path).name)}  [bold red]F[/]  " + (
                 "quarantined (unreadable or not a recording)" if qdir else "not found"),
                 highlight=False, soft_wrap=True)
         for o in summary.outcomes:
             if o.failed_at_publish:  # its line said "passed": the dataset check came later
-                out.print(f"{escape(o.source_name)}  [bold red]F[/]  → quarantined at publish "
-                          f"({escape(o.reason or 'a dataset check')})", highlight=False,
+                out.print(f"{shown(o.source_name)}  [bold red]F[/]  → quarantined at publish "
+                          f"({shown(o.reason or 'a dataset check')})", highlight=False,
                           soft_wrap=True)
     if summary.version_path:
         c = summary.counts
@@ -235,14 +236,15 @@ def _print_ingest(summary, quarantine: Path, quiet: bool) -> None:
         out.print(f"published {state} v{summary.version:04d} of '{summary.dataset}': "
                   f"{c.get('episodes', 0)} episodes ({c.get('passed', 0)} passed, "
                   f"{c.get('failed', 0)} quarantined), {c.get('frames', 0)} frames\n"
-                  f"  dataset:    {summary.version_path}\n"
-                  f"  quarantine: {quarantine}", highlight=False)
+                  f"  dataset:    {shown(summary.version_path)}\n"
+                  f"  quarantine: {shown(quarantine)}", highlight=False)
         if summary.report_path:
-            out.print(f"  report:     {summary.report_path}", highlight=False)
+            out.print(f"  report:     {shown(summary.report_path)}", highlight=False)
     for e in dict.fromkeys(summary.run_errors):
-        err.print(f"[red]run failed:[/] {escape(e)}", highlight=False)
+        err.print(f"[red]run failed:[/] {shown(e)}", highlight=False)
     if summary.publish_error:
-        err.print(f"[red]publish failed:[/] {summary.publish_error}")
+        err.print(f"[red]publish failed:[/] {shown(summary.publish_error, lines=True)}",
+                  highlight=False)
 
 
 @app.command()

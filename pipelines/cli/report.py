@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, progress
+from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, progress, shown
 
 
 def report(
@@ -51,7 +51,7 @@ def report(
     except OSError as exc:
         raise fail(f"{exc.filename or dest}: the report could not be written or read "
                    f"({exc.strerror or exc})", 1) from None
-    out.print(f"report written to {path}", highlight=False)
+    out.print(f"report written to {shown(path)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import StoreOpt, err, fail, open_store, out, print_listing
+from pipelines.cli.common import StoreOpt, err, fail, open_store, out, print_listing, shown
 
 robots_app = typer.Typer(help="Robot profiles: list them, import one from a URDF or MJCF.",
                          no_args_is_help=True)
@@ -68,10 +68,10 @@ def import_(
         raise fail(f"{target} exists; pass --force to replace it", 2)
     atomic_write_bytes(target, text.encode())
     for note in desc.notes:
-        err.print(f"note: {note}", highlight=False)
+        err.print(f"note: {shown(note)}", highlight=False)
     err.print(f"wrote profile '{profile_id}' ({len(text.split('[[joints]]')) - 1} joints from "
-              f"{desc.format.upper()} '{desc.name}')", highlight=False)
-    out.print(str(target), highlight=False, soft_wrap=True)
+              f"{desc.format.upper()} '{shown(desc.name)}')", highlight=False)
+    out.print(shown(target), highlight=False, soft_wrap=True)
 
 
 @robots_app.command("list")

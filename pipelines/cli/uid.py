@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from pipelines.cli.common import StoreOpt, err, fail, open_store, out
+from pipelines.cli.common import StoreOpt, err, fail, open_store, out, shown
 
 uid_app = typer.Typer(help="Robot unique identification codes: issue, validate, resolve, list.",
                       no_args_is_help=True)
@@ -73,7 +72,8 @@ def issue(model: Annotated[str, typer.Option(help="Robot profile id, e.g. unitre
                                      "robot_serial": b.robot_serial,
                                      "created_at": b.created_at}) + "\n")
         return
-    err.print(f"{b.robot_model} serial {b.robot_serial}: label {uid.label}  ({uid.pretty})",
+    err.print(f"{shown(b.robot_model)} serial {shown(b.robot_serial)}: label {uid.label}  "
+              f"({uid.pretty})",
               highlight=False, soft_wrap=True)
     out.print(b.code, highlight=False, soft_wrap=True)
 
@@ -111,13 +111,13 @@ def validate(codes: Annotated[list[str], typer.Argument(help="Codes or labels to
     else:
         for e in results:
             if not e["valid"]:
-                out.print(f"[red]invalid[/] {escape(e['input'])}: {escape(e['reason'])}",
+                out.print(f"[red]invalid[/] {shown(e['input'])}: {shown(e['reason'])}",
                           highlight=False, soft_wrap=True)
                 continue
             reg_txt = ("; no registry in this store" if e["registered"] is None else
                        f"; registered to {e['robot_model']} serial {e['robot_serial']}"
                        if e["registered"] else "; not registered in this store")
-            out.print(f"[green]valid[/] {e['code']} ({e['form']}){escape(reg_txt)}",
+            out.print(f"[green]valid[/] {e['code']} ({e['form']}){shown(reg_txt)}",
                       highlight=False, soft_wrap=True)
     raise typer.Exit(0 if ok else 1)
 
@@ -157,8 +157,8 @@ def list_(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     for col in ("code", "label", "model", "serial", "registered (UTC)", "run"):
         table.add_column(col, no_wrap=True)
     for b in rows:
-        table.add_row(b.code, parse(b.code).check, b.robot_model, b.robot_serial,
-                      b.created_at.removesuffix("+00:00"), b.run_id or "")
+        table.add_row(b.code, parse(b.code).check, shown(b.robot_model), shown(b.robot_serial),
+                      b.created_at.removesuffix("+00:00"), shown(b.run_id or ""))
     # codes are never cut to fit a narrow terminal: a truncated code is a wrong code
     wide = Console(file=sys.stdout, width=max(out.width, 160), highlight=False,
                    force_terminal=out.is_terminal, no_color=out.no_color)

@@ -1,0 +1,54 @@
+"""Text from recordings reaches the terminal as text: a file name or an attribute can neither
+drive the terminal (escape sequences, direction overrides) nor be taken for rich markup."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli.common import shown
+from pipelines.cli.main import app
+from pipelines.demo import DEMO_SET
+from tests.pipelines.demo_files import copy_recording
+
+runner = CliRunner()
+CLEAN = next(r for r in DEMO_SET if r.defect is None)
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07"  # clear the screen, retitle the window
+
+
+@pytest.fixture
+def folder(demo_recordings, tmp_path) -> Path:
+    """Two recordings: one named with escape sequences, one whose metadata holds markup."""
+    src = copy_recording(demo_recordings, CLEAN, tmp_path / "rec")
+    shutil.copy(src, src.parent / f"{ESCAPES}\u202etake.h5")
+    with h5py.File(src, "r+") as f:
+        f.attrs["collection_mode"] = "tele[/]op [bold]"
+    return src.parent
+
+
+def test_shown_makes_controls_visible_and_escapes_markup():
+    assert shown("a\x1b[31mb\u202ec") == "a\\x1b[31mb\\u202ec"
+    assert shown("[bold]x[/]") == "\\[bold]x\\[/]"
+    assert shown("two\nlines\ttab") == "two\\x0alines\\x09tab"
+    assert shown("two\nlines", lines=True) == "two\nlines"
+    assert shown("café 机器人 [1]") == "café 机器人 [1]"  # nothing else changes
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--quiet"],
+                                  ["ingest", "--dataset", "hostile"]])
+def test_hostile_names_and_metadata_are_printed_not_obeyed(folder, tmp_path, args):
+    res = runner.invoke(app, [*args, str(folder), "--store", str(tmp_path / "store")],
+                        env={"COLUMNS": "250"})
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code in (0, 1), res.output
+    text = res.stdout + res.stderr
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b[2J\\x1b]0;pwned\\x07\\u202etake.h5" in text
+    if args[0] == "check":
+        assert "'tele[/]op [bold]'" in text  # the value as it is, in the first problem
+        if "--quiet" not in args:
+            assert "[error] schema.metadata" in text  # the severity label is shown too
