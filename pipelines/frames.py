@@ -31,6 +31,9 @@ import pyarrow.parquet as pq
 from schemas.episode import Camera, Episode, Stream
 from schemas.limits import MAX_FRAMES_PER_SAMPLE
 
+#: The dataset clock of a dataset's first ingest when ``--fps`` is not given, frames per second.
+DEFAULT_FPS = 30.0
+
 LINEAR_KINDS = frozenset({"joint_position", "joint_velocity", "joint_effort", "imu",
                           "force_torque", "tactile"})
 

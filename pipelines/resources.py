@@ -7,12 +7,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from pipelines.frames import DEFAULT_FPS
 from pipelines.processing import DEFAULT_TIMEOUT_S, default_workers
 from pipelines.store import Store
 from robots.profile import ProfileCatalog
 from schemas.quality_profile import QualityProfile, load_quality_profile
-
-DEFAULT_FPS = 30.0
 
 
 class EmbodiqResource(dg.ConfigurableResource):

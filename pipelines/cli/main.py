@@ -84,6 +84,9 @@ def check(
     layout: Annotated[str | None, typer.Option(help="Force a source layout.")] = None,
     mapping: Annotated[Path | None, typer.Option(
         help="Mapping for other layouts: a .toml file or a shipped name.")] = None,
+    fps: Annotated[float | None, typer.Option(help=(
+        "The dataset clock ingest would use, 1 to 1000 (default 30): an episode whose samples "
+        "are too few for it fails here as ingest would refuse it."))] = None,
     workers: WorkersOpt = None,
     timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     worst: Annotated[int, typer.Option(
@@ -105,6 +108,7 @@ def check(
     )
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
+    check_fps(fps)
     try:
         prof = load_quality_profile(profile)
     except QualityProfileError as exc:
@@ -123,8 +127,8 @@ def check(
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     robots = robot_dirs(open_store(store))
-    tasks = [RecordingTask(ref=ref, profile=prof, robots_dirs=robots, mapping=mapping_dict)
-             for ref in refs]
+    tasks = [RecordingTask(ref=ref, profile=prof, robots_dirs=robots, mapping=mapping_dict,
+                           fps=fps) for ref in refs]
     # each outcome becomes its entry and digest as it arrives, and the assessment is dropped:
     # thousands of episodes never sit in memory twice
     entries: list = [None] * len(tasks)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checks.grading import grade_of, quality_score
 from pipelines.processing.assessment import assess
@@ -19,6 +20,9 @@ from robots.profile import ProfileCatalog
 from schemas.assessment import Assessment
 from schemas.findings import Finding, Severity
 from schemas.quality_profile import QualityProfile
+
+if TYPE_CHECKING:
+    from pipelines.frames import NotCuratable
 
 
 @dataclass
@@ -107,6 +111,14 @@ def _catalog(dirs: tuple[str, ...]) -> ProfileCatalog:
     return catalog
 
 
+def _fail(a: Assessment, exc: NotCuratable) -> None:
+    """Fail ``a`` with the reason its episode cannot be curated (a ``schema.stream`` error)."""
+    a.findings = [*a.findings, Finding("schema.stream", Severity.ERROR, str(exc),
+                                       stream=exc.stream)]
+    a.grade, a.passed = grade_of(a.findings), False
+    a.quality_score = quality_score(a.findings)
+
+
 def process_recording(task: RecordingTask) -> RecordingOutcome:
     """One recording, read once: schema and uid, checks, grade; then (ingest) the report is
     written and the recording quarantined when it fails, else curated into staging."""
@@ -116,8 +128,17 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     catalog = _catalog(task.robots_dirs)
     if rec is None:
         dig = digest_source(ref)
-        a, _ = assess(ref, task.profile, catalog, episode_uid=dig.episode_uid,
-                      source_sha256=dig.primary_sha256, mapping=task.mapping)
+        a, episode = assess(ref, task.profile, catalog, episode_uid=dig.episode_uid,
+                            source_sha256=dig.primary_sha256, mapping=task.mapping)
+        if a.passed and episode is not None:
+            # what ingest would refuse at curation, told by the gate: the clock is only
+            # planned, no frame is built
+            from pipelines.frames import DEFAULT_FPS, SparseSources, make_grid
+
+            try:
+                make_grid(episode, float(task.fps or DEFAULT_FPS))
+            except SparseSources as exc:
+                _fail(a, exc)
         return RecordingOutcome(task.name, a, reads=reads_so_far() - before)
     store = Store(task.store_root)
     problems = verify_unchanged(rec)
@@ -128,7 +149,7 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
 
     registry = (open_registry(task.registry) if task.registry
                 else store_registry(store.registry_path))
-    from pipelines.frames import NotCuratable
+    from pipelines.frames import DEFAULT_FPS, NotCuratable
 
     a, episode = assess(ref, task.profile, catalog, episode_uid=rec.episode_uid,
                         source_sha256=rec.primary_sha256,
@@ -141,15 +162,12 @@ def process_recording(task: RecordingTask) -> RecordingOutcome:
     elif episode is not None:
         try:
             out.curated = curate(store, rec.dataset, episode, rec.episode_uid,
-                                 float(task.fps or 30.0))
+                                 float(task.fps or DEFAULT_FPS))
         except NotCuratable as exc:
             # the dataset clock would invent frames the samples cannot support, or the table
             # could not hold its values: a rejection like any other, quarantined with the
             # reason, never a silently dropped or silently altered recording
-            a.findings = [*a.findings, Finding("schema.stream", Severity.ERROR, str(exc),
-                                               stream=exc.stream)]
-            a.grade, a.passed = grade_of(a.findings), False
-            a.quality_score = quality_score(a.findings)
+            _fail(a, exc)
             out.report_path = str(write_report(store, rec.dataset, a))
             out.quarantined_to = str(quarantine(store, rec, a))
             out.reads = reads_so_far() - before

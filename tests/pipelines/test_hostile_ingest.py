@@ -182,3 +182,24 @@ def test_values_the_frames_table_cannot_hold_are_quarantined_not_published(store
     assert first.counts["frames"] == 0
     vdir = store.version_dir("huge")
     assert pl.read_parquet(vdir / "episodes.parquet")["n_frames"].to_list() == [0]
+
+
+def test_check_fails_what_curation_would_refuse_at_the_clock_given(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli.main import app
+
+    bad = _recording(tmp_path / "bad", 43)
+    with h5py.File(bad, "r+") as f:
+        _sparse(f)
+    args = ["check", str(bad), "--json", "--store", str(tmp_path / "store")]
+    res = CliRunner().invoke(app, args)  # the default clock, 30 fps, as ingest's default
+    assert res.exit_code == 1, res.output
+    [entry] = json.loads(res.stdout)["episodes"]
+    errors = [f for f in entry["findings"] if f["severity"] == "error"]
+    assert [f["check_id"] for f in errors] == ["schema.stream"], errors
+    assert "would need 5,700 frames" in errors[0]["message"]
+    # 1 fps needs 191 frames for its 20 samples: within 10 per sample, so it passes
+    res = CliRunner().invoke(app, [*args, "--fps", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["episodes"][0]["passed"] is True
