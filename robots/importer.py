@@ -106,20 +106,28 @@ def _mjcf_defaults(root: ET.Element) -> dict[str, dict[str, str]]:
 
 #: How deep ``<include>`` may nest before the model counts as malformed (a cycle).
 MAX_INCLUDE_DEPTH = 8
+#: How many ``<include>`` a model may expand in all: a robot's model includes a handful of
+#: files; 20 includes of a file that includes 20 more, 8 deep, would be 2.6·10^10 parses.
+MAX_INCLUDES = 256
 
 
 def _expand_includes(el: ET.Element, base: Path, depth: int, where: Path,
-                     skipped: list[str]) -> None:
+                     skipped: list[str], expanded: list[Path] | None = None) -> None:
     """Replace every ``<include file=...>`` by the children of the file it names, in place.
 
     Included files must lie in the model's folder or below it: a description never makes the
-    importer read a file elsewhere."""
+    importer read a file elsewhere. ``expanded`` lists the includes expanded so far (bounded
+    by :data:`MAX_INCLUDES`)."""
+    expanded = [] if expanded is None else expanded
     for i, child in enumerate(list(el)):
         if child.tag != "include":
-            _expand_includes(child, base, depth, where, skipped)
+            _expand_includes(child, base, depth, where, skipped, expanded)
             continue
         if depth >= MAX_INCLUDE_DEPTH:
             raise ProfileError(f"{where}: <include> nested deeper than {MAX_INCLUDE_DEPTH}")
+        if len(expanded) >= MAX_INCLUDES:
+            raise ProfileError(f"{where}: more than {MAX_INCLUDES} <include> to expand in all "
+                               "(a robot's model includes a handful of files)")
         name = child.get("file", "")
         target = (base / name).resolve()
         if not name or not target.is_relative_to(base.resolve()):
@@ -128,8 +136,9 @@ def _expand_includes(el: ET.Element, base: Path, depth: int, where: Path,
             el.remove(child)  # scenes and assets are often left out of a shared description
             skipped.append(name)
             continue
+        expanded.append(target)
         inc = _parse_xml(target)
-        _expand_includes(inc, base, depth + 1, target, skipped)
+        _expand_includes(inc, base, depth + 1, target, skipped, expanded)
         el.remove(child)
         for k, sub in enumerate(list(inc)):
             el.insert(i + k, sub)

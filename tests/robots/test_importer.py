@@ -106,6 +106,27 @@ def test_mjcf_degrees_defaults_and_includes(tmp_path):
     assert (s.lower, s.upper, s.unit) == (0.0, 0.5, "m")  # slides are lengths, never converted
 
 
+
+def test_an_include_bomb_is_refused_at_once(tmp_path):
+    # each level includes the next 20 times, 8 deep: 2.6·10^10 parses if followed
+    for d in range(8):
+        includes = f'<include file="d{d + 1}.xml"/>' * 20
+        (tmp_path / f"d{d}.xml").write_text(
+            f'<mujoco><worldbody><body name="b{d}"><joint name="j{d}" range="-1 1"/>'
+            f"{includes}</body></worldbody></mujoco>")
+    (tmp_path / "d8.xml").write_text('<mujoco><body name="x"><joint name="x"/></body></mujoco>')
+    with pytest.raises(ProfileError, match=r"more than 256 <include> to expand in all"):
+        read_description(tmp_path / "d0.xml")
+    # a model that includes one file many times over a few levels is still read
+    (tmp_path / "leaf.xml").write_text('<mujocoinclude><body name="l"><joint name="j" '
+                                       'range="-1 1"/></body></mujocoinclude>')
+    (tmp_path / "mid.xml").write_text("<mujocoinclude>" + '<include file="leaf.xml"/>' * 10 +
+                                      "</mujocoinclude>")
+    (tmp_path / "ok.xml").write_text("<mujoco><worldbody>" + '<include file="mid.xml"/>' * 10
+                                     + "</worldbody></mujoco>")
+    assert len(read_description(tmp_path / "ok.xml").joints) == 100  # 110 includes
+
+
 @pytest.mark.parametrize(("text", "needle"), [
     ("<mujoco><worldbody><include file='../../etc/passwd'/></worldbody></mujoco>",
      "leaves the model's folder"),
