@@ -46,7 +46,7 @@ from schemas.episode import (
 )
 from schemas.findings import Finding, Severity, encodable
 from schemas.frame_sources import H5Frames, VideoFrames, probe_video
-from schemas.limits import EARLIEST_STARTED_AT, LATEST_STARTED_AT, Limits
+from schemas.limits import EARLIEST_STARTED_AT, LATEST_STARTED_AT, Limits, rate_problem
 from schemas.names import is_plain_file_name, is_safe_name
 from schemas.read_result import ReadResult
 
@@ -636,20 +636,18 @@ def _dataset(g: h5py.Group, member: str, where: str, need: str,
 
 def _positive_rate(attrs: h5py.AttributeManager, where: str, what: str,
                    problems: list[str], limits: Limits) -> float | None:
-    """The declared rate, or None with a problem: a number > 0 within the rate limits (every
-    check and the dataset clock divide by it; 1e300 Hz or one sample a day is no recording)."""
+    """The declared rate, or None with a problem: a number within the rate limits, by the one
+    rule every layout's rates follow (:func:`schemas.limits.rate_problem`)."""
     raw = _attr(attrs, "rate_hz")
-    rate = _number(raw) if raw is not None else None
     if raw is None:
         problems.append(f"{where} attr 'rate_hz' is missing ({what}, a number > 0, is required)")
-    elif rate is None or not np.isfinite(rate) or rate <= 0:
-        problems.append(f"{where} attr 'rate_hz' is {_shown(raw)}; it must be a number > 0 "
-                        f"({what})")
-        rate = None
-    elif not limits.min_rate_hz <= rate <= limits.max_rate_hz:
-        problems.append(f"{where} attr 'rate_hz' is {rate:g}; {what} must lie between "
-                        f"{limits.min_rate_hz:g} and {limits.max_rate_hz:g} Hz")
-        rate = None
+        return None
+    rate = _number(raw)
+    if rate is None or rate_problem(rate, min_hz=limits.min_rate_hz,
+                                    max_hz=limits.max_rate_hz) is not None:
+        problems.append(f"{where} attr 'rate_hz' is {_shown(raw)}; {what} must be a number "
+                        f"between {limits.min_rate_hz:g} and {limits.max_rate_hz:g} Hz")
+        return None
     return rate
 
 

@@ -147,7 +147,8 @@ STREAMS = [
     ("unit missing", drop("/streams/imu.base", "unit"), "/streams/imu.base attr 'unit' is missing",
      "imu.base"),
     ("zero rate", put("/streams/imu.base", "rate_hz", 0.0),
-     "/streams/imu.base attr 'rate_hz' is 0.0; it must be a number > 0", "imu.base"),
+     "/streams/imu.base attr 'rate_hz' is 0.0; the nominal sampling rate must be a number "
+     "between 0.1 and 100000 Hz", "imu.base"),
     ("rate as text", put("/streams/imu.base", "rate_hz", "100"), "attr 'rate_hz' is '100'",
      "imu.base"),
     ("rate missing", drop("/streams/imu.base", "rate_hz"), "attr 'rate_hz' is missing",
