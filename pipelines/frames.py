@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas.episode import Camera, Episode, Stream
-from schemas.limits import MAX_FRAMES_PER_SAMPLE
+from schemas.limits import FLOAT32_MAX, MAX_FRAMES_PER_SAMPLE, beyond_float32
 
 #: The dataset clock of a dataset's first ingest when ``--fps`` is not given, frames per second.
 DEFAULT_FPS = 30.0
@@ -137,18 +137,16 @@ def resample_stream(s: Stream, grid_ns: np.ndarray) -> tuple[np.ndarray, Resampl
 
 def _float32(name: str, vals: np.ndarray) -> np.ndarray:
     """``vals`` as the frames table stores them; raises :class:`BeyondFloat32` rather than
-    publish an infinity for a finite value past ±3.4e38 (a corrupt file's 1e200)."""
-    with np.errstate(over="ignore"):
-        out = vals.astype(np.float32)
-    lost = np.isinf(out) & np.isfinite(vals)
-    if lost.any():
-        row, col = (int(i) for i in np.argwhere(lost)[0])
+    publish an infinity for a finite value past ±3.4e38 (a corrupt file's 1e200). The reader
+    already refuses such values; this is the backstop for episodes built by other means."""
+    if (where := beyond_float32(vals)) is not None:
+        row, col, value = where
+        n = int(np.count_nonzero(np.isfinite(vals) & (np.abs(vals) > FLOAT32_MAX)))
         raise BeyondFloat32(
-            f"{name}: {int(lost.sum())} value(s) on the dataset clock lie beyond ±3.4e38, the "
-            "range of the published frames table's float32 columns, the first "
-            f"{vals[row, col]:.4g} (frame {row}, column {col}); this episode is not curated",
-            stream=name)
-    return out
+            f"{name}: {n} value(s) on the dataset clock lie beyond ±3.4e38, the range of the "
+            f"published frames table's float32 columns, such as {value:.4g} (frame {row}, "
+            f"column {col}); this episode is not curated", stream=name)
+    return vals.astype(np.float32)
 
 
 def frames_table(episode: Episode, episode_uid: str, fps: float) -> FramesResult | None:
