@@ -10,6 +10,7 @@ and ball joints are not joint-space channels). Limits the file does not give sta
 
 from __future__ import annotations
 
+import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -235,7 +236,15 @@ def read_description(path: Path | str, angle: str | None = None) -> Description:
 
 # --------------------------------------------------------------------------------- output
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``s`` as a TOML basic string. Names come from files and command lines: a line break or
+    an escape character in a joint name or a model name is escaped, never written raw (which
+    would leave a profile no TOML reader accepts). JSON's escapes are TOML's, DEL aside."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ProfileError(f"{s.encode('utf-8', 'backslashreplace').decode()!r} is not "
+                           "valid UTF-8 text; a profile holds text only") from None
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_float(v: float) -> str:

@@ -263,3 +263,22 @@ def test_robosuite_panda_arm_is_the_franka_panda_profile(tmp_path):
     for got, shipped in zip(desc.joints, franka.joints[:7], strict=True):
         assert (got.lower, got.upper) == (shipped.lower, shipped.upper), shipped.name
     assert ProfileCatalog().resolve("Panda").id == "franka-panda"
+
+
+def test_names_with_line_breaks_and_control_characters_make_a_readable_profile(tmp_path):
+    """A joint name is the file's, whatever it holds (XML allows a line break in it); the
+    profile written escapes it, so it reads back as the same name and cannot add a key."""
+    urdf = tmp_path / "odd.urdf"
+    urdf.write_text('<robot name="r"><link name="a"/><link name="b"/>'
+                    '<joint name="j&#10;upper = 99" type="revolute"><parent link="a"/>'
+                    '<child link="b"/><limit lower="-1" upper="1" velocity="1" effort="1"/>'
+                    '</joint></robot>')
+    text = profile_toml(read_description(urdf), "odd", kind="arm", source='a "quoted" \\ path',
+                        model_name="x\x7fy\x1b[2J\t")
+    (tmp_path / "odd.toml").write_text(text)
+    prof = ProfileCatalog([tmp_path]).resolve("odd")
+    assert prof.joint_names == ["j\nupper = 99"] and prof.joints[0].upper == 1.0
+    assert prof.model_name == "x\x7fy\x1b[2J\t" and prof.source == 'a "quoted" \\ path'
+    with pytest.raises(ProfileError, match="not valid UTF-8 text"):
+        profile_toml(read_description(urdf), "odd", kind="arm", source="s",
+                     model_name="bad \udcff byte")  # an argument that was not UTF-8
