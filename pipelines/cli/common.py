@@ -127,13 +127,14 @@ def load_mapping_option(mapping: Path | None) -> dict | None:
 def print_listing(title: str, key: str, columns: Sequence[str],
                   rows: Iterable[Sequence[str]]) -> None:
     """A listing (``checks``, ``robots list``): the ``key`` column is never wrapped, the
-    others fold to fit the terminal."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+    others fold to fit the terminal. Every cell is :func:`shown`: profiles are files a user
+    wrote, and a model name in brackets is a name, not markup."""
+    table = Table(title=shown(title), box=box.SIMPLE_HEAD)
     table.add_column(key, no_wrap=True)
     for col in columns:
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(shown, row))
     out.print(table)
 
 

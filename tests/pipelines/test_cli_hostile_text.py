@@ -52,3 +52,18 @@ def test_hostile_names_and_metadata_are_printed_not_obeyed(folder, tmp_path, arg
         assert "'tele[/]op [bold]'" in text  # the value as it is, in the first problem
         if "--quiet" not in args:
             assert "[error] schema.metadata" in text  # the severity label is shown too
+
+
+def test_listings_print_profile_text_as_it_is(tmp_path, shared_data):
+    """``robots list`` prints a user profile's model name and aliases, written by anyone, as
+    text: markup in brackets is shown, escape sequences are made visible."""
+    urdf = shared_data / "robot-descriptions/robomind/panda.urdf"
+    made = runner.invoke(app, ["robots", "import", str(urdf), "--id", "odd-panda",
+                               "--model-name", f"Panda [/] [bold]{ESCAPES}",
+                               "--store", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    res = runner.invoke(app, ["robots", "list", "--store", str(tmp_path)],
+                        env={"COLUMNS": "250"})
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+    assert "Panda [/] [bold]\\x1b[2J\\x1b]0;pwned\\x07" in res.stdout
