@@ -18,6 +18,9 @@ import numpy as np
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 ROBOT_KINDS = ("humanoid", "arm", "bimanual", "mobile_manipulator")
+#: The most joints a profile may list: a humanoid with two dexterous hands has about 70, and
+#: every stream check of an episode goes over its profile's joints.
+MAX_JOINTS = 4096
 
 
 class ProfileError(ValueError):
@@ -115,6 +118,9 @@ def parse_profile(data: dict[str, Any], where: str) -> RobotProfile:
     joints_raw = _req(data, "joints", list, where)
     if not joints_raw:
         raise ProfileError(f"{where}: key 'joints' is empty")
+    if len(joints_raw) > MAX_JOINTS:
+        raise ProfileError(f"{where}: {len(joints_raw)} joints; a profile holds at most "
+                           f"{MAX_JOINTS} (the most of any robot is in the tens)")
     joints = []
     seen: set[str] = set()
     for i, j in enumerate(joints_raw):
