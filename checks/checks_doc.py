@@ -122,7 +122,12 @@ min_range_fraction = 0.10       # grippers jump by design
 
 An unknown check id, an unknown threshold name, a wrong type or severity is refused with the
 file and key named (exit status 2 for `embodiq check`), so a typo never silently turns a check
-off. The manifest of a published version records the profile's name and digest.
+off. So is a threshold no check can use: `nan` or `inf` (turn a check off with
+`enabled = false`), a negative number (`min_correlation` may go down to −1), zero for
+`analysis_rate_hz`, and a fraction where the catalogue counts (`tolerance_frames`, `block_px`,
+`min_episodes`). A search window longer than the episode, or a block larger than the frame,
+is taken as the whole episode or frame. The manifest of a published version records the
+profile's name and digest.
 
 `strict` (training-ready) makes these errors: `time.gap`, `time.sync` (10 ms), `time.rate`,
 `value.stale`, `value.spike`, `value.velocity_limit` (at 1.2x), `action.tracking`,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -110,9 +111,32 @@ def _validate_check_table(table: Any, base: Mapping[str, Any] | None,
         elif base is not None and isinstance(base[key], (int, float)) and not isinstance(
             base[key], bool
         ):
-            if isinstance(val, bool) or not isinstance(val, (int, float)):
-                raise QualityProfileError(f"{where}.{key}: must be a number")
+            _check_threshold(val, base[key], key, f"{where}.{key}")
     return dict(table)
+
+
+#: Thresholds that may lie below zero, with their least value: a correlation runs from -1.
+_SIGNED = {"min_correlation": -1.0}
+#: Thresholds that a check divides by, so they must be above zero.
+_POSITIVE = {"analysis_rate_hz"}
+
+
+def _check_threshold(val: Any, default: int | float, key: str, where: str) -> None:
+    """A threshold is a finite number, at least 0 (or its signed least value), and a whole
+    number where the catalogue's is one: NaN would turn a check off without a word, a negative
+    tolerance would fail every episode, and infinity cannot size a window or count frames."""
+    if isinstance(val, bool) or not isinstance(val, (int, float)):
+        raise QualityProfileError(f"{where}: must be a number")
+    if not math.isfinite(val):
+        raise QualityProfileError(f"{where}: {val} is not a threshold; it must be a finite "
+                                  "number (turn a check off with enabled = false)")
+    least = _SIGNED.get(key, 0.0)
+    if val < least or (key in _POSITIVE and val <= 0):
+        bound = "above 0" if key in _POSITIVE else f"at least {least:g}"
+        raise QualityProfileError(f"{where}: {val:g} is not a threshold; it must be {bound}")
+    if isinstance(default, int) and val != int(val):
+        raise QualityProfileError(f"{where}: {val:g} is not a threshold; it must be a whole "
+                                  "number")
 
 
 def _search_dirs() -> list[Path]:

@@ -80,7 +80,9 @@ def tracking(ctx: EpisodeContext, st: CheckSettings, emit: Emit) -> Iterator[Fin
         center_columns(ds)
         # coarse to fine: the whole search at a fifth of the rate, then one coarse step and
         # two samples either side of the coarse best
-        k = int(round(search / step))
+        # a lag longer than half the grid leaves too little overlap to measure: the search
+        # never outgrows the data, whatever ``search_s`` says
+        k = min(int(round(search / step)), n // 2)
         coarse = 5
         dac = decimate_sum(da, coarse)
         dsc = decimate_sum(ds, coarse)

@@ -36,6 +36,7 @@ from checks.kernels.video import (
 from checks.registry import Emit, EpisodeContext, episode_check
 from schemas.episode import Camera
 from schemas.findings import Finding
+from schemas.limits import Limits
 from schemas.quality_profile import CheckSettings
 
 #: The checks whose settings decide what the shared camera pass keeps, or that another reads.
@@ -126,10 +127,12 @@ def scan_cameras(cams: Sequence[Camera], want_luma: bool, want_blur: bool,
 
 
 def _block_px(ctx: EpisodeContext) -> int:
-    """The frozen check's block side (the default when the check is not in the profile)."""
+    """The frozen check's block side (the default when the check is not in the profile), at
+    least 1 and at most a frame's greatest side: a block larger than the frame is the frame."""
     if FROZEN not in ctx.profile.checks:
         return BLOCK_PX
-    return max(int(ctx.settings(FROZEN).params.get("block_px", BLOCK_PX)), 1)
+    side = max(Limits.max_frame_width, Limits.max_frame_height)
+    return min(max(int(ctx.settings(FROZEN).params.get("block_px", BLOCK_PX)), 1), side)
 
 
 def _scan(ctx: EpisodeContext, cam: Camera) -> CameraScan:

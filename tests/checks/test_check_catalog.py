@@ -178,6 +178,16 @@ def test_per_robot_override(clean, tmp_path):
     ('[checks."time.gapp"]\nseverity = "error"\n', "unknown check id"),
     ('[checks."time.gap"]\nseverity = "fatal"\n', "severity"),
     ('[checks."time.gap"]\nmax_gap_periods = "two"\n', "must be a number"),
+    ('[checks."time.gap"]\nmax_gap_periods = nan\n',
+     r'checks."time.gap".max_gap_periods: nan is not a threshold; it must be a finite number'),
+    ('[checks."episode.duration"]\nmax_s = inf\n', "max_s: inf is not a threshold"),
+    ('[checks."value.joint_limit"]\ntolerance_rad = -0.01\n',
+     "tolerance_rad: -0.01 is not a threshold; it must be at least 0"),
+    ('[checks."action.tracking"]\nmin_correlation = -1.5\n', "it must be at least -1"),
+    ('[checks."action.tracking"]\nanalysis_rate_hz = 0\n', "it must be above 0"),
+    ('[checks."video.frame_count"]\ntolerance_frames = 2.5\n', "it must be a whole number"),
+    ('[robots."aloha".checks."video.dark"]\nmax_share = nan\n',
+     r'robots."aloha".checks."video.dark".max_share: nan is not a threshold'),
     ('[robots."aloha".checks."nope"]\nenabled = false\n', "unknown check id"),
     ("mystery = 1\n", "unknown key 'mystery'"),
 ])
@@ -186,6 +196,21 @@ def test_malformed_profile_names_the_key(refused, body, needle):
 
     _, message = refused("bad.toml", body, load_quality_profile, QualityProfileError)
     assert re.search(needle, message), message
+
+
+def test_thresholds_at_their_edges_are_taken(tmp_path):
+    """Zero, a signed correlation, a whole number written as a float and a huge value are
+    thresholds a user may mean; only what no check can use is refused."""
+    p = tmp_path / "edges.toml"
+    p.write_text('[checks."time.gap"]\nmax_gap_periods = 0\n'
+                 '[checks."action.tracking"]\nmin_correlation = -1.0\nsearch_s = 1e12\n'
+                 '[checks."video.frame_count"]\ntolerance_frames = 3.0\n'
+                 '[checks."video.frozen"]\nblock_px = 1000000000000000000000000000000\n')
+    prof = load_quality_profile(p)
+    assert prof.settings("action.tracking")["min_correlation"] == -1.0
+    # a search longer than the episode, a block larger than any frame: the checks still run
+    found = run_episode_checks(_episode(cameras=(CameraPlan("cam_head", "rgb8"),)), H1, prof)
+    assert not [f.message for f in found if "could not run" in f.message]
 
 
 def test_a_corrupt_files_huge_values_are_shown_in_exponent_form(clean):
