@@ -29,7 +29,7 @@ from pipelines.processing import (
     register_guarded,
     utc_now,
 )
-from pipelines.processing.pool import REPORT_MODULES, preload_also
+from pipelines.processing.pool import REPORT_MODULES, preload_also, workers_problem
 from pipelines.sources import Unrecognised
 from pipelines.store import (
     PublishedVersion,
@@ -250,6 +250,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
         load_mapping(mapping)
     if batch_size is not None and batch_size < 1:
         raise ValueError("batch size must be at least 1")
+    if workers is not None and (why := workers_problem(workers, "workers")) is not None:
+        raise ValueError(why)
     store.ensure()
     workers = workers or default_workers()
     if write_report:  # the report's figures are drawn on the workers: matplotlib loaded once

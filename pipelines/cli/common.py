@@ -112,6 +112,14 @@ def check_fps(fps: float | None) -> None:
                    f"from {FPS_MIN:g} to {FPS_MAX:g}", 2)
 
 
+def check_workers(workers: int | None, what: str = "--workers") -> None:
+    """Refuse a worker count this machine cannot sensibly start (exit 2); None: the default."""
+    from pipelines.processing.pool import workers_problem
+
+    if workers is not None and (why := workers_problem(workers, what)) is not None:
+        raise fail(why, 2)
+
+
 def load_mapping_option(mapping: Path | None) -> dict | None:
     """The ``--mapping`` file, checked before any recording is read (exit 2 when unusable)."""
     if mapping is None:

@@ -19,6 +19,7 @@ from pipelines.cli.common import (
     QuietOpt,
     StoreOpt,
     check_fps,
+    check_workers,
     err,
     fail,
     load_mapping_option,
@@ -39,7 +40,8 @@ GRADE_STYLE = {"A": "green", "B": "yellow", "C": "dark_orange", "F": "bold red"}
 
 DEFAULT_TIMEOUT = 300.0
 WorkersOpt = Annotated[int | None, typer.Option(
-    min=1, help="Worker processes reading recordings in parallel (default: one per core).")]
+    min=1, help="Worker processes reading recordings in parallel (default: one per core; "
+                "at most 8 per core).")]
 TimeoutOpt = Annotated[float, typer.Option(
     min=1.0, help="Seconds one recording may take in its worker (layout detection and "
                   "reading included) before it is stopped and reported as unreadable.")]
@@ -109,6 +111,7 @@ def check(
     from schemas.quality_profile import QualityProfileError, load_quality_profile
 
     check_fps(fps)
+    check_workers(workers)
     try:
         prof = load_quality_profile(profile)
     except QualityProfileError as exc:
@@ -284,6 +287,7 @@ def ingest(
 
     _quiet_libraries()
     check_fps(fps)
+    check_workers(workers)
     try:
         load_quality_profile(profile)
     except QualityProfileError as exc:
@@ -314,6 +318,7 @@ def ingest(
 def demo(store: StoreOpt = None, quiet: QuietOpt = False, workers: WorkersOpt = None,
          verbose: VerboseOpt = False) -> None:
     """Make synthetic recordings (some with planted defects) and run the whole pipeline."""
+    check_workers(workers)
     _start_workers_for_report()
     from pipelines.demo import DATASET, run_demo
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import StoreOpt, fail, open_store
+from pipelines.cli.common import StoreOpt, check_workers, fail, open_store
 
 
 def worker(
@@ -30,6 +30,7 @@ def worker(
     from pipelines.runner import instance_for
     from pipelines.store import atomic_write_bytes
 
+    check_workers(concurrency, "--concurrency")
     if not broker_url():
         raise fail(f"set {BROKER_ENV} to the broker's URL (e.g. redis://127.0.0.1:6379/0)", 2)
     try:

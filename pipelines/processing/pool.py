@@ -34,6 +34,23 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: The most worker processes per core a command may start: past a few per core reading only
+#: queues for the cores, and each worker is a process of its own, so a slip such as
+#: ``--workers 100000`` must be refused, not fork until the machine runs out of memory.
+MAX_WORKERS_PER_CORE = 8
+
+
+def workers_problem(workers: int, what: str = "--workers") -> str | None:
+    """Why ``workers`` processes cannot be started here, or None."""
+    most = MAX_WORKERS_PER_CORE * default_workers()
+    if workers < 1:
+        return f"{what} {workers}: at least 1 worker is needed"
+    if workers > most:
+        return (f"{what} {workers}: at most {most} on this machine ({MAX_WORKERS_PER_CORE} per "
+                f"core; more only queue for the cores)")
+    return None
+
+
 _POOLS: dict[int, Any] = {}
 _POOLS_LOCK = threading.Lock()
 
@@ -112,8 +129,11 @@ def _pool(workers: int) -> Any:
 
     Workers fork from a server that has imported the pipeline once (``forkserver``), so a
     replacement for a stopped worker is ready in milliseconds, and no worker inherits the
-    parent's threads (Dagster's, SQLite's) mid-flight.
+    parent's threads (Dagster's, SQLite's) mid-flight. A count past
+    :data:`MAX_WORKERS_PER_CORE` per core (a resource configured by hand) is refused here too.
     """
+    if (why := workers_problem(workers, "workers")) is not None:
+        raise ValueError(why)
     with _POOLS_LOCK:  # a warm-up thread may be starting it too (warm_up)
         pool = _POOLS.get(workers)
         if pool is None or not pool.active:

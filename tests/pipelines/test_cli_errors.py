@@ -73,6 +73,31 @@ def test_ingest_refuses_unusable_fps(recording, tmp_path, fps):
     assert not store.exists()  # refused before anything is registered or run
 
 
+# ---------------------------------------------------------------------------------- --workers
+@pytest.mark.parametrize("command", [["check"], ["ingest", "--dataset", "lab"], ["demo"]])
+def test_a_worker_count_past_what_the_machine_can_run_is_refused(recording, tmp_path, command):
+    """``--workers 100000`` (a slip of the keyboard) is a usage error, not 100000 processes
+    forked until the machine runs out of memory."""
+    from pipelines.processing.pool import MAX_WORKERS_PER_CORE, default_workers
+
+    most = MAX_WORKERS_PER_CORE * default_workers()
+    store = tmp_path / "store"
+    args = [command[0], *([str(recording)] if command[0] != "demo" else []), *command[1:],
+            "--store", str(store)]
+    res = runner.invoke(app, [*args, "--workers", "100000"])
+    text = _plain(res, 2)
+    assert f"--workers 100000: at most {most} on this machine" in text
+    assert not store.exists()
+
+
+def test_the_ingest_api_refuses_too_many_workers(recording, tmp_path):
+    from pipelines.runner import ingest
+    from pipelines.store import Store
+
+    with pytest.raises(ValueError, match="workers 100000: at most"):
+        ingest(Store(tmp_path / "store"), [recording], "lab", workers=100000)
+
+
 # --------------------------------------------------------------------------------- --mapping
 def test_ingest_missing_mapping_is_usage_error_like_check(recording, tmp_path):
     missing = tmp_path / "no-such-mapping.toml"
