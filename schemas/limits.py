@@ -87,6 +87,13 @@ def beyond_float32(values: np.ndarray) -> tuple[int, int, float] | None:
         return None
     hi = float(np.fmax.reduce(values, axis=None))
     lo = float(np.fmin.reduce(values, axis=None))
+    if not (math.isfinite(hi) and math.isfinite(lo)):
+        # an infinity (or only NaN) hides the finite extremes: look again without them, a
+        # copy made only for such a stream (a profile may let infinities through as warnings)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return None
+        hi, lo = float(finite.max()), float(finite.min())
     worst = [x for x in (hi, lo) if math.isfinite(x) and abs(x) > FLOAT32_MAX]
     if not worst:
         return None
