@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipelines.adapters.base import Adapter
 from robots.stamping import episode_uid_for
-from schemas.findings import Finding, Severity
+from schemas.findings import Finding, Severity, encodable
 from schemas.limits import beyond_float32, rate_problem
 from schemas.names import contained_problem
 from schemas.read_result import ReadResult
@@ -57,7 +57,9 @@ class SourceRef:
 
     @property
     def display_name(self) -> str:
-        return self.path.name + (f"#{self.episode_key}" if self.episode_key else "")
+        """The name people, tables and reports see: text UTF-8 can hold, whatever bytes the
+        file system gave (undecodable bytes are shown as escapes; ``path`` keeps them)."""
+        return encodable(self.path.name + (f"#{self.episode_key}" if self.episode_key else ""))
 
     @property
     def adapter(self) -> Adapter:
@@ -268,7 +270,8 @@ def digest_source(ref: SourceRef) -> SourceDigest:
     files = ref.files()
     shas = {str(p): sha256_file(p) for p in files if p.is_file()}
     primary = str(files[0]) if files else str(ref.path)
-    primary_sha = shas.get(primary) or hashlib.sha256(primary.encode()).hexdigest()
+    primary_sha = (shas.get(primary)  # gone since it was found: named by its path's bytes
+                   or hashlib.sha256(primary.encode("utf-8", "surrogateescape")).hexdigest())
     size = sum(Path(p).stat().st_size for p in shas)
     uid = episode_uid_for(sorted(shas.values()), ref.episode_key)
     return SourceDigest(files=shas, primary_sha256=primary_sha, size=size, episode_uid=uid)

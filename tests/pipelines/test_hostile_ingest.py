@@ -203,3 +203,50 @@ def test_check_fails_what_curation_would_refuse_at_the_clock_given(tmp_path):
     res = CliRunner().invoke(app, [*args, "--fps", "1"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["episodes"][0]["passed"] is True
+
+
+def test_file_names_that_are_not_utf8_are_ingested_published_and_reported(tmp_path):
+    """A file system hands out names as bytes: one that is not UTF-8 (``take\\xff.h5``, from
+    a Windows share or an old station) is read, quarantined byte for byte or published, and
+    shown with its odd bytes escaped; it once stopped the whole ingest at registration."""
+    import os
+
+    good = _recording(tmp_path / "src", 300)
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    passed = Path(os.fsdecode(bytes(folder) + b"/take\xff.h5"))
+    good.rename(passed)
+    truncated = Path(os.fsdecode(bytes(folder) + b"/cut\xfe.h5"))
+    data = passed.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    store = Store(tmp_path / "store")
+    summary = ingest(store, [folder], "odd-names")
+    assert summary.publish_error is None and not summary.run_failed, summary
+    by_name = {o.source_name: o for o in summary.outcomes}
+    assert set(by_name) == {"take\\udcff.h5", "cut\\udcfe.h5"}
+    assert by_name["take\\udcff.h5"].passed and by_name["cut\\udcfe.h5"].quarantined_to
+    quarantined = Path(by_name["cut\\udcfe.h5"].quarantined_to) / truncated.name
+    assert quarantined.read_bytes() == truncated.read_bytes()  # its name and bytes as they were
+    episodes = pl.read_parquet(store.version_dir("odd-names") / "episodes.parquet")
+    assert sorted(episodes["source_name"].to_list()) == ["cut\\udcfe.h5", "take\\udcff.h5"]
+    assert summary.report_path and "take\\udcff.h5" in Path(summary.report_path).read_text()
+
+
+def test_a_recording_gone_before_registration_is_registered_without_files(tmp_path):
+    """Found, then removed (a station cleaning its disk) before it was registered, even under
+    a name that is not UTF-8: it is registered with no files (its run then reports it
+    unreadable) and the others are registered as usual; such a name once stopped the ingest."""
+    import os
+
+    from pipelines.processing import discover_guarded
+    from pipelines.processing.discovery import register_guarded
+
+    for seed in (400, 401):
+        _recording(tmp_path / "inbox", seed)
+    odd = Path(os.fsdecode(bytes(tmp_path / "inbox") + b"/gone\xff.h5"))
+    (tmp_path / "inbox" / "episode_400.h5").rename(odd)
+    refs, unknown = discover_guarded([tmp_path / "inbox"])
+    assert len(refs) == 2 and not unknown
+    odd.unlink()
+    records, bad = register_guarded(Store(tmp_path / "store"), refs, "vanishing")
+    assert not bad and sorted(len(r.files) for r in records) == [0, 1]
