@@ -172,21 +172,28 @@ def write_json(doc: dict[str, Any], out: Any = None) -> None:
 _DIRECTIONAL = frozenset((0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
 
+def _hidden(o: int) -> bool:
+    """A control character, a direction mark, or a byte of a name that is not UTF-8 (kept by
+    Python as a lone surrogate, which would reach the terminal as that raw byte)."""
+    return o < 0x20 or 0x7F <= o < 0xA0 or o in _DIRECTIONAL or 0xD800 <= o <= 0xDFFF
+
+
 def _visible(c: str) -> str:
     o = ord(c)
     if o < 0x20 or 0x7F <= o < 0xA0:
         return f"\\x{o:02x}"
-    return f"\\u{o:04x}" if o in _DIRECTIONAL else c
+    return f"\\u{o:04x}" if _hidden(o) else c
 
 
 def shown(text: object, lines: bool = False) -> str:
     """Text from a file, a folder or a person, made safe to print: control characters and
     direction marks become visible escapes (a file name cannot clear the screen, retitle the
-    window or reverse what follows it), and rich markup is escaped (a name in brackets is
-    printed as it is, never applied, and cannot end the command with a markup error).
+    window or reverse what follows it), so do the bytes of a name that is not UTF-8, and rich
+    markup is escaped (a name in brackets is printed as it is, never applied, and cannot end
+    the command with a markup error).
     ``lines`` keeps line breaks (a message of several lines)."""
     s = str(text)
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or ord(c) in _DIRECTIONAL for c in s):
+    if any(_hidden(ord(c)) for c in s):
         s = "".join(c if lines and c == "\n" else _visible(c) for c in s)
     return escape(s)
 

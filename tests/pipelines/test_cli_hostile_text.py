@@ -36,6 +36,7 @@ def test_shown_makes_controls_visible_and_escapes_markup():
     assert shown("two\nlines\ttab") == "two\\x0alines\\x09tab"
     assert shown("two\nlines", lines=True) == "two\nlines"
     assert shown("café 机器人 [1]") == "café 机器人 [1]"  # nothing else changes
+    assert shown("take\udcff.h5") == "take\\udcff.h5"  # a byte of a name that is not UTF-8
 
 
 @pytest.mark.parametrize("args", [["check"], ["check", "--quiet"],
@@ -67,3 +68,18 @@ def test_listings_print_profile_text_as_it_is(tmp_path, shared_data):
     assert res.exit_code == 0, (res.output, res.exception)
     assert "\x1b" not in res.stdout and "\x07" not in res.stdout
     assert "Panda [/] [bold]\\x1b[2J\\x1b]0;pwned\\x07" in res.stdout
+
+
+def test_names_that_are_not_utf8_are_printed_as_escapes(demo_recordings, tmp_path):
+    """A file named with bytes that are not UTF-8 is printed with those bytes escaped, in the
+    table as in the messages: the terminal receives UTF-8 text only."""
+    import os
+
+    src = copy_recording(demo_recordings, CLEAN, tmp_path / "rec")
+    odd = os.fsdecode(bytes(src.parent) + b"/take\xff.h5")
+    src.rename(odd)
+    res = runner.invoke(app, ["check", str(src.parent), "--store", str(tmp_path / "store")],
+                        env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    res.stdout_bytes.decode("utf-8")  # strict: no raw byte reached the terminal
+    assert "take\\udcff.h5" in res.stdout
