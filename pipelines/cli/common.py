@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperGroup
 
-from pipelines.store import Store, default_store_root
+from pipelines.store import Store, StoreError, default_store_root, text_path
 
 #: Data on stdout, everything for people on stderr.
 out = Console()
@@ -91,6 +91,10 @@ class PlainErrorsGroup(TyperGroup):
 def open_store(path: Path | None) -> Store:
     """The store at ``path`` (or the default); exit 2 when it cannot be a folder."""
     root = (path.expanduser() if path is not None else default_store_root())
+    try:
+        text_path(root)
+    except StoreError as exc:
+        raise fail(f"--store {exc}", 2) from None
     if root.exists() and not root.is_dir():
         raise fail(f"--store {root} is a file, not a store folder", 2)
     for parent in root.absolute().parents:

@@ -100,6 +100,18 @@ class StoreError(RuntimeError):
     """Something in the store is missing or inconsistent; the message names the path."""
 
 
+def text_path(root: Path | str) -> None:
+    """Refuse a store whose path is not UTF-8 text: the store's path is written into its
+    manifests, its Dagster instance and its reports, which hold text only (a recording's own
+    name may be any bytes; the store's is chosen once)."""
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(root).encode("utf-8", "backslashreplace").decode()
+        raise StoreError(f"{shown}: the store's path must be UTF-8 text; choose another "
+                         "folder") from None
+
+
 def default_store_root() -> Path:
     """``$EMBODIQ_STORE`` when set; else ``datasets/store`` in a source checkout (git-ignored);
     else, installed as a package, ``$XDG_DATA_HOME/embodiq/store`` (``~/.local/share/...``).
@@ -159,6 +171,7 @@ class Store:
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root else default_store_root().resolve()
+        text_path(self.root)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"

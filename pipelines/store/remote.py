@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from pipelines.store import STORE_URL_ENV, Store, StoreError, default_store_root
+from pipelines.store import STORE_URL_ENV, Store, StoreError, default_store_root, text_path
 from pipelines.store.files import _rename_noreplace, atomic_path
 
 
@@ -41,6 +41,7 @@ class FsspecStore(Store):
     def __init__(self, root: Path | str | None = None) -> None:
         url = str(root) if root else (os.environ.get(STORE_URL_ENV) or
                                       str(default_store_root()))
+        text_path(url)
         url = _as_url(url)
         self.fs, path = fsspec.core.url_to_fs(url)
         self._local_fs = LocalFileSystem()

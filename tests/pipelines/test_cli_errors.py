@@ -98,6 +98,25 @@ def test_the_ingest_api_refuses_too_many_workers(recording, tmp_path):
         ingest(Store(tmp_path / "store"), [recording], "lab", workers=100000)
 
 
+# ---------------------------------------------------------------------------------- --store
+def test_a_store_path_that_is_not_utf8_is_refused_before_anything_is_written(recording,
+                                                                             tmp_path):
+    """The store's path goes into its manifests, instance and reports, which hold text: a
+    path with bytes that are not UTF-8 is refused up front (it once quarantined every
+    recording as unreadable and failed the publish)."""
+    import os
+
+    from pipelines.store import Store, StoreError
+
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/store\xff"))
+    res = runner.invoke(app, ["ingest", str(recording), "--dataset", "lab", "--store", str(odd)])
+    text = _plain(res, 2)
+    assert "the store's path must be UTF-8 text" in text and "store\\udcff" in text
+    assert not odd.exists()
+    with pytest.raises(StoreError, match="must be UTF-8 text"):
+        Store(odd)
+
+
 # --------------------------------------------------------------------------------- --mapping
 def test_ingest_missing_mapping_is_usage_error_like_check(recording, tmp_path):
     missing = tmp_path / "no-such-mapping.toml"
