@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.findings import Severity
+from schemas.findings import Severity, encodable
 
 BUILTIN_DIR = Path(__file__).parent / "profiles"
 _CHECK_KEYS = {"enabled", "severity"}
@@ -202,10 +202,10 @@ def load_quality_profile(name_or_path: str | Path = "default", _depth: int = 0) 
         if "severity" not in table:
             raise QualityProfileError(f"{where}: checks.\"{cid}\": missing 'severity'")
         table.setdefault("enabled", True)
-    return QualityProfile(
-        name=str(data.get("name", path.stem)),
+    return QualityProfile(  # a file's name may be any bytes; what is published is text
+        name=encodable(str(data.get("name", path.stem))),
         checks=checks,
         robots=robots,
         description=str(data.get("description", "")),
-        source=str(path),
+        source=encodable(str(path)),
     )

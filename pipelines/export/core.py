@@ -87,6 +87,12 @@ def check_out_is_apart(out: Path, store: Store, vdir: Path) -> None:
 
 
 def _check_target(out: Path, force: bool) -> None:
+    try:  # Parquet and LeRobot's metadata name their files as text
+        str(out).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(out).encode("utf-8", "backslashreplace").decode()
+        raise ExportError(f"--out {shown}: the export's path must be UTF-8 text; choose "
+                          "another folder") from None
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:

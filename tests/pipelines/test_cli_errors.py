@@ -117,6 +117,38 @@ def test_a_store_path_that_is_not_utf8_is_refused_before_anything_is_written(rec
         Store(odd)
 
 
+def test_a_profile_file_named_with_bytes_that_are_not_utf8_still_publishes(recording,
+                                                                          tmp_path):
+    """The profile's name (its file's stem) is published in the manifest: bytes that are not
+    UTF-8 are escaped there, and the publish goes through (it failed)."""
+    import os
+
+    profile = Path(os.fsdecode(bytes(tmp_path) + b"/lab\xfe.toml"))
+    profile.write_text('extends = "default"\n')
+    store = tmp_path / "store"
+    res = runner.invoke(app, ["ingest", str(recording), "--dataset", "lab", "--profile",
+                              str(profile), "--store", str(store), "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["publish_error"] is None and summary["version"] == 1
+    manifest = json.loads((Path(summary["version_path"]) / "manifest.json").read_text())
+    assert manifest["profile"]["name"] == "lab\\udcfe"
+
+
+def test_an_export_path_that_is_not_utf8_is_refused(recording, tmp_path):
+    import os
+
+    store = tmp_path / "store"
+    made = runner.invoke(app, ["ingest", str(recording), "--dataset", "lab", "--store",
+                               str(store)])
+    assert made.exit_code == 0, made.output
+    out = Path(os.fsdecode(bytes(tmp_path) + b"/out\xfe"))
+    res = runner.invoke(app, ["export", "lab", "--format", "parquet", "--out", str(out),
+                              "--store", str(store)])
+    text = _plain(res, 2)
+    assert "the export's path must be UTF-8 text" in text and not out.exists()
+
+
 # --------------------------------------------------------------------------------- --mapping
 def test_ingest_missing_mapping_is_usage_error_like_check(recording, tmp_path):
     missing = tmp_path / "no-such-mapping.toml"
