@@ -28,6 +28,7 @@ from pipelines.processing import (
     RecordingTask,
     SourceRecord,
     load_source_record,
+    registry_problem,
     robot_dirs,
     run_recordings,
 )
@@ -166,6 +167,8 @@ def ingest_keys(context: dg.OpExecutionContext | AssetExecutionContext,
     in-process asset calls it for its whole batch, a distributed run for each chunk
     (:mod:`pipelines.executors`)."""
     store = embodiq.store
+    if (problem := registry_problem(store)) is not None:  # the recordings stay unprocessed
+        raise dg.Failure(description=f"{problem}; no recording was read")
     profile = embodiq.profile()
     robots = robot_dirs(store)
     tasks: list[RecordingTask] = []

@@ -27,6 +27,7 @@ from pipelines.processing import (
     discover_guarded,
     quarantine_dir_for,
     register_guarded,
+    registry_problem,
     utc_now,
 )
 from pipelines.processing.pool import REPORT_MODULES, preload_also, workers_problem
@@ -34,6 +35,7 @@ from pipelines.sources import Unrecognised
 from pipelines.store import (
     PublishedVersion,
     Store,
+    StoreError,
     atomic_write_bytes,
     check_name,
     file_lock,
@@ -253,6 +255,8 @@ def ingest(store: Store, paths: Iterable[Path], dataset: str, *, profile: str = 
     if workers is not None and (why := workers_problem(workers, "workers")) is not None:
         raise ValueError(why)
     store.ensure()
+    if (problem := registry_problem(store)) is not None:
+        raise StoreError(f"{problem}; no recording was read")
     workers = workers or default_workers()
     if write_report:  # the report's figures are drawn on the workers: matplotlib loaded once
         preload_also(REPORT_MODULES)

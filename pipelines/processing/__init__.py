@@ -62,6 +62,7 @@ from pipelines.processing.registration import (
     SourceRecord,
     load_source_record,
     register_source,
+    registry_problem,
     verify_unchanged,
 )
 from schemas.assessment import Assessment, utc_now
@@ -72,7 +73,8 @@ __all__ = [
     "curate", "dataset_findings", "default_workers", "discover_guarded", "iter_tasks", "judge",
     "load_source_record", "process_recording", "quarantine", "quarantine_dir_for",
     "read_recording", "read_report", "reads_so_far",
-    "recording_chunks", "register_guarded", "register_source", "robot_dirs", "run_recordings",
+    "recording_chunks", "register_guarded", "register_source", "registry_problem", "robot_dirs",
+    "run_recordings",
     "run_tasks", "shutdown_pools", "stopped_outcome", "utc_now", "validate_source",
     "verify_unchanged", "worker_modules", "write_report",
 ]

@@ -44,6 +44,20 @@ class SourceRecord:
         return cls(**d)
 
 
+def registry_problem(store: Store) -> str | None:
+    """Why the store's robot registry cannot be used (broken, or its server out of reach),
+    or None. Asked once before recordings are read: that is the store's fault, to be said
+    once, not every recording's (each would be quarantined as if it were corrupt)."""
+    from robots.registry import RegistryError
+    from robots.registry_backends import store_registry
+
+    try:
+        store_registry(store.registry_path)
+    except RegistryError as exc:
+        return str(exc)
+    return None
+
+
 def register_source(store: Store, ref: SourceRef, dataset: str,
                     mapping: Path | None = None) -> SourceRecord:
     """Hash the episode's files and record them under a stable partition key (idempotent)."""
