@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli.common import QuietOpt, StoreOpt, fail, open_store, out, progress, shown
+from pipelines.store import Store
 
 
 def report(
@@ -40,6 +41,7 @@ def report(
     if not is_dataset and not any(Path(t).exists() for t in targets):
         raise fail(f"'{' '.join(targets)}' is neither a published dataset in {st.datasets_dir} "
                    "nor a recording file or folder", 2)
+    _check_out(dest, st, [] if is_dataset else [Path(t) for t in targets])
     try:
         with progress(not quiet, "report") as update:
             path = build_report(dest, store=st, name=targets[0] if is_dataset else None,
@@ -52,6 +54,19 @@ def report(
         raise fail(f"{exc.filename or dest}: the report could not be written or read "
                    f"({exc.strerror or exc})", 1) from None
     out.print(f"report written to {shown(path)}", highlight=False)
+
+
+def _check_out(dest: Path, st: Store, inputs: list[Path]) -> None:
+    """Refuse an ``--out`` in the store (a published version's manifest, its report, the
+    registry) or over a recording the report reads or the store registered: the report
+    replaces its file. A report beside the recordings, in their folder, is welcome."""
+    from pipelines.out_paths import overlap, registered_sources
+
+    kept = [("the store", st.root, True)]
+    kept += [("the recording", p, False) for p in [*inputs, *registered_sources(st)]]
+    if (where := overlap(dest, kept)) is not None:
+        raise fail(f"--out {where}; a report never writes there, choose a file outside the "
+                   "store and the recordings", 2)
 
 
 def register(app: typer.Typer) -> None:

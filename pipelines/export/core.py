@@ -8,7 +8,6 @@ leaves a half-written training set where a previous one was.
 from __future__ import annotations
 
 import math
-import os
 import shlex
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pipelines.export.select import (
     check_where,
     plan_slices,
 )
+from pipelines.out_paths import overlap, real_path, registered_sources
 from pipelines.store import Store, staged_dir
 
 FORMATS = ("lerobot", "parquet")
@@ -46,44 +46,14 @@ def export_command(name: str, fmt: str, out: Path, *, version: int, where: str |
     return shlex.join(args)
 
 
-def _real(path: Path | str) -> Path:
-    """``path`` with every symlink and ``..`` resolved (the path need not exist)."""
-    return Path(os.path.realpath(os.path.expanduser(path)))
-
-
-def _source_paths(store: Store) -> list[Path]:
-    """Every recording (and mapping file) registered in the store: the raw inputs of its
-    published versions, which no export may replace."""
-    paths: list[Path] = []
-    for rec in store.registered_source_records():
-        for p in [rec.get("path"), rec.get("mapping"), *(rec.get("files") or {})]:
-            if isinstance(p, str) and p:
-                paths.append(Path(p))
-    return paths
-
-
 def check_out_is_apart(out: Path, store: Store, vdir: Path) -> None:
     """Refuse an ``--out`` that is, holds or lies inside the store, the version exported or a
-    source recording; with ``--force`` it would be replaced, that is deleted.
-
-    Real paths are compared (symlinks and ``..`` resolved), so no alias of the store slips by.
-    """
-    target = _real(out)
-    inputs = [("the published version", vdir), ("the store", store.root)]
-    inputs += [("the source recording", p) for p in _source_paths(store)]
-    for what, path in inputs:
-        real = _real(path)
-        if target == real:
-            relation = "is"
-        elif target in real.parents:
-            relation = "contains"
-        elif real in target.parents:
-            relation = "lies inside"
-        else:
-            continue
-        given = str(out) if target == Path(out) else f"{out} (really {target})"
-        raise ExportError(f"--out {given} {relation} {what} {real}; an export never writes "
-                          "there, choose a folder outside the store and the sources")
+    source recording; with ``--force`` it would be replaced, that is deleted."""
+    kept = [("the published version", vdir, True), ("the store", store.root, True)]
+    kept += [("the source recording", p, True) for p in registered_sources(store)]
+    if (where := overlap(out, kept)) is not None:
+        raise ExportError(f"--out {where}; an export never writes there, choose a folder "
+                          "outside the store and the sources")
 
 
 def _check_target(out: Path, force: bool) -> None:
@@ -123,7 +93,7 @@ def export_dataset(store: Store, name: str, fmt: str, out: Path | str, *,
     pv = store.version(name, version)
     check_where(where or DEFAULT_WHERE, pv.episodes_path)
     check_out_is_apart(Path(out), store, pv.dir)
-    out = _real(out)
+    out = real_path(out)
     _check_target(out, force)
     try:
         manifest = pv.manifest()

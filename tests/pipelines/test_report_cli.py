@@ -51,3 +51,30 @@ def test_unwritable_output_is_one_clear_error(store, tmp_path):
     assert res.exit_code == 1
     assert "the report could not be written or read" in res.output.replace("\n", "")
     assert "Traceback" not in res.output
+
+
+def test_a_report_never_overwrites_the_store_or_a_recording(store, tmp_path, demo_recordings):
+    """``--out`` pointed at a published version's manifest (through a symlink too) or at the
+    recording the report reads is refused: the report replaces its file, and a manifest so
+    replaced broke the dataset for good. A report beside the recordings is welcome."""
+    from pipelines.demo import DEMO_SET
+    from tests.pipelines.demo_files import copy_recording
+
+    manifest = store.version_dir("lab") / "manifest.json"
+    before = manifest.read_bytes()
+    alias = tmp_path / "alias"
+    alias.symlink_to(store.root)
+    for out in (manifest, alias / "datasets" / "lab" / "v0001" / "manifest.json"):
+        res = _run(store, "lab", "--out", str(out), "--quiet")
+        assert res.exit_code == 2, res.output
+        assert "lies inside the store" in res.output and "a report never writes there" in \
+            res.output.replace("\n", " ")
+    assert manifest.read_bytes() == before
+    folder = tmp_path / "session"
+    src = copy_recording(demo_recordings, next(r for r in DEMO_SET if r.defect is None), folder)
+    data = src.read_bytes()
+    res = _run(store, str(src), "--out", str(src), "--quiet")
+    assert res.exit_code == 2 and "is the recording" in res.output
+    assert src.read_bytes() == data
+    beside = _run(store, str(folder), "--out", str(folder / "report.html"), "--quiet")
+    assert beside.exit_code == 0, beside.output
