@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pipelines.cli.common import StoreOpt, err, fail, open_store, out, print_listing, shown
+from pipelines.store import Store
 
 robots_app = typer.Typer(help="Robot profiles: list them, import one from a URDF or MJCF.",
                          no_args_is_help=True)
@@ -63,7 +64,10 @@ def import_(
             aliases=alias or ())
     except ProfileError as exc:
         raise fail(str(exc), 2) from None
-    target = dest if dest is not None else open_store(store).robot_profile(profile_id)
+    st = open_store(store)
+    target = dest if dest is not None else st.robot_profile(profile_id)
+    if dest is not None:
+        _check_out(dest, st, description)
     if target.exists() and not force:
         raise fail(f"{target} exists; pass --force to replace it", 2)
     atomic_write_bytes(target, text.encode())
@@ -94,6 +98,21 @@ def list_(store: StoreOpt = None,
     print_listing(f"{len(profs)} robot profile(s)", "id", ("kind", "joints", "model", "aliases"),
                   ((p.id, p.kind, str(len(p.joints)), p.model_name, ", ".join(p.aliases))
                    for p in profs))
+
+
+def _check_out(dest: Path, st: Store, description: Path) -> None:
+    """Refuse an ``--out`` (replaced with ``--force``) on the description read, on a recording
+    the store registered, or in the store outside its robot profiles."""
+    from pipelines.out_paths import overlap, real_path, registered_sources
+
+    if real_path(st.robots_dir) in real_path(dest).parents:
+        kept = [("the description", description, False)]
+    else:
+        kept = [("the description", description, False), ("the store", st.root, True)]
+    kept += [("the recording", p, False) for p in registered_sources(st)]
+    if (where := overlap(dest, kept)) is not None:
+        raise fail(f"--out {where}; a profile is never written there (a store keeps its "
+                   f"profiles in {st.robots_dir})", 2)
 
 
 def register(app: typer.Typer) -> None:

@@ -313,3 +313,31 @@ def test_names_with_line_breaks_and_control_characters_make_a_readable_profile(t
     with pytest.raises(ProfileError, match="not valid UTF-8 text"):
         profile_toml(read_description(urdf), "odd", kind="arm", source="s",
                      model_name="bad \udcff byte")  # an argument that was not UTF-8
+
+
+def test_robots_import_never_writes_over_its_description_or_into_the_store(tmp_path,
+                                                                           shared_data):
+    """``--out`` with ``--force`` replaces its file: not the URDF being read, not a published
+    version's file; the store's own robots folder and any outside file are fine."""
+    import shutil
+
+    from pipelines.cli.main import app
+
+    urdf = tmp_path / "panda.urdf"
+    shutil.copy(shared_data / "robot-descriptions/robomind/panda.urdf", urdf)
+    before = urdf.read_bytes()
+    store = tmp_path / "store"
+    published = store / "datasets" / "lab" / "v0001" / "manifest.json"
+    published.parent.mkdir(parents=True)
+    published.write_text("{}")
+    runner = CliRunner()
+    for out in (urdf, published):
+        res = runner.invoke(app, ["robots", "import", str(urdf), "--id", "p", "--out", str(out),
+                                  "--force", "--store", str(store)])
+        assert res.exit_code == 2 and "a profile is never written there" in res.output, \
+            res.output
+    assert urdf.read_bytes() == before and published.read_text() == "{}"
+    for out in (store / "robots" / "p.toml", tmp_path / "p.toml"):
+        res = runner.invoke(app, ["robots", "import", str(urdf), "--id", "p", "--out", str(out),
+                                  "--store", str(store)])
+        assert res.exit_code == 0 and out.is_file(), res.output
